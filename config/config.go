@@ -1,0 +1,106 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is one validated echogate configuration: the daemon settings and every listener.
+type Config struct {
+	// Path is the file the configuration was loaded from ("" when built from flags).
+	Path string
+	// Hash is the SHA-256 of the file's bytes, used to skip reloads that change nothing.
+	Hash [32]byte
+	// Daemon holds the settings of the whole process.
+	Daemon Daemon
+	// Listeners are the endpoints to serve, in file order.
+	Listeners []Listener
+}
+
+// Daemon holds the [daemon] table.
+type Daemon struct {
+	LogLevel      string        // debug | info | warn | error
+	StatsInterval time.Duration // periodic stats log line; 0 = off
+	UDPPeerWindow time.Duration // a UDP peer counts as active this long after its last datagram
+	ShutdownGrace time.Duration // how long open connections may drain on shutdown
+	DrainTimeout  time.Duration // how long connections of a removed listener are served after a reload
+	PIDFile       string        // where `run` writes its PID and `reload` finds it; "" = none
+}
+
+// Protocol is the transport of a listener.
+type Protocol string
+
+// The transports a listener can use.
+const (
+	TCP Protocol = "tcp"
+	UDP Protocol = "udp"
+)
+
+// Mode is how a TCP listener treats the bytes it receives.
+type Mode string
+
+// The TCP modes.
+const (
+	ModeLine Mode = "line" // lines echoed whole, commands recognised
+	ModeRaw  Mode = "raw"  // bytes echoed as they arrive (RFC 862)
+)
+
+// Listener is one [[listener]] table after defaults and validation.
+type Listener struct {
+	Name     string
+	Protocol Protocol
+	// Address is the host:port to bind, with an empty host meaning 127.0.0.1.
+	// It is "" only when the socket comes from systemd socket activation.
+	Address string
+	Mode    Mode
+
+	MaxConns      int // tcp: open connections; the next one gets "server busy"
+	MaxConnsPerIP int // tcp: open connections from one source address; 0 = no limit
+	Backlog       int // tcp: listen(2) backlog
+	MaxLine       int // tcp line mode: bytes before '\n'
+	MaxDatagram   int // udp: larger datagrams are reported truncated
+	MaxOutput     int // tcp: queued reply bytes before the connection stops being read
+	IdleTimeout   time.Duration
+
+	Allow      []netip.Prefix // client CIDRs; nil = every client
+	AdminAllow []netip.Prefix // who may /shutdown
+
+	TokenCredential string // name under $CREDENTIALS_DIRECTORY
+	TokenFile       string // path of a 0600 file
+	// Token is the shutdown token read from TokenCredential or TokenFile ("" = none).
+	// It never comes from the TOML text and is never logged.
+	Token string
+
+	Commands bool // "/"-lines are commands (true) or echoed (false)
+
+	RateLines      int // tcp: lines per second per connection; 0 = no limit
+	RateDatagrams  int // udp: datagrams per second per source address; 0 = no limit
+	RateBurst      int // bucket size for both rates; 0 = one second's worth
+	UDPDenySources []uint16
+	MaxUDPPeers    int
+}
+
+// Defaults for keys that are left out.
+const (
+	DefaultMaxConns      = 1024
+	DefaultBacklog       = 128
+	DefaultMaxLine       = 4096
+	DefaultMaxDatagram   = 65535
+	DefaultMaxOutput     = 65536
+	DefaultIdleTimeout   = 5 * time.Minute
+	DefaultMaxUDPPeers   = 65536
+	DefaultStatsInterval = 60 * time.Second
+	DefaultUDPPeerWindow = 60 * time.Second
+	DefaultShutdownGrace = 5 * time.Second
+	DefaultDrainTimeout  = 5 * time.Minute
+)
+
+// DefaultUDPDenySources are the well-known echo/chargen/daytime/time/qotd ports:
+// replying to them could start a packet loop (CVE-1999-0103).
+var DefaultUDPDenySources = []uint16{7, 13, 17, 19, 37}
+
+// DefaultAdminAllow is who may ask for /shutdown when admin_allow is left out: loopback only.
+var DefaultAdminAllow = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("::1/128"),
+}
