@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"echogate/config"
+	"echogate/listeners"
+	"echogate/systemd"
+)
+
+// activation remembers every socket systemd passed, by the listener name it belongs to, for the life of the
+// process: a reload that removes a listener leaves its socket open, and one that brings the name back adopts
+// it again.
+type activation struct {
+	byName map[string]systemd.Socket
+}
+
+// newActivation reads LISTEN_FDS and assigns the sockets to the listeners of cfg.
+func newActivation(cfg *config.Config, log *slog.Logger) (*activation, error) {
+	sockets, err := systemd.ListenFDs()
+	if err != nil {
+		return nil, fmt.Errorf("socket activation: %w", err)
+	}
+	a := &activation{byName: map[string]systemd.Socket{}}
+	if len(sockets) == 0 {
+		return a, nil
+	}
+	claimed, unclaimed, err := systemd.Match(sockets, cfg.Listeners)
+	if err != nil {
+		return nil, fmt.Errorf("socket activation: %w", err)
+	}
+	for name, s := range claimed {
+		a.byName[name] = s
+		log.Info("adopting socket from systemd", "listener", name, "fd", s.FD, "addr", s.Addr)
+	}
+	for _, s := range unclaimed {
+		log.Warn("systemd passed a socket no listener claims; leaving it alone", "fd", s.FD, "name", s.Name,
+			"protocol", s.Protocol, "addr", s.Addr)
+		if _, taken := a.byName[s.Name]; !taken && s.Name != "unknown" {
+			a.byName[s.Name] = s
+		}
+	}
+	return a, nil
+}
+
+// lookup is the listeners.Activated for this process.
+func (a *activation) lookup(lc *config.Listener) (listeners.Binding, bool, error) {
+	s, ok := a.byName[lc.Name]
+	if !ok {
+		return listeners.Binding{}, false, nil
+	}
+	if s.Protocol != string(lc.Protocol) {
+		return listeners.Binding{}, false, fmt.Errorf("listener %q is %s but systemd passed a %s socket named %q",
+			lc.Name, lc.Protocol, s.Protocol, s.Name)
+	}
+	return listeners.Binding{FD: s.FD, Addr: s.Addr, Inherited: true}, true, nil
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"echogate/config"
+	"echogate/listeners"
+	"echogate/systemd"
+)
+
+// reloader applies config changes one at a time: load and validate the file, plan, bind every new socket,
+// and only then hand the plan to the loop. Any failure leaves the running config untouched.
+type reloader struct {
+	path     string
+	loop     *listeners.Loop
+	log      *slog.Logger
+	notify   *systemd.Notifier
+	act      *activation
+	level    *slog.LevelVar
+	flagLvl  bool // -log-level was given, so the file's log_level is ignored
+	requests chan struct{}
+
+	mu      sync.Mutex
+	force   bool
+	current *config.Config
+	status  string
+}
+
+func newReloader(path string, cfg *config.Config, loop *listeners.Loop, log *slog.Logger,
+	notify *systemd.Notifier, act *activation, level *slog.LevelVar, flagLvl bool) *reloader {
+	return &reloader{path: path, current: cfg, loop: loop, log: log, notify: notify, act: act, level: level,
+		flagLvl: flagLvl, requests: make(chan struct{}, 1)}
+}
+
+// request asks for a reload; force skips the "content unchanged" check (SIGHUP). Requests that arrive while a
+// reload runs are folded into one more.
+func (r *reloader) request(force bool) {
+	r.mu.Lock()
+	r.force = r.force || force
+	r.mu.Unlock()
+	select {
+	case r.requests <- struct{}{}:
+	default:
+	}
+}
+
+// run serves requests until stop is closed.
+func (r *reloader) run(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-r.requests:
+			r.mu.Lock()
+			force := r.force
+			r.force = false
+			r.mu.Unlock()
+			r.reload(force)
+		}
+	}
+}
+
+// reload performs one reload.
+func (r *reloader) reload(force bool) {
+	if r.path == "" {
+		r.log.Warn("reload requested, but listeners come from -listen flags; nothing to reload")
+		return
+	}
+	start := time.Now()
+	next, err := config.Load(r.path)
+	if err == nil && !force && next.Hash == r.current.Hash {
+		r.log.Debug("config file unchanged, not reloading", "config", r.path)
+		return
+	}
+	r.sendNotify(r.notify.Reloading("reloading " + r.path))
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	plan := config.Plan(r.current, next)
+	binds, err := listeners.Prepare(plan, r.act.lookup)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	var res listeners.Result
+	r.loop.Call(func() {
+		res = r.loop.Apply(next.Daemon, plan, binds)
+		r.loop.CountReload(len(res.Errors) == 0)
+	})
+	r.current = next
+	if !r.flagLvl {
+		r.level.Set(levelOf(next.Daemon.LogLevel))
+	}
+	for _, err := range res.Errors {
+		r.log.Error("reload: listener not started", "err", err)
+	}
+	r.logPlan(plan, res)
+	result := "ok"
+	if len(res.Errors) > 0 {
+		result = "partial"
+	}
+	r.log.Info("reload", "result", result, "added", res.Added, "removed", res.Removed, "changed", res.Changed,
+		"kept", res.Kept, "connections", res.Carried, "took", time.Since(start), "loop_pause", res.LoopPause)
+	r.setStatus(fmt.Sprintf("%d listeners, last reload %s at %s", len(res.Addrs), result, time.Now().UTC().Format(time.TimeOnly)))
+	r.sendNotify(r.notify.Ready(r.statusLine()))
+}
+
+// fail logs a rejected reload; the old config keeps serving.
+func (r *reloader) fail(err error) {
+	r.loop.Submit(func() { r.loop.CountReload(false) })
+	r.log.Error("reload failed, keeping the running config", "err", err)
+	r.setStatus("last reload failed: " + err.Error())
+	r.sendNotify(r.notify.Ready(r.statusLine()))
+}
+
+func (r *reloader) logPlan(plan []config.Action, res listeners.Result) {
+	for _, a := range plan {
+		if a.Kind == config.Keep {
+			continue
+		}
+		attrs := []any{"action", string(a.Kind), "listener", a.Name}
+		if addr, ok := res.Addrs[a.Name]; ok {
+			attrs = append(attrs, "addr", addr)
+		}
+		if len(a.Changed) > 0 {
+			attrs = append(attrs, "changed", a.Changed)
+		}
+		r.log.Info("reload: listener", attrs...)
+	}
+}
+
+func (r *reloader) setStatus(s string) {
+	r.mu.Lock()
+	r.status = s
+	r.mu.Unlock()
+}
+
+func (r *reloader) statusLine() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+func (r *reloader) sendNotify(err error) {
+	if err != nil {
+		r.log.Warn("sd_notify failed", "err", err)
+	}
+}
+
+// levelOf maps a validated log_level to a slog level (info when unset).
+func levelOf(s string) slog.Level {
+	lv, err := parseLevel(s)
+	if err != nil || s == "" {
+		return slog.LevelInfo
+	}
+	return lv
+}

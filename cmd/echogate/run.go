@@ -1,0 +1,176 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"echogate/config"
+	"echogate/listeners"
+	"echogate/systemd"
+)
+
+// runCommand is `echogate run`: it serves until SIGINT, SIGTERM or an admin /shutdown, and returns the exit code.
+func runCommand(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	path := fs.String("config", "", "TOML config file (watched and hot-reloaded)")
+	levelFlag := fs.String("log-level", "", "debug, info, warn or error (default: the config's log_level, or info)")
+	format := fs.String("log-format", "auto", "auto, tint, text, json or journal")
+	var listens listFlag
+	fs.Var(&listens, "listen", "serve a listener with default limits, e.g. tcp://127.0.0.1:7007 (repeatable; instead of -config)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	// SIGHUP must be caught before anything can tell systemd we are ready, or a reload would kill us.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+
+	cfg, err := loadConfig(*path, listens)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echogate:", err)
+		return 1
+	}
+	level := new(slog.LevelVar)
+	level.Set(levelOf(cfg.Daemon.LogLevel))
+	if *levelFlag != "" {
+		lv, err := parseLevel(*levelFlag)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "echogate:", err)
+			return 2
+		}
+		level.Set(lv)
+	}
+	log, err := newLogger(*format, level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echogate:", err)
+		return 2
+	}
+	d := &daemon{cfg: cfg, log: log, level: level, levelFromFlag: *levelFlag != "", signals: signals}
+	if err := d.serve(); err != nil {
+		log.Error("echogate stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// daemon is one `echogate run`.
+type daemon struct {
+	cfg           *config.Config
+	log           *slog.Logger
+	level         *slog.LevelVar
+	levelFromFlag bool
+	signals       chan os.Signal
+	notify        *systemd.Notifier
+}
+
+func (d *daemon) serve() error {
+	raiseFileLimit(d.log)
+	d.notify = systemd.NewNotifier()
+	act, err := newActivation(d.cfg, d.log)
+	if err != nil {
+		return err
+	}
+	loop, err := listeners.New(d.loopOptions())
+	if err != nil {
+		return err
+	}
+	plan := config.Plan(nil, d.cfg)
+	binds, err := listeners.Prepare(plan, act.lookup)
+	if err != nil {
+		return err
+	}
+	res := loop.Apply(d.cfg.Daemon, plan, binds)
+	if len(res.Errors) > 0 {
+		loop.Shutdown("startup failed")
+		loop.Run()
+		return res.Errors[0]
+	}
+	for _, lc := range d.cfg.Listeners {
+		d.log.Info("serving", "listener", lc.Name, "protocol", lc.Protocol, "addr", res.Addrs[lc.Name])
+	}
+	if err := writePIDFile(d.cfg.Daemon.PIDFile); err != nil {
+		d.log.Warn("cannot write pid_file", "err", err)
+	}
+	defer removePIDFile(d.cfg.Daemon.PIDFile)
+
+	stop := make(chan struct{})
+	defer close(stop)
+	r := newReloader(d.cfg.Path, d.cfg, loop, d.log, d.notify, act, d.level, d.levelFromFlag)
+	go r.run(stop)
+	if d.cfg.Path != "" {
+		if err := watchConfig(d.cfg.Path, d.log, func() { r.request(false) }, stop); err != nil {
+			d.log.Warn("config watch disabled; reload with SIGHUP", "err", err)
+		}
+	}
+	go d.handleSignals(loop, r, stop)
+
+	done := make(chan error, 1)
+	go func() { done <- loop.Run() }()
+	status := fmt.Sprintf("serving %d listeners", len(res.Addrs))
+	d.warnNotify(d.notify.Ready(status))
+	d.log.Info("echogate ready", "listeners", len(res.Addrs), "version", version)
+	err = <-done
+	d.log.Info("echogate stopped")
+	return err
+}
+
+func (d *daemon) loopOptions() listeners.Options {
+	opts := listeners.Options{
+		Logger:        d.log,
+		StatsInterval: d.cfg.Daemon.StatsInterval,
+		UDPPeerWindow: d.cfg.Daemon.UDPPeerWindow,
+		DrainTimeout:  d.cfg.Daemon.DrainTimeout,
+		ShutdownGrace: d.cfg.Daemon.ShutdownGrace,
+		OnShutdown: func(reason string) {
+			d.warnNotify(d.notify.Stopping("stopping: " + reason))
+		},
+	}
+	if every, ok := systemd.WatchdogInterval(); ok {
+		opts.WatchdogEvery = every
+		opts.Watchdog = func() { d.warnNotify(d.notify.Watchdog()) }
+	}
+	return opts
+}
+
+// handleSignals turns SIGHUP into a reload and SIGINT/SIGTERM into a graceful stop.
+func (d *daemon) handleSignals(loop *listeners.Loop, r *reloader, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case sig := <-d.signals:
+			if sig == syscall.SIGHUP {
+				d.log.Info("SIGHUP: reloading", "config", d.cfg.Path)
+				r.request(true)
+				continue
+			}
+			loop.Shutdown(sig.String())
+		}
+	}
+}
+
+func (d *daemon) warnNotify(err error) {
+	if err != nil {
+		d.log.Warn("sd_notify failed", "err", err)
+	}
+}
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit: every connection is a descriptor.
+func raiseFileLimit(log *slog.Logger) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur >= lim.Max {
+		return
+	}
+	old := lim.Cur
+	lim.Cur = lim.Max
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		log.Warn("cannot raise the open-file limit", "soft", old, "hard", lim.Max, "err", err)
+		return
+	}
+	log.Debug("raised the open-file limit", "from", old, "to", lim.Max)
+}

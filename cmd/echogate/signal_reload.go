@@ -1,0 +1,74 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// reloadCommand validates the config and then asks the running daemon to reload it with SIGHUP. The daemon is
+// found through [daemon] pid_file (or -pid), so a bad file is reported here and never reaches the daemon.
+func reloadCommand(args []string) int {
+	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
+	path := fs.String("config", "", "TOML config file of the running daemon")
+	pid := fs.Int("pid", 0, "PID of the daemon (default: read [daemon] pid_file)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" {
+		fmt.Fprintln(os.Stderr, "echogate reload: -config FILE is required")
+		return 2
+	}
+	cfg, err := loadConfig(*path, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	target := *pid
+	if target == 0 {
+		if cfg.Daemon.PIDFile == "" {
+			fmt.Fprintf(os.Stderr, "echogate reload: %s sets no [daemon] pid_file; give -pid or use systemctl reload\n", *path)
+			return 1
+		}
+		if target, err = readPIDFile(cfg.Daemon.PIDFile); err != nil {
+			fmt.Fprintln(os.Stderr, "echogate reload:", err)
+			return 1
+		}
+	}
+	if err := unix.Kill(target, unix.SIGHUP); err != nil {
+		fmt.Fprintf(os.Stderr, "echogate reload: signal pid %d: %v\n", target, err)
+		return 1
+	}
+	fmt.Printf("sent SIGHUP to echogate pid %d\n", target)
+	return 0
+}
+
+func readPIDFile(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("pid_file: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return 0, fmt.Errorf("pid_file %s: no valid PID in it", path)
+	}
+	return pid, nil
+}
+
+// writePIDFile records our PID for `echogate reload`; removePIDFile undoes it at exit.
+func writePIDFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	return os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+func removePIDFile(path string) {
+	if path != "" {
+		os.Remove(path)
+	}
+}

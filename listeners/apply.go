@@ -1,0 +1,212 @@
+package listeners
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"echogate/config"
+	"echogate/policy"
+)
+
+// Result summarises one Apply.
+type Result struct {
+	Added, Removed, Changed, Kept int
+	Carried                       int                       // open connections on listeners that stayed
+	LoopPause                     time.Duration             // how long the loop spent applying the plan
+	Addrs                         map[string]netip.AddrPort // where each listener now serves
+	Errors                        []error                   // listeners that could not be registered (their sockets are closed)
+}
+
+// detached is a listening socket taken out of service by a plan, kept until the plan decides its fate.
+type detached struct {
+	fd        int
+	inherited bool
+	taken     bool
+}
+
+// Apply executes a reload plan on the loop goroutine: kept listeners get their new policy (existing
+// connections see it at their next event), new sockets are registered, and removed listeners stop accepting
+// while their connections drain. It must run on the loop (through Submit or Call).
+func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Binding) Result {
+	start := time.Now()
+	l.setDaemon(d)
+	res := Result{Addrs: map[string]netip.AddrPort{}}
+	leaving := map[string]*detached{}
+	for _, a := range plan {
+		if a.Kind == config.Remove || a.Kind == config.Rebind {
+			leaving[listenerKey(a.Old)] = l.takeDown(a)
+		}
+	}
+	for _, a := range plan {
+		switch a.Kind {
+		case config.Keep, config.Update:
+			res.Kept++
+			if a.Kind == config.Update {
+				res.Changed++
+				res.Kept--
+			}
+			l.update(a.New)
+		case config.Add, config.Rebind:
+			if err := l.bringUp(a, l.resolve(a, binds[a.Name], leaving)); err != nil {
+				res.Errors = append(res.Errors, err)
+				continue
+			}
+			if a.Kind == config.Add {
+				res.Added++
+			} else {
+				res.Changed++
+			}
+		case config.Remove:
+			res.Removed++
+		}
+	}
+	for _, d := range leaving {
+		if d != nil && !d.taken && !d.inherited {
+			unix.Close(d.fd)
+		}
+	}
+	for name, ln := range l.tcp {
+		res.Addrs[name] = ln.addr
+		res.Carried += len(ln.conns)
+	}
+	for name, u := range l.udp {
+		res.Addrs[name] = u.addr
+	}
+	res.LoopPause = time.Since(start)
+	return res
+}
+
+// resolve turns a Transfer binding into the socket of the listener that left the same address.
+func (l *Loop) resolve(a config.Action, b Binding, leaving map[string]*detached) Binding {
+	if !b.Transfer {
+		return b
+	}
+	if d := leaving[listenerKey(a.New)]; d != nil && !d.taken {
+		d.taken = true
+		return Binding{FD: d.fd, Inherited: d.inherited, Addr: mustLocalAddr(d.fd)}
+	}
+	return Binding{FD: -1}
+}
+
+func mustLocalAddr(fd int) netip.AddrPort {
+	ap, _ := localAddr(fd)
+	return ap
+}
+
+// takeDown removes the old side of a Remove or Rebind from service and returns its socket. A TCP listener's
+// connections stay: with a Rebind they move to the new socket's listener (same name), with a Remove they
+// drain until they close or drain_timeout runs out.
+func (l *Loop) takeDown(a config.Action) *detached {
+	name := a.Old.Name
+	if ln, ok := l.tcp[name]; ok {
+		ln.detach(l)
+		d := &detached{fd: ln.fd, inherited: ln.inherited}
+		ln.fd = -1
+		delete(l.tcp, name)
+		if a.Kind == config.Remove || a.New.Protocol != config.TCP {
+			l.drain(ln)
+		} else {
+			l.moving[name] = ln
+		}
+		return d
+	}
+	if u, ok := l.udp[name]; ok {
+		u.detach(l)
+		d := &detached{fd: u.fd, inherited: u.inherited}
+		u.fd = -1
+		delete(l.udp, name)
+		return d
+	}
+	return nil
+}
+
+// bringUp registers the new side of an Add or Rebind.
+func (l *Loop) bringUp(a config.Action, b Binding) error {
+	lc := a.New
+	if b.FD < 0 {
+		return fmt.Errorf("listener %q: no socket to serve on", lc.Name)
+	}
+	pol := policy.New(lc)
+	if lc.Protocol == config.UDP {
+		u := &udpEndpoint{name: lc.Name, key: listenerKey(lc), fd: b.FD, inherited: b.Inherited, addr: b.Addr,
+			pol: pol, stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
+			buckets: map[netip.Addr]*sourceBucket{}}
+		if err := l.register(b.FD, unix.EPOLLIN, u); err != nil {
+			b.Close()
+			return fmt.Errorf("listener %q: %w", lc.Name, err)
+		}
+		l.udp[lc.Name] = u
+		return nil
+	}
+	ln := l.moving[lc.Name]
+	delete(l.moving, lc.Name)
+	if ln == nil {
+		ln = &tcpListener{name: lc.Name, stats: l.stats.counters(lc.Name), perIP: map[netip.Addr]int32{}}
+	}
+	ln.key, ln.fd, ln.inherited, ln.addr, ln.pol, ln.paused = listenerKey(lc), b.FD, b.Inherited, b.Addr, pol, false
+	if err := l.register(b.FD, unix.EPOLLIN, ln); err != nil {
+		b.Close()
+		l.drain(ln)
+		return fmt.Errorf("listener %q: %w", lc.Name, err)
+	}
+	l.tcp[lc.Name] = ln
+	return nil
+}
+
+// update gives a kept listener its new rules. A changed backlog is applied to the live socket by listen(2).
+func (l *Loop) update(lc *config.Listener) {
+	pol := policy.New(lc)
+	if ln, ok := l.tcp[lc.Name]; ok {
+		ln.pol = pol
+		if !ln.inherited {
+			unix.Listen(ln.fd, max(lc.Backlog, 1))
+		}
+		return
+	}
+	if u, ok := l.udp[lc.Name]; ok {
+		u.pol = pol
+	}
+}
+
+// drain marks a listener as gone: it accepts nothing more, and its connections are served until they close or
+// drain_timeout passes.
+func (l *Loop) drain(ln *tcpListener) {
+	ln.removed = true
+	if len(ln.conns) == 0 {
+		return
+	}
+	l.draining[ln] = struct{}{}
+	l.schedule(l.opts.DrainTimeout, func() {
+		if len(ln.conns) == 0 {
+			return
+		}
+		l.log.Warn("drain_timeout reached, closing connections of removed listener", "listener", ln.name,
+			"connections", len(ln.conns))
+		for len(ln.conns) > 0 {
+			c := ln.conns[len(ln.conns)-1]
+			ln.stats.DrainClosed++
+			c.close(l, "drain timeout")
+		}
+	})
+}
+
+// connClosed is told of every closed connection, to finish drains and shutdowns.
+func (l *Loop) connClosed(ln *tcpListener) {
+	if ln.removed && len(ln.conns) == 0 {
+		delete(l.draining, ln)
+	}
+	if l.stopping && l.stats.TCPNow == 0 {
+		l.stopped = true
+	}
+}
+
+// setDaemon takes the [daemon] settings the loop uses.
+func (l *Loop) setDaemon(d config.Daemon) {
+	l.opts.StatsInterval = d.StatsInterval
+	l.opts.UDPPeerWindow = d.UDPPeerWindow
+	l.opts.DrainTimeout = d.DrainTimeout
+	l.opts.ShutdownGrace = d.ShutdownGrace
+}

@@ -1,0 +1,76 @@
+package listeners
+
+import (
+	"net/netip"
+	"strconv"
+
+	"echogate/policy"
+)
+
+// runCommand answers one admin command line, appending the reply to out. udp selects the datagram rules
+// (no /shutdown over UDP).
+func (l *Loop) runCommand(out []byte, pol *policy.Policy, st *Counters, peer netip.AddrPort, line []byte, udp bool) []byte {
+	cmd, _ := ParseCommand(line)
+	switch string(cmd.Name) {
+	case "time":
+		return l.now.UTC().AppendFormat(out, "2006-01-02 15:04:05\n")
+	case "stats":
+		switch string(cmd.Arg) {
+		case "":
+			return l.appendStats(out)
+		case "json":
+			return append(l.appendStatsJSON(out), '\n')
+		}
+		return append(out, replyUnknownArg...)
+	case "shutdown":
+		if udp {
+			return append(out, replyShutdownUDP...)
+		}
+		return append(out, l.shutdownCommand(pol, st, peer, cmd.Arg)...)
+	}
+	return append(out, replyUnknown...)
+}
+
+// appendStats appends "<total_clients> <tcp_connected_now> <udp_active>\n".
+func (l *Loop) appendStats(out []byte) []byte {
+	out = strconv.AppendUint(out, l.stats.TotalClients, 10)
+	out = append(out, ' ')
+	out = strconv.AppendInt(out, int64(l.stats.TCPNow), 10)
+	out = append(out, ' ')
+	out = strconv.AppendInt(out, int64(l.udpActive()), 10)
+	return append(out, '\n')
+}
+
+// shutdownCommand checks a /shutdown request and, when it is good, starts a graceful stop once the reply is
+// queued. The checks run in a fixed order: admin_allow, then the brute-force guard, then the token.
+func (l *Loop) shutdownCommand(pol *policy.Policy, st *Counters, peer netip.AddrPort, arg []byte) []byte {
+	addr := peer.Addr()
+	if !pol.AdminAllowed(addr) {
+		st.ShutdownRefused++
+		l.log.Warn("shutdown refused", "listener", pol.Name, "peer", peer, "reason", "admin_allow")
+		return replyLoopbackOnly
+	}
+	if l.lockout.Blocked(addr, l.nowNano) {
+		st.ShutdownRefused++
+		return replyLockedOut
+	}
+	switch pol.CheckToken(arg) {
+	case policy.TokenRequired:
+		return replyTokenRequired
+	case policy.TokenMissing:
+		st.ShutdownRefused++
+		return replyTokenMissing
+	case policy.TokenInvalid:
+		st.ShutdownRefused++
+		if l.lockout.Fail(addr, l.nowNano) {
+			l.log.Warn("shutdown: too many bad tokens, refusing this address for a while",
+				"listener", pol.Name, "peer", peer)
+		} else {
+			l.log.Warn("shutdown refused", "listener", pol.Name, "peer", peer, "reason", "token-invalid")
+		}
+		return replyTokenInvalid
+	}
+	l.log.Warn("shutdown requested", "listener", pol.Name, "peer", peer)
+	l.schedule(0, func() { l.beginShutdown("admin /shutdown from " + peer.String()) })
+	return replyShutdownOK
+}

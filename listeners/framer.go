@@ -1,0 +1,83 @@
+package listeners
+
+import "bytes"
+
+// Event is what Framer.Next found in the input.
+type Event uint8
+
+// The events a Framer reports.
+const (
+	NeedMore Event = iota // data is used up; a partial line (if any) is kept inside the framer
+	Line                  // a complete line, '\n' included
+	Overflow              // a line grew past the limit; its bytes up to the next '\n' are dropped
+)
+
+// Framer cuts a byte stream into lines of at most Max bytes before the '\n'. It keeps the unfinished tail of
+// the stream between calls and never holds more than Max bytes. The zero value with Max set is ready to use;
+// Attach lends it a buffer so that partial lines do not allocate.
+type Framer struct {
+	Max        int
+	partial    []byte
+	discarding bool
+}
+
+// Next returns the next event in data and the unread rest of data. A returned line is valid until the next
+// call. Past the limit it reports Overflow once and then skips everything up to and including the next '\n'.
+func (f *Framer) Next(data []byte) (ev Event, line, rest []byte) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if f.discarding {
+			if i < 0 {
+				return NeedMore, nil, nil
+			}
+			f.discarding = false
+			data = data[i+1:]
+			continue
+		}
+		if i < 0 {
+			if len(f.partial)+len(data) > f.Max {
+				f.partial = f.partial[:0]
+				f.discarding = true
+				return Overflow, nil, nil
+			}
+			f.partial = append(f.partial, data...)
+			return NeedMore, nil, nil
+		}
+		if len(f.partial)+i > f.Max {
+			f.partial = f.partial[:0]
+			return Overflow, nil, data[i+1:]
+		}
+		if len(f.partial) == 0 {
+			return Line, data[:i+1], data[i+1:]
+		}
+		f.partial = append(f.partial, data[:i+1]...)
+		line = f.partial
+		f.partial = f.partial[:0]
+		return Line, line, data[i+1:]
+	}
+	return NeedMore, nil, nil
+}
+
+// Partial returns the unfinished line kept so far (nil while an overlong line is being skipped).
+func (f *Framer) Partial() []byte {
+	if f.discarding {
+		return nil
+	}
+	return f.partial
+}
+
+// Buffered reports how many bytes of an unfinished line the framer holds.
+func (f *Framer) Buffered() int { return len(f.partial) }
+
+// Attach lends the framer an empty buffer for partial lines.
+func (f *Framer) Attach(buf []byte) { f.partial = buf[:0] }
+
+// Attached reports whether the framer holds a buffer.
+func (f *Framer) Attached() bool { return f.partial != nil }
+
+// Detach takes the framer's buffer back, dropping any unfinished line but keeping the skipping state.
+func (f *Framer) Detach() []byte {
+	b := f.partial
+	f.partial = nil
+	return b
+}

@@ -1,0 +1,120 @@
+package listeners
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// frame feeds chunks through a framer and records what it reports, as "L:<line>" and "OVF".
+func frame(max int, chunks ...string) []string {
+	f := Framer{Max: max}
+	var got []string
+	for _, chunk := range chunks {
+		data := []byte(chunk)
+		for {
+			ev, line, rest := f.Next(data)
+			switch ev {
+			case Line:
+				got = append(got, "L:"+string(line))
+			case Overflow:
+				got = append(got, "OVF")
+			}
+			data = rest
+			if ev == NeedMore {
+				break
+			}
+		}
+	}
+	return got
+}
+
+func TestFramer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		max    int
+		chunks []string
+		want   []string
+	}{
+		{"one line", 10, []string{"abc\n"}, []string{"L:abc\n"}},
+		{"crlf kept", 10, []string{"a\r\nb\n"}, []string{"L:a\r\n", "L:b\n"}},
+		{"empty line", 10, []string{"\n"}, []string{"L:\n"}},
+		{"nul passes", 10, []string{"a\x00b\n"}, []string{"L:a\x00b\n"}},
+		{"split across reads", 10, []string{"ab", "c", "d\n"}, []string{"L:abcd\n"}},
+		{"many in one read", 10, []string{"a\nb\nc\n"}, []string{"L:a\n", "L:b\n", "L:c\n"}},
+		{"exactly max", 3, []string{"abc\n"}, []string{"L:abc\n"}},
+		{"cr counts", 3, []string{"abc\r\n"}, []string{"OVF"}},
+		{"max plus one in one read", 3, []string{"abcd\nok\n"}, []string{"OVF", "L:ok\n"}},
+		{"overflow across reads", 3, []string{"ab", "cd", "ef\nok\n"}, []string{"OVF", "L:ok\n"}},
+		{"partial then overflow", 3, []string{"abc", "d\nz\n"}, []string{"OVF", "L:z\n"}},
+		{"two overflows", 2, []string{"xxxx\nyyyy\n"}, []string{"OVF", "OVF"}},
+		{"no newline keeps partial", 5, []string{"abc"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := frame(tc.max, tc.chunks...)
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFramerPartialAndDetach(t *testing.T) {
+	f := Framer{Max: 8}
+	f.Attach(make([]byte, 0, 16))
+	f.Next([]byte("abc"))
+	if got := string(f.Partial()); got != "abc" {
+		t.Fatalf("Partial = %q", got)
+	}
+	f.Next([]byte("defghijk")) // 11 bytes: over the limit, now skipping
+	if f.Partial() != nil {
+		t.Fatalf("Partial while skipping = %q, want nil", f.Partial())
+	}
+	f.Detach()
+	ev, line, _ := f.Next([]byte("zz\nok\n"))
+	if ev != Line || string(line) != "ok\n" {
+		t.Fatalf("after detach: %v %q, want the skip to go on to the next line", ev, line)
+	}
+}
+
+// FuzzFramer checks that the framer, fed any bytes in any chunking, never returns a line longer than the
+// limit, never loses or invents bytes of good lines, and never holds more than the limit.
+func FuzzFramer(f *testing.F) {
+	f.Add([]byte("hello\nworld\n"), uint8(3), uint16(8))
+	f.Add([]byte("a\r\nb\n\x00\n"), uint8(1), uint16(4))
+	f.Add([]byte(strings.Repeat("x", 100)+"\nok\n"), uint8(7), uint16(16))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8, max uint16) {
+		limit := int(max%64) + 1
+		step := int(chunk%16) + 1
+		fr := Framer{Max: limit}
+		var lines [][]byte
+		for off := 0; off < len(data); off += step {
+			in := data[off:min(off+step, len(data))]
+			for {
+				ev, line, rest := fr.Next(in)
+				if ev == Line {
+					if len(line)-1 > limit || line[len(line)-1] != '\n' {
+						t.Fatalf("bad line %q (limit %d)", line, limit)
+					}
+					lines = append(lines, bytes.Clone(line))
+				}
+				if fr.Buffered() > limit {
+					t.Fatalf("framer holds %d bytes, limit %d", fr.Buffered(), limit)
+				}
+				in = rest
+				if ev == NeedMore {
+					break
+				}
+			}
+		}
+		// every good line must appear in the input, in order
+		pos := 0
+		for _, l := range lines {
+			i := bytes.Index(data[pos:], l)
+			if i < 0 {
+				t.Fatalf("line %q not found in input after offset %d", l, pos)
+			}
+			pos += i + len(l)
+		}
+	})
+}

@@ -1,0 +1,247 @@
+package listeners
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"echogate/policy"
+)
+
+// handler is anything registered in the epoll set: a listening socket, a connection, a UDP socket, the wake fd.
+type handler interface {
+	onEvent(l *Loop, events uint32)
+}
+
+// Options tune a Loop. Zero values mean the config defaults.
+type Options struct {
+	Logger        *slog.Logger
+	StatsInterval time.Duration // periodic stats log line; 0 = off
+	UDPPeerWindow time.Duration // how long a UDP peer counts as active
+	DrainTimeout  time.Duration // connections of a removed listener are closed after this
+	ShutdownGrace time.Duration // how long a graceful stop may take to flush connections
+	// WatchdogEvery, when non-zero, calls Watchdog from the loop goroutine at that interval, so a wedged loop
+	// stops the pings.
+	WatchdogEvery time.Duration
+	Watchdog      func()
+	// OnShutdown is called on the loop goroutine when an admin /shutdown is accepted.
+	OnShutdown func(peer string)
+}
+
+// Loop is the single event loop. Everything it owns is touched only by the goroutine running Run; other
+// goroutines hand it work through Submit.
+type Loop struct {
+	opts   Options
+	log    *slog.Logger
+	epfd   int
+	wake   *waker
+	fds    []handler // indexed by fd
+	events []unix.EpollEvent
+
+	queueMu sync.Mutex
+	queue   []func()
+
+	now     time.Time // cached at every wake-up
+	nowNano int64
+
+	readBuf []byte // one read buffer for every connection
+	pool    bufPool
+	timers  timerHeap
+	idle    idleWheel
+	udpIO   *udpBatch
+
+	udpScratch []byte // command replies for datagrams are built here
+	spare      spareFD
+
+	tcp      map[string]*tcpListener
+	udp      map[string]*udpEndpoint
+	moving   map[string]*tcpListener // TCP listeners between the two halves of a Rebind
+	draining map[*tcpListener]struct{}
+	stats    *Stats
+	lockout  *policy.Lockout
+
+	stopping bool
+	stopped  bool
+	stopErr  error
+}
+
+// New creates a loop with its epoll fd and wake-up eventfd. Call Run to start it.
+func New(opts Options) (*Loop, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	l := &Loop{
+		opts:     opts,
+		log:      opts.Logger,
+		epfd:     epfd,
+		events:   make([]unix.EpollEvent, 256),
+		readBuf:  make([]byte, readBufSize),
+		tcp:      make(map[string]*tcpListener),
+		udp:      make(map[string]*udpEndpoint),
+		moving:   make(map[string]*tcpListener),
+		draining: make(map[*tcpListener]struct{}),
+		stats:    newStats(),
+		lockout:  policy.NewLockout(policy.DefaultShutdownFailures, policy.DefaultShutdownWindow, policy.DefaultShutdownBan, 0),
+		spare:    newSpareFD(),
+	}
+	l.updateNow()
+	l.idle.init(l.nowNano)
+	if l.wake, err = newWaker(); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	if err := l.register(l.wake.fd, unix.EPOLLIN, l.wake); err != nil {
+		l.wake.close()
+		unix.Close(epfd)
+		return nil, err
+	}
+	return l, nil
+}
+
+// readBufSize is how much one read(2) takes at most.
+const readBufSize = 64 << 10
+
+// Submit queues fn to run on the loop goroutine and wakes the loop. It is safe from any goroutine.
+func (l *Loop) Submit(fn func()) {
+	l.queueMu.Lock()
+	l.queue = append(l.queue, fn)
+	l.queueMu.Unlock()
+	l.wake.signal()
+}
+
+// Call runs fn on the loop goroutine and waits for it to finish. It must not be called from the loop itself.
+func (l *Loop) Call(fn func()) {
+	done := make(chan struct{})
+	l.Submit(func() { fn(); close(done) })
+	<-done
+}
+
+// Run serves until the loop is stopped, then closes everything it owns. It locks its goroutine to one OS thread.
+func (l *Loop) Run() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	l.schedule(time.Second, l.tick)
+	if l.opts.WatchdogEvery > 0 && l.opts.Watchdog != nil {
+		l.opts.Watchdog()
+		l.every(l.opts.WatchdogEvery, l.opts.Watchdog)
+	}
+	l.scheduleStats()
+	for !l.stopped {
+		n, err := unix.EpollWait(l.epfd, l.events, l.waitMillis())
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			l.closeAll()
+			return os.NewSyscallError("epoll_wait", err)
+		}
+		l.updateNow()
+		for i := 0; i < n; i++ {
+			ev := &l.events[i]
+			if h := l.handlerFor(int(ev.Fd)); h != nil {
+				h.onEvent(l, ev.Events)
+			}
+		}
+		if n == len(l.events) && n < 4096 {
+			l.events = make([]unix.EpollEvent, 2*n)
+		}
+		l.runTimers()
+	}
+	l.closeAll()
+	return l.stopErr
+}
+
+func (l *Loop) updateNow() {
+	l.now = time.Now()
+	l.nowNano = l.now.UnixNano()
+}
+
+// waitMillis is the epoll_wait timeout: the time to the next timer, rounded up.
+func (l *Loop) waitMillis() int {
+	next, ok := l.timers.next()
+	if !ok {
+		return -1
+	}
+	d := next - time.Now().UnixNano()
+	if d <= 0 {
+		return 0
+	}
+	return int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+}
+
+// drainQueue runs the functions other goroutines submitted.
+func (l *Loop) drainQueue() {
+	l.queueMu.Lock()
+	q := l.queue
+	l.queue = nil
+	l.queueMu.Unlock()
+	for _, fn := range q {
+		fn()
+	}
+}
+
+func (l *Loop) handlerFor(fd int) handler {
+	if fd < 0 || fd >= len(l.fds) {
+		return nil
+	}
+	return l.fds[fd]
+}
+
+// register adds fd to the epoll set with the given interest and remembers its handler.
+func (l *Loop) register(fd int, events uint32, h handler) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl add", err)
+	}
+	for fd >= len(l.fds) {
+		l.fds = append(l.fds, make([]handler, len(l.fds)+64)...)
+	}
+	l.fds[fd] = h
+	return nil
+}
+
+// modify changes the interest of a registered fd.
+func (l *Loop) modify(fd int, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return os.NewSyscallError("epoll_ctl mod", err)
+	}
+	return nil
+}
+
+// unregister removes fd from the epoll set; it does not close it.
+func (l *Loop) unregister(fd int) {
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil && !errors.Is(err, unix.ENOENT) {
+		l.log.Warn("epoll_ctl del failed", "fd", fd, "err", err)
+	}
+	if fd < len(l.fds) {
+		l.fds[fd] = nil
+	}
+}
+
+// closeAll closes every socket the loop owns (inherited sockets only leave the set) and the epoll fd.
+func (l *Loop) closeAll() {
+	for _, ln := range l.tcp {
+		ln.detach(l)
+		ln.closeSocket()
+	}
+	for _, u := range l.udp {
+		u.detach(l)
+		u.closeSocket()
+	}
+	for i, h := range l.fds {
+		if c, ok := h.(*tcpConn); ok {
+			c.close(l, "shutdown")
+		}
+		l.fds[i] = nil
+	}
+	l.spare.release()
+	l.wake.close()
+	unix.Close(l.epfd)
+}

@@ -1,0 +1,32 @@
+package listeners
+
+// bufPool is a free list of byte buffers owned by the loop goroutine. Connections take a buffer only while
+// they hold unsent output or an unfinished line, so an idle connection costs only its small struct.
+type bufPool struct {
+	free [][]byte
+}
+
+const (
+	poolBufSize = 16 << 10 // a buffer's starting capacity
+	poolMaxKeep = 256 << 10
+	poolMaxFree = 1024
+)
+
+// get returns an empty buffer with at least poolBufSize capacity.
+func (p *bufPool) get() []byte {
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, poolBufSize)
+}
+
+// put returns b to the pool; very large buffers are left to the garbage collector.
+func (p *bufPool) put(b []byte) {
+	if b == nil || cap(b) > poolMaxKeep || len(p.free) >= poolMaxFree {
+		return
+	}
+	p.free = append(p.free, b[:0])
+}

@@ -1,0 +1,142 @@
+package listeners
+
+import (
+	"encoding/json"
+	"sort"
+)
+
+// Counters are one listener's totals since the daemon started. They survive reloads that keep the name.
+type Counters struct {
+	Accepted        uint64 `json:"accepted"`
+	RefusedBusy     uint64 `json:"refused_busy"`
+	RefusedPerIP    uint64 `json:"refused_per_ip"`
+	RefusedCIDR     uint64 `json:"refused_cidr"`
+	Lines           uint64 `json:"lines"`
+	Datagrams       uint64 `json:"datagrams"`
+	BytesIn         uint64 `json:"bytes_in"`
+	BytesOut        uint64 `json:"bytes_out"`
+	Overflows       uint64 `json:"overflows"`
+	IdleClosed      uint64 `json:"idle_closed"`
+	DrainClosed     uint64 `json:"drain_closed"`
+	RateLimited     uint64 `json:"rate_limited"`
+	UDPDropped      uint64 `json:"udp_dropped"`
+	UDPTruncated    uint64 `json:"udp_truncated"`
+	ShutdownRefused uint64 `json:"shutdown_refused"`
+	AcceptErrors    uint64 `json:"accept_errors"`
+	ReloadsOK       uint64 `json:"reloads_ok"`
+	ReloadsFailed   uint64 `json:"reloads_failed"`
+}
+
+// ListenerStats is one listener's counters plus what is open on it now.
+type ListenerStats struct {
+	Protocol string `json:"protocol"`
+	Address  string `json:"address,omitempty"`
+	Open     int    `json:"open"` // TCP connections or active UDP peers
+	Draining bool   `json:"draining,omitempty"`
+	Counters
+}
+
+// Snapshot is the daemon-wide view behind /stats and /stats json.
+type Snapshot struct {
+	TotalClients  uint64                   `json:"total_clients"`
+	TCPConnected  int                      `json:"tcp_connected"`
+	UDPActive     int                      `json:"udp_active"`
+	ReloadsOK     uint64                   `json:"reloads_ok"`
+	ReloadsFailed uint64                   `json:"reloads_failed"`
+	Listeners     map[string]ListenerStats `json:"listeners"`
+}
+
+// Stats holds the daemon-wide counters; it is owned by the loop goroutine.
+type Stats struct {
+	TotalClients  uint64 // TCP connections and UDP peers ever admitted
+	TCPNow        int
+	ReloadsOK     uint64
+	ReloadsFailed uint64
+	byName        map[string]*Counters
+}
+
+func newStats() *Stats { return &Stats{byName: make(map[string]*Counters)} }
+
+// counters returns the counters of the named listener, creating them on first use.
+func (s *Stats) counters(name string) *Counters {
+	c := s.byName[name]
+	if c == nil {
+		c = &Counters{}
+		s.byName[name] = c
+	}
+	return c
+}
+
+func (l *Loop) udpActive() int {
+	n := 0
+	for _, u := range l.udp {
+		n += len(u.peers)
+	}
+	return n
+}
+
+// snapshot copies every counter. It runs on the loop goroutine.
+func (l *Loop) snapshot() Snapshot {
+	s := Snapshot{
+		TotalClients:  l.stats.TotalClients,
+		TCPConnected:  l.stats.TCPNow,
+		UDPActive:     l.udpActive(),
+		ReloadsOK:     l.stats.ReloadsOK,
+		ReloadsFailed: l.stats.ReloadsFailed,
+		Listeners:     make(map[string]ListenerStats),
+	}
+	for name, ln := range l.tcp {
+		s.Listeners[name] = ListenerStats{Protocol: "tcp", Address: ln.addr.String(), Open: len(ln.conns),
+			Counters: l.withReloads(ln.stats)}
+	}
+	for name, u := range l.udp {
+		s.Listeners[name] = ListenerStats{Protocol: "udp", Address: u.addr.String(), Open: len(u.peers),
+			Counters: l.withReloads(u.stats)}
+	}
+	for ln := range l.draining {
+		if _, taken := s.Listeners[ln.name]; !taken {
+			s.Listeners[ln.name] = ListenerStats{Protocol: "tcp", Open: len(ln.conns), Draining: true,
+				Counters: l.withReloads(ln.stats)}
+		}
+	}
+	return s
+}
+
+// withReloads copies c with the daemon's reload counters filled in: every listener lived through them.
+func (l *Loop) withReloads(c *Counters) Counters {
+	cp := *c
+	cp.ReloadsOK, cp.ReloadsFailed = l.stats.ReloadsOK, l.stats.ReloadsFailed
+	return cp
+}
+
+// Snapshot returns the daemon's counters. It is safe from any goroutine except the loop's own.
+func (l *Loop) Snapshot() Snapshot {
+	var s Snapshot
+	l.Call(func() { s = l.snapshot() })
+	return s
+}
+
+// appendStatsJSON appends the snapshot as one JSON object (no newline).
+func (l *Loop) appendStatsJSON(out []byte) []byte {
+	b, err := json.Marshal(l.snapshot())
+	if err != nil {
+		return append(out, "{}"...)
+	}
+	return append(out, b...)
+}
+
+// logStats writes the periodic stats line.
+func (l *Loop) logStats() {
+	names := make([]string, 0, len(l.tcp)+len(l.udp))
+	var lines, dropped, refused uint64
+	for name, c := range l.stats.byName {
+		names = append(names, name)
+		lines += c.Lines + c.Datagrams
+		dropped += c.UDPDropped
+		refused += c.RefusedBusy + c.RefusedCIDR + c.RefusedPerIP
+	}
+	sort.Strings(names)
+	l.log.Info("stats", "total_clients", l.stats.TotalClients, "tcp_connected", l.stats.TCPNow,
+		"udp_active", l.udpActive(), "lines", lines, "refused", refused, "udp_dropped", dropped,
+		"listeners", len(l.tcp)+len(l.udp), "draining", len(l.draining))
+}

@@ -1,0 +1,185 @@
+package listeners
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"echogate/policy"
+)
+
+// tcpListener is a listening TCP socket and the connections it accepted.
+type tcpListener struct {
+	name      string
+	key       string // protocol/address from the config, to hand the socket over on a rename
+	fd        int
+	inherited bool // from systemd: never closed, only taken out of the epoll set
+	addr      netip.AddrPort
+	pol       *policy.Policy
+	stats     *Counters
+	conns     []*tcpConn
+	perIP     map[netip.Addr]int32
+	removed   bool
+	paused    bool // out of the epoll set after EMFILE, until a back-off timer re-arms it
+	backoff   time.Duration
+}
+
+// acceptBudget bounds the connections taken per wake-up, so one busy listener cannot starve the others.
+const acceptBudget = 64
+
+func (ln *tcpListener) onEvent(l *Loop, _ uint32) {
+	for i := 0; i < acceptBudget && !ln.removed && !ln.paused; i++ {
+		nfd, sa, err := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			switch {
+			case errors.Is(err, unix.EAGAIN):
+				return
+			case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
+				continue
+			case errors.Is(err, unix.EMFILE), errors.Is(err, unix.ENFILE),
+				errors.Is(err, unix.ENOBUFS), errors.Is(err, unix.ENOMEM):
+				l.acceptExhausted(ln, err)
+				return
+			default:
+				l.log.Warn("accept failed", "listener", ln.name, "err", err)
+				return
+			}
+		}
+		ln.backoff = 0
+		l.admit(ln, nfd, sockaddrAddrPort(sa))
+	}
+}
+
+// admit asks the listener's policy about a new connection and either registers it or closes it.
+func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
+	pol := ln.pol
+	addr := peer.Addr().Unmap()
+	switch {
+	case !pol.Admit(addr):
+		ln.stats.RefusedCIDR++
+		unix.Close(fd)
+		l.log.Debug("refused by allow list", "listener", ln.name, "peer", peer)
+		return
+	case len(ln.conns) >= pol.MaxConns:
+		ln.stats.RefusedBusy++
+		refuseBusy(fd)
+		return
+	case !pol.PerIPAllowed(int(ln.perIP[addr])):
+		ln.stats.RefusedPerIP++
+		refuseBusy(fd)
+		return
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	c := &tcpConn{fd: fd, ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), raw: pol.Raw,
+		lastActive: l.nowNano, events: unix.EPOLLIN}
+	if err := l.register(fd, unix.EPOLLIN, c); err != nil {
+		l.log.Warn("register connection", "listener", ln.name, "err", err)
+		unix.Close(fd)
+		return
+	}
+	ln.addConn(c, addr)
+	ln.stats.Accepted++
+	l.stats.TotalClients++
+	l.stats.TCPNow++
+	l.idle.add(c, l.nowNano+l.idleSpan(pol.IdleTimeout))
+}
+
+// refuseBusy tells a client over a cap why it is turned away, then closes it.
+func refuseBusy(fd int) {
+	unix.Write(fd, replyBusy)
+	unix.Shutdown(fd, unix.SHUT_WR)
+	unix.Close(fd)
+}
+
+func (ln *tcpListener) addConn(c *tcpConn, addr netip.Addr) {
+	c.idx = len(ln.conns)
+	ln.conns = append(ln.conns, c)
+	ln.perIP[addr]++
+}
+
+func (ln *tcpListener) removeConn(c *tcpConn) {
+	last := len(ln.conns) - 1
+	moved := ln.conns[last]
+	ln.conns[c.idx] = moved
+	moved.idx = c.idx
+	ln.conns[last] = nil
+	ln.conns = ln.conns[:last]
+	addr := c.peer.Addr()
+	if n := ln.perIP[addr] - 1; n > 0 {
+		ln.perIP[addr] = n
+	} else {
+		delete(ln.perIP, addr)
+	}
+}
+
+// acceptExhausted handles running out of file descriptors or memory: it turns one waiting client away with a
+// busy reply through a reserved fd, takes the listener out of the epoll set so the loop cannot spin, and
+// re-arms it after a growing back-off.
+func (l *Loop) acceptExhausted(ln *tcpListener, err error) {
+	ln.backoff = min(max(2*ln.backoff, 10*time.Millisecond), time.Second)
+	ln.stats.AcceptErrors++
+	if ln.backoff >= time.Second || ln.stats.AcceptErrors == 1 {
+		l.log.Warn("accept: out of resources, pausing listener", "listener", ln.name, "err", err,
+			"backoff", ln.backoff)
+	}
+	if l.spare.release() {
+		if nfd, _, aerr := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC); aerr == nil {
+			ln.stats.RefusedBusy++
+			refuseBusy(nfd)
+		}
+		l.spare.reserve()
+	}
+	ln.paused = true
+	if err := l.modify(ln.fd, 0); err != nil {
+		l.log.Warn("pause listener", "listener", ln.name, "err", err)
+	}
+	l.schedule(ln.backoff, func() {
+		if ln.removed || !ln.paused {
+			return
+		}
+		ln.paused = false
+		if err := l.modify(ln.fd, unix.EPOLLIN); err != nil {
+			l.log.Warn("resume listener", "listener", ln.name, "err", err)
+		}
+	})
+}
+
+// detach takes the listening socket out of the epoll set; connections are left alone.
+func (ln *tcpListener) detach(l *Loop) {
+	if ln.fd >= 0 {
+		l.unregister(ln.fd)
+	}
+}
+
+// closeSocket closes the listening socket unless systemd owns it.
+func (ln *tcpListener) closeSocket() {
+	if ln.fd >= 0 && !ln.inherited {
+		unix.Close(ln.fd)
+	}
+	ln.fd = -1
+}
+
+// spareFD is a descriptor held in reserve so that, when the process is out of descriptors, one waiting client
+// can still be accepted and told "server busy" instead of hanging in the backlog.
+type spareFD int
+
+func newSpareFD() spareFD {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return spareFD(fd)
+}
+
+func (s *spareFD) release() bool {
+	if *s < 0 {
+		return false
+	}
+	unix.Close(int(*s))
+	*s = -1
+	return true
+}
+
+func (s *spareFD) reserve() { *s = newSpareFD() }

@@ -1,0 +1,117 @@
+package listeners
+
+import (
+	"container/heap"
+	"time"
+)
+
+// timer is one pending call on the loop goroutine.
+type timer struct {
+	when  int64 // unix nanoseconds
+	fn    func()
+	index int // in the heap; -1 when not scheduled
+}
+
+// timerHeap orders timers by deadline. It is owned by the loop goroutine.
+type timerHeap []*timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].when < h[j].when }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*timer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	t.index = -1
+	return t
+}
+
+func (h timerHeap) next() (int64, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	return h[0].when, true
+}
+
+// schedule runs fn once after d.
+func (l *Loop) schedule(d time.Duration, fn func()) *timer {
+	t := &timer{when: l.nowNano + int64(d), fn: fn, index: -1}
+	heap.Push(&l.timers, t)
+	return t
+}
+
+// every runs fn at a fixed interval for as long as the loop runs.
+func (l *Loop) every(d time.Duration, fn func()) {
+	var tick func()
+	tick = func() {
+		fn()
+		l.schedule(d, tick)
+	}
+	l.schedule(d, tick)
+}
+
+// cancel removes a timer that has not fired yet.
+func (l *Loop) cancel(t *timer) {
+	if t != nil && t.index >= 0 {
+		heap.Remove(&l.timers, t.index)
+	}
+}
+
+// runTimers fires every timer that is due.
+func (l *Loop) runTimers() {
+	for len(l.timers) > 0 && l.timers[0].when <= l.nowNano {
+		t := heap.Pop(&l.timers).(*timer)
+		t.fn()
+	}
+}
+
+// idleWheel finds idle connections without a timer per connection: each connection sits in one one-second
+// slot and is looked at when that slot comes round; if it was active since, it moves to a later slot.
+type idleWheel struct {
+	slots   [wheelSlots][]*tcpConn
+	current int   // slot index of the last tick
+	base    int64 // unix second of that tick
+}
+
+const wheelSlots = 64
+
+func (w *idleWheel) init(nowNano int64) { w.base = nowNano / int64(time.Second) }
+
+// add puts c in the slot for its deadline (capped to the wheel's span).
+func (w *idleWheel) add(c *tcpConn, deadline int64) {
+	sec := deadline/int64(time.Second) + 1
+	ahead := sec - w.base
+	if ahead < 1 {
+		ahead = 1
+	}
+	if ahead >= wheelSlots {
+		ahead = wheelSlots - 1
+	}
+	i := (w.current + int(ahead)) % wheelSlots
+	w.slots[i] = append(w.slots[i], c)
+}
+
+// advance moves the wheel to nowNano and returns the connections whose slots came round.
+// The caller re-adds those that are still within their deadline.
+func (w *idleWheel) advance(nowNano int64, visit func(c *tcpConn)) {
+	sec := nowNano / int64(time.Second)
+	for w.base < sec {
+		w.base++
+		w.current = (w.current + 1) % wheelSlots
+		due := w.slots[w.current]
+		w.slots[w.current] = due[:0:0]
+		for _, c := range due {
+			visit(c)
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package listeners
+
+import (
+	"errors"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+
+	"echogate/policy"
+)
+
+// udpEndpoint is one UDP socket with its peer table. Every datagram is answered from the same socket.
+type udpEndpoint struct {
+	name      string
+	key       string
+	fd        int
+	inherited bool
+	addr      netip.AddrPort
+	pol       *policy.Policy
+	stats     *Counters
+	peers     map[netip.AddrPort]int64 // last datagram, unix ns; aged out by the loop's tick
+	buckets   map[netip.Addr]*sourceBucket
+}
+
+// sourceBucket is the rate bucket of one source address and when it was last used.
+type sourceBucket struct {
+	policy.Bucket
+	seen int64
+}
+
+// udpRounds bounds the batches taken per wake-up, so one flooded socket cannot starve the others.
+const udpRounds = 4
+
+func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
+	b := l.udpBatch()
+	for round := 0; round < udpRounds; round++ {
+		n, err := b.receive(u.fd, u.pol.MaxDatagram)
+		if err != nil {
+			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+				l.log.Warn("recvmmsg failed", "listener", u.name, "err", err)
+			}
+			return
+		}
+		replies := 0
+		for i := 0; i < n; i++ {
+			if reply, ok := u.answer(l, b, i); ok {
+				b.queueReply(replies, i, reply)
+				replies++
+			}
+		}
+		if replies > 0 {
+			sent := b.send(u.fd, replies)
+			for i := 0; i < sent; i++ {
+				u.stats.BytesOut += uint64(b.outIov[i].Len)
+			}
+			u.stats.UDPDropped += uint64(replies - sent)
+		}
+		if n < len(b.hdrs) {
+			return
+		}
+	}
+}
+
+// answer decides what to send back for datagram i of the batch. It returns the reply, which is either the
+// datagram itself or a reply written over it, never longer than the datagram (no amplification).
+func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int) ([]byte, bool) {
+	src := rawAddrPort(&b.names[i])
+	size := int(b.hdrs[i].Len)
+	data := b.bufs[i][:min(size, len(b.bufs[i]))]
+	u.stats.BytesIn += uint64(size)
+	if v := u.pol.AdmitDatagram(src); v != policy.Pass {
+		u.stats.UDPDropped++
+		if v == policy.DropCIDR {
+			u.stats.RefusedCIDR++
+		}
+		return nil, false
+	}
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	if !u.track(l, src) {
+		u.stats.UDPDropped++
+		return nil, false
+	}
+	u.stats.Datagrams++
+	if b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
+		u.stats.UDPTruncated++
+		return fitReply(data, replyDatagramTooLong, size, u.stats)
+	}
+	if u.pol.Commands && len(data) > 0 && data[0] == '/' {
+		reply := l.runCommand(l.udpScratch[:0], u.pol, u.stats, src, data, true)
+		l.udpScratch = reply[:0]
+		return fitReply(data, reply, size, u.stats)
+	}
+	return data, true
+}
+
+// fitReply writes reply over the datagram's own buffer if it is no longer than the datagram was; otherwise
+// the reply is dropped, because answering a small request with a larger one would make echogate an amplifier.
+func fitReply(buf, reply []byte, size int, st *Counters) ([]byte, bool) {
+	if len(reply) > size || len(reply) > cap(buf) {
+		st.UDPDropped++
+		return nil, false
+	}
+	return buf[:copy(buf[:len(reply)], reply)], true
+}
+
+// track records the peer and applies the per-source rate limit. It reports false to drop the datagram.
+func (u *udpEndpoint) track(l *Loop, src netip.AddrPort) bool {
+	if _, known := u.peers[src]; known {
+		u.peers[src] = l.nowNano
+	} else if len(u.peers) < u.pol.MaxUDPPeers || u.agePeers(l) {
+		u.peers[src] = l.nowNano
+		l.stats.TotalClients++
+	}
+	if !u.pol.DatagramsLimited() {
+		return true
+	}
+	bk := u.buckets[src.Addr()]
+	if bk == nil {
+		if len(u.buckets) >= u.pol.MaxUDPPeers {
+			u.stats.RateLimited++
+			return false // a full table fails closed while rate limits are on
+		}
+		bk = &sourceBucket{}
+		u.buckets[src.Addr()] = bk
+	}
+	bk.seen = l.nowNano
+	if !u.pol.TakeDatagram(&bk.Bucket, l.nowNano) {
+		u.stats.RateLimited++
+		return false
+	}
+	return true
+}
+
+// agePeers forgets peers not heard from within the window. It reports whether there is room for a new one.
+func (u *udpEndpoint) agePeers(l *Loop) bool {
+	cutoff := l.nowNano - int64(l.peerWindow())
+	for p, seen := range u.peers {
+		if seen < cutoff {
+			delete(u.peers, p)
+		}
+	}
+	for a, bk := range u.buckets {
+		if bk.seen < cutoff {
+			delete(u.buckets, a)
+		}
+	}
+	return len(u.peers) < u.pol.MaxUDPPeers
+}
+
+func (u *udpEndpoint) detach(l *Loop) {
+	if u.fd >= 0 {
+		l.unregister(u.fd)
+	}
+}
+
+func (u *udpEndpoint) closeSocket() {
+	if u.fd >= 0 && !u.inherited {
+		unix.Close(u.fd)
+	}
+	u.fd = -1
+}
