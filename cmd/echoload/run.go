@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"syscall"
+)
+
+// result is the one JSON line echoload prints.
+type result struct {
+	Proto       string  `json:"proto"`
+	Conns       int     `json:"conns"`
+	Size        int     `json:"size"`
+	Pipeline    int     `json:"pipeline"`
+	DurationS   float64 `json:"duration_s"`
+	RoundTrips  uint64  `json:"round_trips"`
+	RPS         float64 `json:"rps"`
+	MBps        float64 `json:"mbps"` // megabytes (1e6) of echoed payload per second
+	P50us       float64 `json:"p50_us"`
+	P99us       float64 `json:"p99_us"`
+	P999us      float64 `json:"p999_us"`
+	Errors      uint64  `json:"errors"`
+	Established int     `json:"established"`
+	Lost        int     `json:"lost"`
+}
+
+// run executes one load or idle run, prints its result and returns the exit status.
+func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
+	if err := raiseNofile(); err != nil {
+		fmt.Fprintln(stderr, "echoload: warning:", err)
+	}
+	d := &diag{w: stderr}
+	var res result
+	if o.idle > 0 {
+		res = runIdle(ctx, o, d)
+	} else {
+		res = runLoad(ctx, o, d)
+	}
+	line, err := json.Marshal(res)
+	if err != nil {
+		fmt.Fprintln(stderr, "echoload:", err)
+		return 2
+	}
+	fmt.Fprintf(stdout, "%s\n", line)
+	if res.Errors > 0 && !o.allowErrors {
+		return 1
+	}
+	return 0
+}
+
+// setRates fills the per-second figures and latency percentiles of r from its counts.
+func (r *result) setRates(h *histogram) {
+	if r.DurationS > 0 {
+		r.RPS = round(float64(r.RoundTrips)/r.DurationS, 1)
+		r.MBps = round(float64(r.RoundTrips)*float64(r.Size)/r.DurationS/1e6, 3)
+	}
+	r.DurationS = round(r.DurationS, 6)
+	r.P50us = round(float64(h.quantile(0.50))/1e3, 1)
+	r.P99us = round(float64(h.quantile(0.99))/1e3, 1)
+	r.P999us = round(float64(h.quantile(0.999))/1e3, 1)
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// raiseNofile raises the soft RLIMIT_NOFILE to the hard limit, so that thousands of connections fit.
+func raiseNofile() error {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return fmt.Errorf("getrlimit: %w", err)
+	}
+	if rl.Cur == rl.Max {
+		return nil
+	}
+	rl.Cur = rl.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return fmt.Errorf("setrlimit nofile %d: %w", rl.Max, err)
+	}
+	return nil
+}
+
+// diag prints the first few error messages of a run to stderr and counts the rest.
+type diag struct {
+	mu      sync.Mutex
+	w       io.Writer
+	printed int
+}
+
+// maxDiag is how many error messages one run prints.
+const maxDiag = 10
+
+// printf prints one message unless maxDiag were printed already.
+func (d *diag) printf(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.printed++
+	if d.printed <= maxDiag {
+		fmt.Fprintf(d.w, "echoload: "+format+"\n", args...)
+	} else if d.printed == maxDiag+1 {
+		fmt.Fprintln(d.w, "echoload: further errors are counted, not printed")
+	}
+}
+
+// always prints one message whatever the count; it does not count toward maxDiag.
+func (d *diag) always(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fmt.Fprintf(d.w, "echoload: "+format+"\n", args...)
+}
