@@ -15,6 +15,8 @@ type Config struct {
 	Daemon Daemon
 	// Listeners are the endpoints to serve, in file order.
 	Listeners []Listener
+
+	src *source // the text it was decoded from, to place errors; nil when built by hand
 }
 
 // Daemon holds the [daemon] table.

@@ -1,0 +1,114 @@
+package config
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// ActionKind is what a reload does with one listener.
+type ActionKind string
+
+// The kinds of Action.
+const (
+	Keep   ActionKind = "keep"   // nothing changed: the socket and its rules stay as they are
+	Add    ActionKind = "add"    // a new listener: bind (or adopt) its socket
+	Remove ActionKind = "remove" // gone: stop accepting, drain its connections
+	Update ActionKind = "update" // same socket, new rules
+	Rebind ActionKind = "rebind" // protocol or address changed: bind the new socket, then close the old one
+)
+
+// Action is one step of a reload plan, for the listener called Name.
+type Action struct {
+	Kind ActionKind
+	Name string
+	// Old is the listener in the running config (nil for Add); New the one in the
+	// new config (nil for Remove).
+	Old, New *Listener
+	// Changed lists the TOML keys whose values differ, sorted; a changed token
+	// (its content, never shown) is the key "token".
+	Changed []string
+}
+
+// String describes the action in one line: "update diag: allow,max_line",
+// "rebind diag: address", "add x", "remove y", "keep z".
+func (a Action) String() string {
+	s := string(a.Kind) + " " + a.Name
+	if len(a.Changed) > 0 {
+		s += ": " + strings.Join(a.Changed, ",")
+	}
+	return s
+}
+
+// Plan compares two validated configs and returns what a reload must do. Listeners are
+// identified by name: a renamed listener is removed and a new one added. Same name,
+// protocol and address gives Keep or Update; another protocol or address gives Rebind.
+// Actions come in the new file's order, then the removals in the old file's order.
+// old may be nil (a first start): every listener is then added. Plan has no side effects.
+func Plan(old, new *Config) []Action {
+	before := map[string]*Listener{}
+	if old != nil {
+		for i := range old.Listeners {
+			before[old.Listeners[i].Name] = &old.Listeners[i]
+		}
+	}
+	var plan []Action
+	seen := map[string]bool{}
+	for i := range new.Listeners {
+		n := &new.Listeners[i]
+		seen[n.Name] = true
+		o, ok := before[n.Name]
+		if !ok {
+			plan = append(plan, Action{Kind: Add, Name: n.Name, New: n})
+			continue
+		}
+		a := Action{Kind: Keep, Name: n.Name, Old: o, New: n, Changed: ListenerChanged(o, n)}
+		switch {
+		case o.Protocol != n.Protocol || o.Address != n.Address:
+			a.Kind = Rebind
+		case len(a.Changed) > 0:
+			a.Kind = Update
+		}
+		plan = append(plan, a)
+	}
+	if old != nil {
+		for i := range old.Listeners {
+			if o := &old.Listeners[i]; !seen[o.Name] {
+				plan = append(plan, Action{Kind: Remove, Name: o.Name, Old: o})
+			}
+		}
+	}
+	return plan
+}
+
+// ListenerChanged lists, sorted, the TOML keys whose values differ between two
+// listeners, plus "token" when the token read from its source differs. When the
+// protocol changes, the keys of only one protocol are left out: they all start afresh.
+func ListenerChanged(old, new *Listener) []string {
+	var changed []string
+	for _, k := range listenerKeys {
+		if k.only != "" && old.Protocol != new.Protocol {
+			continue
+		}
+		if !reflect.DeepEqual(k.get(old), k.get(new)) {
+			changed = append(changed, k.name)
+		}
+	}
+	if old.Token != new.Token {
+		changed = append(changed, "token")
+	}
+	slices.Sort(changed)
+	return changed
+}
+
+// DaemonChanged lists, sorted, the [daemon] keys whose values differ.
+func DaemonChanged(old, new *Config) []string {
+	var changed []string
+	for _, k := range daemonKeys {
+		if !reflect.DeepEqual(k.get(&old.Daemon), k.get(&new.Daemon)) {
+			changed = append(changed, k.name)
+		}
+	}
+	slices.Sort(changed)
+	return changed
+}

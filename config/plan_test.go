@@ -1,0 +1,144 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output of golden files in testdata/")
+
+// TestPlanGolden runs every testdata/plan/*.txt file: old TOML, a "----- new" line, new
+// TOML, then "----- plan" with the expected actions (one per line, after a "daemon:" line
+// when [daemon] keys changed) or "----- error" with the expected error of the new file.
+// Tokens come from credentials in testdata/plan/creds/{old,new}.
+func TestPlanGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/plan/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oldText, rest, ok := strings.Cut(string(data), "----- new\n")
+			if !ok {
+				t.Fatal(`missing "----- new" line`)
+			}
+			newText, want := rest, ""
+			for _, sep := range []string{"----- plan\n", "----- error\n"} {
+				if a, b, ok := strings.Cut(rest, sep); ok {
+					newText, want = a, b
+				}
+			}
+			section, got := planOutput(t, oldText, newText)
+			if *update {
+				out := oldText + "----- new\n" + newText + section + got
+				if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if got != want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// planOutput decodes both configs and returns the golden section header and its body.
+func planOutput(t *testing.T, oldText, newText string) (section, body string) {
+	t.Helper()
+	old, err := Decode("old.toml", []byte(oldText))
+	if err != nil {
+		t.Fatalf("old config: %v", err)
+	}
+	if err := LoadTokens(old, "testdata/plan/creds/old"); err != nil {
+		t.Fatalf("old tokens: %v", err)
+	}
+	next, err := Decode("new.toml", []byte(newText))
+	if err == nil {
+		err = LoadTokens(next, "testdata/plan/creds/new")
+	}
+	if err != nil {
+		return "----- error\n", err.Error() + "\n"
+	}
+	var b strings.Builder
+	if d := DaemonChanged(old, next); len(d) > 0 {
+		b.WriteString("daemon: " + strings.Join(d, ",") + "\n")
+	}
+	for _, a := range Plan(old, next) {
+		b.WriteString(a.String() + "\n")
+	}
+	return "----- plan\n", b.String()
+}
+
+func TestPlanFirstStart(t *testing.T) {
+	cfg, err := FromListenFlags([]string{"tcp://:7007", "udp://:7007"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := Plan(nil, cfg)
+	want := []string{"add tcp-7007", "add udp-7007"}
+	if len(plan) != len(want) {
+		t.Fatalf("got %v, want %v", plan, want)
+	}
+	for i, a := range plan {
+		if a.String() != want[i] || a.New != &cfg.Listeners[i] || a.Old != nil {
+			t.Errorf("action %d = %v (old %p new %p), want %s", i, a, a.Old, a.New, want[i])
+		}
+	}
+}
+
+func TestPlanPointers(t *testing.T) {
+	old, _ := FromListenFlags([]string{"tcp://:1", "tcp://:2"})
+	next, _ := FromListenFlags([]string{"tcp://:2", "tcp://:3"})
+	next.Listeners[0].MaxLine = 10
+	plan := Plan(old, next)
+	for _, tc := range []struct {
+		i        int
+		str      string
+		old, new *Listener
+	}{
+		{0, "update tcp-2: max_line", &old.Listeners[1], &next.Listeners[0]},
+		{1, "add tcp-3", nil, &next.Listeners[1]},
+		{2, "remove tcp-1", &old.Listeners[0], nil},
+	} {
+		a := plan[tc.i]
+		if a.String() != tc.str || a.Old != tc.old || a.New != tc.new {
+			t.Errorf("action %d = %v (old %p new %p), want %s (old %p new %p)", tc.i, a, a.Old, a.New, tc.str, tc.old, tc.new)
+		}
+	}
+}
+
+func TestActionString(t *testing.T) {
+	for _, tc := range []struct {
+		a    Action
+		want string
+	}{
+		{Action{Kind: Keep, Name: "z"}, "keep z"},
+		{Action{Kind: Add, Name: "x"}, "add x"},
+		{Action{Kind: Remove, Name: "y"}, "remove y"},
+		{Action{Kind: Update, Name: "diag", Changed: []string{"allow", "max_line"}}, "update diag: allow,max_line"},
+		{Action{Kind: Rebind, Name: "diag", Changed: []string{"address"}}, "rebind diag: address"},
+	} {
+		if got := tc.a.String(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestDaemonChanged(t *testing.T) {
+	a, b := &Config{Daemon: DefaultDaemon()}, &Config{Daemon: DefaultDaemon()}
+	if got := DaemonChanged(a, b); len(got) != 0 {
+		t.Errorf("identical: got %v", got)
+	}
+	b.Daemon.PIDFile, b.Daemon.LogLevel = "/run/x.pid", "debug"
+	if got := strings.Join(DaemonChanged(a, b), ","); got != "log_level,pid_file" {
+		t.Errorf("got %q", got)
+	}
+}
