@@ -63,6 +63,10 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 			res.Removed++
 		}
 	}
+	for name, ln := range l.moving { // the new half of a Rebind failed: its connections drain
+		delete(l.moving, name)
+		l.drain(ln)
+	}
 	for _, d := range leaving {
 		if d != nil && !d.taken && !d.inherited {
 			unix.Close(d.fd)

@@ -107,7 +107,7 @@ func fitReply(buf, reply []byte, size int, st *Counters) ([]byte, bool) {
 func (u *udpEndpoint) track(l *Loop, src netip.AddrPort) bool {
 	if _, known := u.peers[src]; known {
 		u.peers[src] = l.nowNano
-	} else if len(u.peers) < u.pol.MaxUDPPeers || u.agePeers(l) {
+	} else if len(u.peers) < u.pol.MaxUDPPeers { // a full table is aged by the loop's tick, not here
 		u.peers[src] = l.nowNano
 		l.stats.TotalClients++
 	}
@@ -131,8 +131,8 @@ func (u *udpEndpoint) track(l *Loop, src netip.AddrPort) bool {
 	return true
 }
 
-// agePeers forgets peers not heard from within the window. It reports whether there is room for a new one.
-func (u *udpEndpoint) agePeers(l *Loop) bool {
+// agePeers forgets peers and rate buckets not heard from within the window.
+func (u *udpEndpoint) agePeers(l *Loop) {
 	cutoff := l.nowNano - int64(l.peerWindow())
 	for p, seen := range u.peers {
 		if seen < cutoff {
@@ -144,7 +144,6 @@ func (u *udpEndpoint) agePeers(l *Loop) bool {
 			delete(u.buckets, a)
 		}
 	}
-	return len(u.peers) < u.pol.MaxUDPPeers
 }
 
 func (u *udpEndpoint) detach(l *Loop) {
