@@ -59,6 +59,9 @@ func ListenFDs() ([]Socket, error) {
 	if err != nil || n < 0 || n > 1<<16 {
 		return nil, fmt.Errorf("LISTEN_FDS=%q: not a count of fds", nText)
 	}
+	if n == 0 {
+		return nil, nil
+	}
 	names, err := fdNames(namesText, namesSet, n)
 	if err != nil {
 		return nil, err

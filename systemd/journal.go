@@ -3,11 +3,11 @@ package systemd
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -16,12 +16,13 @@ import (
 // "device:inode" of that stream, and it matches f's own fstat (the variable alone can leak into
 // children whose output goes elsewhere).
 func UnderJournal(f *os.File) bool {
-	var dev, ino uint64
-	env := os.Getenv("JOURNAL_STREAM")
-	if env == "" {
+	devText, inoText, ok := strings.Cut(os.Getenv("JOURNAL_STREAM"), ":")
+	if !ok {
 		return false
 	}
-	if n, err := fmt.Sscanf(env, "%d:%d", &dev, &ino); err != nil || n != 2 {
+	dev, err1 := strconv.ParseUint(devText, 10, 64)
+	ino, err2 := strconv.ParseUint(inoText, 10, 64)
+	if err1 != nil || err2 != nil {
 		return false
 	}
 	fi, err := f.Stat()

@@ -128,6 +128,7 @@ func TestUnderJournal(t *testing.T) {
 		{"unset", "", f, false},
 		{"wrong inode", fmt.Sprintf("%d:%d", st.Dev, st.Ino+1), f, false},
 		{"garbage", "journal", f, false},
+		{"trailing junk", match + "x", f, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("JOURNAL_STREAM", tc.env)

@@ -105,6 +105,7 @@ func TestListenFDs(t *testing.T) {
 			names: strp("echo-tcp:echo-udp"), wantNames: []string{"echo-tcp", "echo-udp"}},
 		{name: "no names", open: []func(*testing.T) passed{passUDP, passTCP},
 			wantNames: []string{"unknown", "unknown"}},
+		{name: "zero fds", names: strp("")},
 		{name: "other pid", open: []func(*testing.T) passed{passTCP}, names: strp("echo-tcp"), pid: "1"},
 		{name: "unix socket refused", open: []func(*testing.T) passed{passTCP, passUnix},
 			names: strp("echo-tcp:ctl"), wantErr: []string{`fd 4 named "ctl"`, "AF_UNIX"}},
