@@ -44,8 +44,10 @@ soak: build
 	$(GO) build -o $(BIN)/echoload ./cmd/echoload
 	ECHOGATE_BIN=$(CURDIR)/$(BIN)/echogate ECHOGATE_SOAK=2m $(GO) test -count=1 -timeout 10m -run '^TestSoak$$' -v ./cmd/echogate
 
-deb: build
-	bash systemd/build-deb.sh $(VERSION) dist $(BIN)/echogate examples/echogate.toml
+DEB_VERSION ?= 0.1.0
+deb:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/echogate ./cmd/echogate
+	bash systemd/build-deb.sh $(DEB_VERSION) dist $(BIN)/echogate examples/echogate.toml
 
 clean:
 	rm -rf $(BIN) dist
