@@ -48,6 +48,7 @@ const (
 )
 
 // Listener is one [[listener]] table after defaults and validation.
+// Fields marked tcp or udp are zero on a listener of the other protocol.
 type Listener struct {
 	Name     string
 	Protocol Protocol

@@ -81,7 +81,9 @@ func TestDecodeValues(t *testing.T) {
 		{"commands off", udp + "commands = false\n", func(c *Config) bool { return !c.Listeners[0].Commands }},
 		{"tcp and udp on one port", tcp + udp, func(c *Config) bool { return len(c.Listeners) == 2 }},
 		{"inline listeners", "listener = [{name = \"a\", protocol = \"udp\"}]\n",
-			func(c *Config) bool { return c.Listeners[0].Name == "a" && c.Listeners[0].MaxUDPPeers == DefaultMaxUDPPeers }},
+			func(c *Config) bool {
+				return c.Listeners[0].Name == "a" && c.Listeners[0].MaxUDPPeers == DefaultMaxUDPPeers
+			}},
 		{"dotted daemon key", "daemon.log_level = \"warn\"\n", func(c *Config) bool { return c.Daemon.LogLevel == "warn" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

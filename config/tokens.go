@@ -10,23 +10,6 @@ import (
 	"path/filepath"
 )
 
-// Load reads the file at path, decodes and validates it, and reads the listeners' tokens
-// (credentials from $CREDENTIALS_DIRECTORY). Every error is an *Error.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("read config: %v", unwrapPath(err))}
-	}
-	cfg, err := Decode(path, data)
-	if err != nil {
-		return nil, err
-	}
-	if err := LoadTokens(cfg, os.Getenv("CREDENTIALS_DIRECTORY")); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
 // LoadTokens sets each listener's Token from its token_credential (a file in credDir,
 // normally $CREDENTIALS_DIRECTORY) or its token_file (which must be a regular file that
 // only its owner can read or write, mode 0600 or stricter). The content is trimmed of

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -14,7 +15,10 @@ type duration time.Duration
 // UnmarshalText parses a non-negative duration that carries a unit.
 func (d *duration) UnmarshalText(b []byte) error {
 	s := string(b)
-	if s == "" || strings.IndexFunc(s, isUnitRune) < 0 {
+	if s == "" {
+		return errors.New(`empty duration (write e.g. "30s")`)
+	}
+	if strings.IndexFunc(s, isUnitRune) < 0 {
 		return fmt.Errorf("missing unit in duration %q (write e.g. \"%ss\")", s, s)
 	}
 	v, err := time.ParseDuration(s)

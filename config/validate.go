@@ -133,7 +133,7 @@ func (c *Config) validateTCP(i int) error {
 		minOutput = l.MaxLine + 1
 	}
 	checks := []struct {
-		key      string
+		key       string
 		v, lo, hi int
 	}{
 		{"max_conns", l.MaxConns, 1, MaxConnsLimit},

@@ -1,0 +1,111 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestValidateErrors(t *testing.T) {
+	named := func(src, name string) string { return strings.Replace(src, `"t"`, `"`+name+`"`, 1) }
+	for _, tc := range []struct{ name, src, want string }{
+		{"name missing", "[[listener]]\nprotocol = \"tcp\"\n", "v.toml:1:1: name is required"},
+		{"name pattern", named(tcp, "Diag!"), `v.toml:2:1: listener "Diag!": name "Diag!" is not valid: use 1 to 64 characters from a-z 0-9 . _ -`},
+		{"name too long", named(tcp, strings.Repeat("a", 65)), `v.toml:2:1: listener "` + strings.Repeat("a", 65) + `": name "` + strings.Repeat("a", 65) + `" is not valid: use 1 to 64 characters from a-z 0-9 . _ -`},
+		{"protocol missing", "\n  [[listener]]\nname = \"p\"\n", `v.toml:2:3: listener "p": protocol is required ("tcp" or "udp")`},
+		{"duplicate name", tcp + strings.Replace(udp, `"u"`, `"t"`, 1), `v.toml:6:1: listener "t": name "t" is already used by another listener (line 1)`},
+		{"duplicate address", tcp + named(tcp, "t2"), `v.toml:8:1: listener "t2": address 127.0.0.1:7007 overlaps listener "t" (tcp 127.0.0.1:7007)`},
+		{"same address written differently", tcp + strings.Replace(named(tcp, "t2"), "127.0.0.1:7007", ":7007", 1), `v.toml:8:1: listener "t2": address 127.0.0.1:7007 overlaps listener "t" (tcp 127.0.0.1:7007)`},
+		{"wildcard overlap", tcp + strings.Replace(named(tcp, "w"), "127.0.0.1", "[::]", 1), `v.toml:8:1: listener "w": address [::]:7007 overlaps listener "t" (tcp 127.0.0.1:7007)`},
+		{"mode on udp", udp + "mode = \"line\"\n", `v.toml:5:1: listener "u": mode applies only to tcp listeners (this one is udp)`},
+		{"max_line on udp even zero", udp + "max_line = 0\n", `v.toml:5:1: listener "u": max_line applies only to tcp listeners (this one is udp)`},
+		{"max_datagram on tcp", tcp + "max_datagram = 512\n", `v.toml:5:1: listener "t": max_datagram applies only to udp listeners (this one is tcp)`},
+		{"token on udp", udp + "token_file = \"/x\"\n", `v.toml:5:1: listener "u": token_file applies only to tcp listeners (this one is udp)`},
+		{"max_line 0", tcp + "max_line = 0\n", `v.toml:5:1: listener "t": max_line must be between 1 and 1048576`},
+		{"max_line big", tcp + "max_line = 1048577\n", `v.toml:5:1: listener "t": max_line must be between 1 and 1048576`},
+		{"max_line huge", tcp + "max_line = 9223372036854775807\n", `v.toml:5:1: listener "t": max_line must be between 1 and 1048576`},
+		{"max_conns", tcp + "max_conns = 0\n", `v.toml:5:1: listener "t": max_conns must be between 1 and 1000000`},
+		{"max_conns_per_ip", tcp + "max_conns_per_ip = -1\n", `v.toml:5:1: listener "t": max_conns_per_ip must be between 0 and 1000000`},
+		{"backlog", tcp + "backlog = 65536\n", `v.toml:5:1: listener "t": backlog must be between 1 and 65535`},
+		{"max_output below line", tcp + "max_line = 100\nmax_output = 100\n", `v.toml:6:1: listener "t": max_output must be between 101 (max_line+1) and 67108864`},
+		{"max_output too big", tcp + "max_output = 67108865\n", `v.toml:5:1: listener "t": max_output must be between 4097 (max_line+1) and 67108864`},
+		{"max_output raw", tcp + "mode = \"raw\"\nmax_output = 0\n", `v.toml:6:1: listener "t": max_output must be between 1 and 67108864`},
+		{"rate_lines", tcp + "rate_lines = -1\n", `v.toml:5:1: listener "t": rate_lines must be between 0 and 1000000000`},
+		{"rate_burst", udp + "rate_burst = -1\n", `v.toml:5:1: listener "u": rate_burst must be between 0 and 1000000000`},
+		{"max_datagram", udp + "max_datagram = 65536\n", `v.toml:5:1: listener "u": max_datagram must be between 1 and 65535`},
+		{"rate_datagrams", udp + "rate_datagrams = -5\n", `v.toml:5:1: listener "u": rate_datagrams must be between 0 and 1000000000`},
+		{"max_udp_peers", udp + "max_udp_peers = 0\n", `v.toml:5:1: listener "u": max_udp_peers must be between 1 and 10000000`},
+		{"allow empty", udp + "allow = []\n", `v.toml:5:1: listener "u": allow = [] would refuse every client; leave allow out to admit everyone`},
+		{"both tokens", tcp + "token_credential = \"a\"\ntoken_file = \"/a\"\n", `v.toml:6:1: listener "t": token_credential and token_file are mutually exclusive; use one`},
+		{"credential slash", tcp + "token_credential = \"../a\"\n", `v.toml:5:1: listener "t": token_credential "../a" must be a file name in $CREDENTIALS_DIRECTORY (no '/', not "." or "..")`},
+		{"credential dotdot", tcp + "token_credential = \"..\"\n", `v.toml:5:1: listener "t": token_credential ".." must be a file name in $CREDENTIALS_DIRECTORY (no '/', not "." or "..")`},
+		{"credential empty", tcp + "token_credential = \"\"\n", `v.toml:5:1: listener "t": token_credential "" must be a file name in $CREDENTIALS_DIRECTORY (no '/', not "." or "..")`},
+		{"token file relative", tcp + "token_file = \"tok\"\n", `v.toml:5:1: listener "t": token_file "tok" must be an absolute path`},
+		{"udp_peer_window", "[daemon]\nudp_peer_window = \"0s\"\n", "v.toml:2:1: udp_peer_window must be positive"},
+		{"daemon header placed", "\n[daemon]\nlog_level = \"info\"\n" + tcp + named(tcp, "t"), `v.toml:9:1: listener "t": name "t" is already used by another listener (line 4)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode("v.toml", []byte(tc.src))
+			if err == nil {
+				t.Fatalf("no error, want %s", tc.want)
+			}
+			if _, ok := err.(*Error); !ok {
+				t.Errorf("got %T, want *Error", err)
+			}
+			if got := err.Error(); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestValidateByHand checks Validate on Configs not decoded from text: no positions,
+// and keys of the other protocol are found by their non-zero values.
+func TestValidateByHand(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(l *Listener)
+		want   string
+	}{
+		{"ok", func(l *Listener) {}, ""},
+		{"udp field on tcp", func(l *Listener) { l.MaxUDPPeers = 5 }, `listener "tcp-7": max_udp_peers applies only to udp listeners (this one is tcp)`},
+		{"bad mode", func(l *Listener) { l.Mode = "fast" }, `listener "tcp-7": unknown mode "fast" (want "line" or "raw")`},
+		{"bad protocol", func(l *Listener) { l.Protocol = "sctp" }, `listener "tcp-7": unknown protocol "sctp" (want "tcp" or "udp")`},
+		{"bad address", func(l *Listener) { l.Address = "x" }, `listener "tcp-7": address "x" has no port (want "host:port", e.g. "127.0.0.1:7007")`},
+		{"invalid prefix", func(l *Listener) { l.Allow = []netip.Prefix{{}} }, `listener "tcp-7": allow: bad CIDR "invalid Prefix"`},
+		{"unmasked prefix", func(l *Listener) { l.AdminAllow = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/8")} }, `listener "tcp-7": admin_allow: bad CIDR "10.1.0.0/8"`},
+		{"negative idle", func(l *Listener) { l.IdleTimeout = -1 }, `listener "tcp-7": idle_timeout must not be negative`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := FromListenFlags([]string{"tcp://:7"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.change(&cfg.Listeners[0])
+			err = cfg.Validate()
+			if got := errString(err); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateDaemonByHand(t *testing.T) {
+	cfg := &Config{Path: "x.toml", Daemon: DefaultDaemon()}
+	cfg.Daemon.DrainTimeout = -1
+	if got, want := errString(cfg.Validate()), "x.toml: drain_timeout must not be negative"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	cfg.Daemon = DefaultDaemon()
+	cfg.Daemon.LogLevel = "INFO"
+	if got, want := errString(cfg.Validate()), `x.toml: unknown log level "INFO" (want debug, info, warn or error)`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
