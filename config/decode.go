@@ -98,8 +98,12 @@ func (d *decoder) checkKeys() *Error {
 			}
 		case len(k) == 1 && k[0] == "listener":
 			li++
-			d.src.set = append(d.src.set, map[string]bool{})
-			if t := d.md.Type(k...); t != "ArrayHash" && t != "Array" {
+			switch d.md.Type(k...) {
+			case "ArrayHash":
+				d.src.set = append(d.src.set, map[string]bool{})
+			case "Array": // inline tables: keys are not told apart per listener
+				d.src.set = nil
+			default:
 				return d.at(d.src.ix.rootKey("listener"), "", "listener must be an array of tables ([[listener]])")
 			}
 		case len(k) == 1:
@@ -115,7 +119,7 @@ func (d *decoder) checkKeys() *Error {
 			if len(k) > 2 || !slices.Contains(listenerKeyNames(), rest) {
 				return d.at(d.src.ix.listenerKey(li, rest), d.name(li), unknownKey(rest, listenerKeyNames()))
 			}
-			if li >= 0 {
+			if li >= 0 && li < len(d.src.set) {
 				d.src.set[li][rest] = true
 			}
 		}

@@ -84,6 +84,8 @@ func TestDecodeValues(t *testing.T) {
 			func(c *Config) bool {
 				return c.Listeners[0].Name == "a" && c.Listeners[0].MaxUDPPeers == DefaultMaxUDPPeers
 			}},
+		{"inline listeners of both protocols", "listener = [{name = \"a\", protocol = \"tcp\"}, {name = \"b\", protocol = \"udp\", max_datagram = 5}]\n",
+			func(c *Config) bool { return c.Listeners[1].MaxDatagram == 5 && c.Listeners[0].MaxDatagram == 0 }},
 		{"dotted daemon key", "daemon.log_level = \"warn\"\n", func(c *Config) bool { return c.Daemon.LogLevel == "warn" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -101,7 +101,7 @@ func (c *Config) validateListener(i int) error {
 // isSet reports whether key k was written for listener i (or, for a Config not
 // decoded from text, holds a non-zero value).
 func (c *Config) isSet(i int, k keySpec) bool {
-	if c.src != nil && i < len(c.src.set) {
+	if c.src != nil && c.src.set != nil && i < len(c.src.set) {
 		return c.src.set[i][k.name]
 	}
 	return !reflect.ValueOf(k.get(&c.Listeners[i])).IsZero()
