@@ -34,10 +34,13 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 	start := time.Now()
 	l.setDaemon(d)
 	res := Result{Addrs: map[string]netip.AddrPort{}}
-	leaving := map[string]*detached{}
+	// Several leaving listeners may share a key (e.g. two on "127.0.0.1:0"): keep every socket.
+	leaving := map[string][]*detached{}
 	for _, a := range plan {
 		if a.Kind == config.Remove || a.Kind == config.Rebind {
-			leaving[listenerKey(a.Old)] = l.takeDown(a)
+			if d := l.takeDown(a); d != nil {
+				leaving[listenerKey(a.Old)] = append(leaving[listenerKey(a.Old)], d)
+			}
 		}
 	}
 	for _, a := range plan {
@@ -67,9 +70,11 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 		delete(l.moving, name)
 		l.drain(ln)
 	}
-	for _, d := range leaving {
-		if d != nil && !d.taken && !d.inherited {
-			unix.Close(d.fd)
+	for _, ds := range leaving {
+		for _, d := range ds {
+			if !d.taken && !d.inherited {
+				unix.Close(d.fd)
+			}
 		}
 	}
 	for name, ln := range l.tcp {
@@ -84,13 +89,15 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 }
 
 // resolve turns a Transfer binding into the socket of the listener that left the same address.
-func (l *Loop) resolve(a config.Action, b Binding, leaving map[string]*detached) Binding {
+func (l *Loop) resolve(a config.Action, b Binding, leaving map[string][]*detached) Binding {
 	if !b.Transfer {
 		return b
 	}
-	if d := leaving[listenerKey(a.New)]; d != nil && !d.taken {
-		d.taken = true
-		return Binding{FD: d.fd, Inherited: d.inherited, Addr: mustLocalAddr(d.fd)}
+	for _, d := range leaving[listenerKey(a.New)] {
+		if !d.taken {
+			d.taken = true
+			return Binding{FD: d.fd, Inherited: d.inherited, Addr: mustLocalAddr(d.fd)}
+		}
 	}
 	return Binding{FD: -1}
 }
