@@ -230,7 +230,9 @@ func (c *tcpConn) setInterest(l *Loop) {
 	if c.readable() {
 		want |= unix.EPOLLIN
 	}
-	if len(c.out) > 0 {
+	// Held input with nothing left to write would wait for an event that never comes: let the writable
+	// socket wake the loop so that settle goes on with it.
+	if len(c.out) > 0 || len(c.held) > 0 && c.rateTimer == nil {
 		want |= unix.EPOLLOUT
 	}
 	if want != c.events {
