@@ -11,10 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// idleDialers is how many idle connections are being opened at once: enough to be quick, few enough not to
-// overflow a listen backlog.
-const idleDialers = 64
-
 // sweepEvery is how often idle mode checks that its connections are still open.
 const sweepEvery = time.Second
 
@@ -57,13 +53,13 @@ func runIdle(ctx context.Context, o options, d *diag) result {
 	return res
 }
 
-// dialIdle opens n connections, idleDialers at a time; a connection that failed is nil.
+// dialIdle opens n connections, dialers at a time; a connection that failed is nil.
 func dialIdle(ctx context.Context, o options, d *diag) []net.Conn {
 	conns := make([]net.Conn, o.idle)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	dialer := net.Dialer{Timeout: o.timeout}
-	for range min(idleDialers, o.idle) {
+	for range min(dialers, o.idle) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

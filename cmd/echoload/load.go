@@ -36,6 +36,11 @@ func (c *control) take(n int) bool {
 	return false
 }
 
+// dialers is how many connections are being opened at once, in load and idle mode: a connect storm would
+// overflow a small listen backlog, and the handshakes dropped then would stall the first round trips by a
+// second or more (SYN-ACK retransmission), which is not what a load run measures.
+const dialers = 64
+
 // runLoad opens the connections, runs the warm-up and the measured phase, and sums what the workers saw.
 func runLoad(ctx context.Context, o options, d *diag) result {
 	ctl := &control{capped: o.requests > 0, capHit: make(chan struct{}), diag: d}
@@ -44,13 +49,14 @@ func runLoad(ctx context.Context, o options, d *diag) result {
 	ws := make([]*worker, o.conns)
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
+	dialSlots := make(chan struct{}, dialers)
 	for i := range ws {
 		ws[i] = newWorker(uint32(i), o, lm, ctl)
 		ready.Add(1)
 		done.Add(1)
 		go func(w *worker) {
 			defer done.Done()
-			w.run(ctx, o.addrs[int(w.id)%len(o.addrs)], &ready, start)
+			w.run(ctx, o.addrs[int(w.id)%len(o.addrs)], dialSlots, &ready, start)
 		}(ws[i])
 	}
 	ready.Wait()

@@ -45,10 +45,14 @@ func newWorker(id uint32, o options, lm *lineMaker, ctl *control) *worker {
 	return w
 }
 
-// run dials, reports ready, waits for start and then loops until the phase is phaseStop.
-func (w *worker) run(ctx context.Context, addr string, ready *sync.WaitGroup, start <-chan struct{}) {
+// run dials (holding a slot of dialSlots meanwhile), reports ready, waits for start and then loops until
+// the phase is phaseStop.
+func (w *worker) run(ctx context.Context, addr string, dialSlots chan struct{}, ready *sync.WaitGroup,
+	start <-chan struct{}) {
 	d := net.Dialer{Timeout: w.o.timeout}
+	dialSlots <- struct{}{}
 	conn, err := d.DialContext(ctx, w.o.proto, addr)
+	<-dialSlots
 	if err != nil {
 		w.errors++
 		w.ctl.diag.printf("conn %d: %v", w.id, err)
