@@ -141,6 +141,10 @@ func runBench(ctx context.Context, o *options) int {
 		fmt.Fprintln(os.Stderr, "echobench: stopped early:", ctx.Err())
 		return 1
 	}
+	if rep.incomplete() {
+		fmt.Fprintln(os.Stderr, "echobench: some measurements failed (see the notes)")
+		return 1
+	}
 	return 0
 }
 

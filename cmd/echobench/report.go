@@ -20,6 +20,19 @@ type report struct {
 	Reload    *reloadResult `json:"reload,omitempty"`
 }
 
+// incomplete tells whether a server could not be measured somewhere (a skipped reload in -self-test aside).
+func (r *report) incomplete() bool {
+	for _, p := range r.Points {
+		if p.C.Err != "" || p.Echogate.Err != "" {
+			return true
+		}
+	}
+	if r.Idle != nil && (r.Idle.C.Err != "" || r.Idle.Echogate.Err != "") {
+		return true
+	}
+	return r.Reload != nil && r.Reload.Err != "" && !r.SelfTest
+}
+
 // printTable prints the aligned table: one row per point, the idle-memory rows, the reload row and notes.
 func printTable(w io.Writer, r *report) {
 	rows := [][]string{{"point", "C rt/s", "C µs/rt", "echogate rt/s", "echogate µs/rt", "ratio"}}

@@ -132,3 +132,18 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal("-rounds 0 accepted")
 	}
 }
+
+func TestIncomplete(t *testing.T) {
+	r := sampleReport()
+	if !r.incomplete() {
+		t.Fatal("a report with a failed server is complete")
+	}
+	r.Points = r.Points[:1]
+	if r.incomplete() {
+		t.Fatal("a report without failures is incomplete")
+	}
+	r.Reload.Err, r.SelfTest = "needs echogate", true
+	if r.incomplete() {
+		t.Fatal("a skipped reload in -self-test makes the report incomplete")
+	}
+}
