@@ -1,0 +1,298 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// loadExtra is one of the rotating listeners the load test adds, moves and removes.
+type loadExtra struct{ name, proto, addr string }
+
+// loadExtras lists the extra listeners of config version v: extra-k for the last three k, so every version
+// adds one and removes one; every fourth is UDP, they alternate between 127.0.0.1 and 127.0.0.2, and every
+// third moves to the other address in the version after the one that added it.
+func loadExtras(v int) []loadExtra {
+	var out []loadExtra
+	for k := max(1, v-2); k <= v; k++ {
+		proto := "tcp"
+		if k%4 == 3 {
+			proto = "udp"
+		}
+		host := 1 + k%2
+		if k%3 == 0 && v > k {
+			host = 3 - host
+		}
+		out = append(out, loadExtra{fmt.Sprintf("extra-%d", k), proto, fmt.Sprintf("127.0.0.%d:0", host)})
+	}
+	return out
+}
+
+// loadMaxLine is the max_line of the kept TCP listener in version v: it changes with every version.
+func loadMaxLine(v int) int { return 100 + v }
+
+// loadVersionTOML is version v of the load test's config.
+func loadVersionTOML(v int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# version %d\n[daemon]\nstats_interval = \"0s\"\n", v)
+	fmt.Fprintf(&b, "\n[[listener]]\nname = \"main\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\nmax_line = %d\n",
+		loadMaxLine(v))
+	b.WriteString("\n[[listener]]\nname = \"dgram\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n")
+	for _, x := range loadExtras(v) {
+		fmt.Fprintf(&b, "\n[[listener]]\nname = %q\nprotocol = %q\naddress = %q\n", x.name, x.proto, x.addr)
+	}
+	return b.String()
+}
+
+const loadConns = 200
+
+// TestReloadUnderLoad rewrites the config 50 times in the ways operators and tools do while 200 TCP
+// connections and a UDP client keep echoing on listeners that stay; every change must be visible at once,
+// every rejected file must leave the old config serving, and no echoed byte may be lost.
+func TestReloadUnderLoad(t *testing.T) {
+	start := time.Now()
+	cm := newConfigMapDir(t, loadVersionTOML(0))
+	d := startDaemon(t, "", daemonOptions{noConfig: true, args: []string{"-config", cm.path()}})
+	mainAddr := d.addr("main")
+
+	p := &pingers{stop: make(chan struct{}), rounds: make([]atomic.Int64, loadConns+1)}
+	for i := 0; i < loadConns; i++ {
+		c := dialTCP(t, mainAddr)
+		p.wg.Add(1)
+		go p.tcp(i, c)
+	}
+	uc, err := net.Dial("udp", d.addr("dgram"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	p.wg.Add(1)
+	go p.udp(loadConns, uc)
+	defer p.halt()
+	probe := dialTCP(t, mainAddr) // a connection opened before every reload, to see new limits at its next line
+
+	r := &loadRun{t: t, d: d, cm: cm, probe: probe, addrs: map[string]string{}}
+	r.run()
+	t.Logf("50 rewrites in %s: %d applied, %d rejected", time.Since(start).Round(time.Millisecond), r.version, r.rejected)
+
+	p.awaitProgress(t)
+	p.halt()
+	var total int64
+	for i := range p.rounds {
+		total += p.rounds[i].Load()
+	}
+	if n := p.errs.Load(); n > 0 {
+		t.Fatalf("%d connection errors, first: %q", n, p.first)
+	}
+	t.Logf("%d round trips, all bytes intact, no connection error", total)
+
+	s := statsOn(t, probe)
+	if s.ReloadsOK != uint64(r.version) || s.ReloadsFailed != uint64(r.rejected) {
+		t.Errorf("/stats json: reloads_ok=%d reloads_failed=%d, want %d and %d", s.ReloadsOK, s.ReloadsFailed,
+			r.version, r.rejected)
+	}
+	if m := s.Listeners["main"]; m.Accepted < loadConns || m.ReloadsOK != uint64(r.version) {
+		t.Errorf("main: %+v", m)
+	}
+	r.reportTimes()
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if took := time.Since(start); took > 60*time.Second {
+		t.Logf("note: the test took %s, more than its 60s budget", took)
+	}
+}
+
+// holdPorts keeps a TCP and a UDP socket bound for the test, for files that must fail with "address in use".
+func holdPorts(t *testing.T) (tcp, udp string) {
+	pc, err := net.ListenPacket("udp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return heldTCP(t, "127.0.0.1:0"), pc.LocalAddr().String()
+}
+
+// summaries returns the reload summary lines logged so far.
+func (d *testDaemon) summaries() []string {
+	var out []string
+	for _, l := range d.log.snapshot() {
+		if strings.Contains(l, "msg=reload result=") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// reportTimes logs the spread of took= and loop_pause= over the reloads.
+func (r *loadRun) reportTimes() {
+	var took, pause []time.Duration
+	for _, l := range r.d.summaries() {
+		if v, ok := logDuration(l, "took"); ok {
+			took = append(took, v)
+		}
+		if v, ok := logDuration(l, "loop_pause"); ok {
+			pause = append(pause, v)
+		}
+	}
+	spread := func(ds []time.Duration) string {
+		if len(ds) == 0 {
+			return "none"
+		}
+		slices.Sort(ds)
+		return fmt.Sprintf("min %s median %s max %s", ds[0], ds[len(ds)/2], ds[len(ds)-1])
+	}
+	r.t.Logf("reload took: %s; loop_pause: %s (%d reloads, %d connections open)", spread(took), spread(pause),
+		len(took), loadConns+2)
+}
+
+// loadRun drives the 50 rewrites of TestReloadUnderLoad and checks each outcome.
+type loadRun struct {
+	t                 *testing.T
+	d                 *testDaemon
+	cm                *configMapDir
+	probe             net.Conn
+	addrs             map[string]string // where each live extra listener serves
+	version, rejected int
+	heldTCP, heldUDP  string
+	methods           map[string]int
+}
+
+// loadRejects are the steps that write a bad file, and what is wrong with it.
+var loadRejects = map[int]string{5: "syntax", 14: "tcp-port-taken", 23: "unknown-key", 32: "bad-value",
+	41: "udp-port-taken"}
+
+func (r *loadRun) run() {
+	r.heldTCP, r.heldUDP = holdPorts(r.t)
+	r.methods = map[string]int{}
+	for step := 0; step < 50; step++ {
+		if kind, ok := loadRejects[step]; ok {
+			r.reject(step, kind)
+		} else {
+			r.apply()
+		}
+	}
+	r.t.Logf("write methods: %v", r.methods)
+}
+
+// write saves content in one of three ways: rename over the file, in place through the symlink, or a
+// ConfigMap-style swap of the ..data symlink.
+func (r *loadRun) write(method int, content string) {
+	switch method % 3 {
+	case 0:
+		r.methods["rename"]++
+		saveAtomic(r.t, r.cm.file(), content)
+	case 1:
+		r.methods["in-place"]++
+		saveInPlace(r.t, r.cm.path(), content)
+	default:
+		r.methods["symlink-swap"]++
+		r.cm.swap(r.t, content)
+	}
+}
+
+// apply writes the next version, waits for the reload and checks that every change is visible. Every fourth
+// version is written in place and followed by SIGHUP; the watcher must then skip the same content.
+func (r *loadRun) apply() {
+	r.version++
+	v := r.version
+	mark := r.d.logLines()
+	if v%4 == 0 {
+		r.methods["in-place+SIGHUP"]++
+		saveInPlace(r.t, r.cm.path(), loadVersionTOML(v))
+		r.d.cmd.Process.Signal(syscall.SIGHUP)
+	} else {
+		r.write(v, loadVersionTOML(v))
+	}
+	r.d.awaitReload(r.t, mark)
+	if v%4 == 0 {
+		if _, err := r.d.waitLogAfter(mark, "config file unchanged", 10*time.Second); err != nil {
+			r.t.Fatalf("version %d: the watcher did not skip the content SIGHUP already applied: %v", v, err)
+		}
+	}
+	r.verify(true)
+}
+
+// reject writes a bad file and checks that it is refused and the running config keeps serving. Each bad
+// file is the next version plus one mistake, so applying any part of it would show.
+func (r *loadRun) reject(step int, kind string) {
+	next, want := loadVersionTOML(r.version+1), ""
+	switch kind {
+	case "syntax":
+		next, want = next+"\n[[listener]\nname = \"broken\"\n", "echogate.toml:"
+	case "tcp-port-taken":
+		next, want = next+tcpListenerTOML("blocker", r.heldTCP), "address already in use"
+	case "unknown-key":
+		next, want = next+tcpListenerTOML("typo", "127.0.0.1:0", "max_lines = 80"), "max_lines"
+	case "bad-value":
+		next, want = next+tcpListenerTOML("zero", "127.0.0.1:0", "max_line = 0"), "max_line"
+	case "udp-port-taken":
+		next = next + fmt.Sprintf("\n[[listener]]\nname = \"blocker\"\nprotocol = \"udp\"\naddress = %q\n", r.heldUDP)
+		want = "address already in use"
+	}
+	mark := r.d.logLines()
+	r.write(step, next)
+	if line := r.d.awaitReloadFailed(r.t, mark); !strings.Contains(line, want) {
+		r.t.Errorf("%s: failure log %q does not mention %q", kind, line, want)
+	}
+	r.rejected++
+	r.verify(false)
+}
+
+// verify checks the running config is version r.version. After a reload (applied) it first checks that
+// removed and moved-away addresses refuse; then that every extra listener answers and that the kept
+// listener enforces this version's max_line on a new connection and on one opened before every reload.
+func (r *loadRun) verify(applied bool) {
+	v := r.version
+	cur := loadExtras(v)
+	if applied {
+		prev := map[string]loadExtra{}
+		for _, x := range loadExtras(v - 1) {
+			prev[x.name] = x
+		}
+		for _, x := range cur {
+			addr := r.d.addr(x.name)
+			if old, ok := r.addrs[x.name]; ok && prev[x.name].addr != x.addr {
+				if addr == old {
+					r.t.Fatalf("version %d: %s did not move from %s", v, x.name, old)
+				}
+				expectRefusedProto(r.t, x.proto, old)
+			}
+			delete(prev, x.name)
+			r.addrs[x.name] = addr
+		}
+		for name, x := range prev {
+			expectRefusedProto(r.t, x.proto, r.addrs[name])
+			delete(r.addrs, name)
+		}
+	}
+	for _, x := range cur {
+		msg := fmt.Sprintf("%s answers in version %d\n", x.name, v)
+		if x.proto == "udp" {
+			udpEcho(r.t, r.addrs[x.name], msg)
+		} else {
+			tcpEcho(r.t, r.addrs[x.name], msg)
+		}
+	}
+	c, err := net.DialTimeout("tcp", r.d.addr("main"), 5*time.Second)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	checkMaxLine(r.t, c, loadMaxLine(v))
+	c.Close()
+	checkMaxLine(r.t, r.probe, loadMaxLine(v))
+}
+
+func expectRefusedProto(t *testing.T, proto, addr string) {
+	t.Helper()
+	if proto == "udp" {
+		expectUDPRefused(t, addr)
+	} else {
+		expectTCPRefused(t, addr)
+	}
+}

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func tcpListenerTOML(name, addr string, extra ...string) string {
+	s := fmt.Sprintf("\n[[listener]]\nname = %q\nprotocol = \"tcp\"\naddress = %q\n", name, addr)
+	for _, e := range extra {
+		s += e + "\n"
+	}
+	return s
+}
+
+// A renamed listener on the same address keeps its listening socket: the new name answers on the same
+// port through the same socket, and a client connected before the rename keeps being served.
+func TestReloadRenameHandsSocketOver(t *testing.T) {
+	t.Parallel()
+	port := freeTCPPort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	d := startDaemon(t, tcpListenerTOML("before", addr))
+	if got := d.addr("before"); got != addr {
+		t.Fatalf("serving on %s, want %s", got, addr)
+	}
+	inode := listenInode(t, port)
+	old := dialTCP(t, addr)
+	roundTrip(t, old, "before rename\n", "before rename\n")
+
+	mark := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("after", addr))
+	summary := d.awaitReload(t, mark)
+	if !strings.Contains(summary, "added=1 removed=1") {
+		t.Errorf("summary: %s", summary)
+	}
+	if got := d.addr("after"); got != addr {
+		t.Fatalf("renamed listener serves on %s, want %s", got, addr)
+	}
+	if got := listenInode(t, port); got != inode {
+		t.Errorf("listening socket inode %s -> %s: the socket was not handed over", inode, got)
+	}
+	roundTrip(t, old, "after rename\n", "after rename\n")
+	c := dialTCP(t, addr)
+	roundTrip(t, c, "new name\n", "new name\n")
+	roundTrip(t, old, "still here\n", "still here\n")
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// A changed address binds the new socket before the old one closes: moving to a taken port fails and leaves
+// the old socket serving; a good move keeps the open connections echoing and the old address refuses.
+func TestReloadAddressChange(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, tcpListenerTOML("mover", "127.0.0.1:0"))
+	oldAddr := d.addr("mover")
+	c := dialTCP(t, oldAddr)
+	roundTrip(t, c, "one\n", "one\n")
+
+	held := heldTCP(t, "127.0.0.2:0")
+	mark := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("mover", held))
+	if line := d.awaitReloadFailed(t, mark); !strings.Contains(line, "address already in use") {
+		t.Errorf("failure log: %s", line)
+	}
+	roundTrip(t, c, "two\n", "two\n")
+	tcpEcho(t, oldAddr, "old socket still serves\n")
+
+	mark = d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("mover", "127.0.0.2:0"))
+	summary := d.awaitReload(t, mark)
+	if !strings.Contains(summary, "changed=1") {
+		t.Errorf("summary: %s", summary)
+	}
+	newAddr := d.addr("mover")
+	if newAddr == oldAddr || !strings.HasPrefix(newAddr, "127.0.0.2:") {
+		t.Fatalf("moved to %s (from %s)", newAddr, oldAddr)
+	}
+	expectTCPRefused(t, oldAddr)
+	roundTrip(t, c, "three\n", "three\n")
+	tcpEcho(t, newAddr, "new socket\n")
+	roundTrip(t, c, "four\n", "four\n")
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// heldTCP listens on addr for the rest of the test, so a reload that wants the same address must fail.
+func heldTCP(t *testing.T, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// A removed listener stops accepting at once; its open connection is still served until drain_timeout,
+// then it is closed with a log line.
+func TestReloadRemovedListenerDrains(t *testing.T) {
+	t.Parallel()
+	daemon := "[daemon]\ndrain_timeout = \"1s\"\n"
+	d := startDaemon(t, daemon+tcpListenerTOML("stay", "127.0.0.1:0")+tcpListenerTOML("gone", "127.0.0.1:0"))
+	goneAddr := d.addr("gone")
+	c := dialTCP(t, goneAddr)
+	roundTrip(t, c, "hello\n", "hello\n")
+
+	mark := d.logLines()
+	saveAtomic(t, d.config, daemon+tcpListenerTOML("stay", "127.0.0.1:0"))
+	if summary := d.awaitReload(t, mark); !strings.Contains(summary, "removed=1") {
+		t.Errorf("summary: %s", summary)
+	}
+	expectTCPRefused(t, goneAddr)
+	roundTrip(t, c, "still served\n", "still served\n")
+	line, err := d.waitLogAfter(mark, "drain_timeout reached", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line, "listener=gone") || !strings.Contains(line, "connections=1") {
+		t.Errorf("drain log: %s", line)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 16)); !errors.Is(err, io.EOF) {
+		t.Errorf("after drain_timeout: read %d bytes, %v; want EOF", n, err)
+	}
+	tcpEcho(t, d.addr("stay"), "other listener unaffected\n")
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// A reload whose file needs a port that is taken fails as a whole: the other changes in the same file
+// (a new max_line, a removal, an addition) are not applied either.
+func TestReloadPortInUseIsAtomic(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100")+tcpListenerTOML("b", "127.0.0.1:0"))
+	aAddr, bAddr := d.addr("a"), d.addr("b")
+	held := heldTCP(t, "127.0.0.1:0")
+	mark := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200")+
+		tcpListenerTOML("c", "127.0.0.1:0")+tcpListenerTOML("d", held))
+	line := d.awaitReloadFailed(t, mark)
+	if !strings.Contains(line, `listener \"d\"`) || !strings.Contains(line, "address already in use") {
+		t.Errorf("failure log: %s", line)
+	}
+	checkMaxLine(t, dialTCP(t, aAddr), 100)
+	tcpEcho(t, bAddr, "b was not removed\n")
+	if l, err := d.waitLogAfter(mark, "listener=c", 0); err == nil {
+		t.Errorf("listener c was started: %s", l)
+	}
+	s := statsOn(t, dialTCP(t, aAddr))
+	if s.ReloadsOK != 0 || s.ReloadsFailed != 1 || len(s.Listeners) != 2 {
+		t.Errorf("stats: ok=%d failed=%d listeners=%v", s.ReloadsOK, s.ReloadsFailed, s.Listeners)
+	}
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// Tokens are read again on every reload: after the token file changes and SIGHUP, the old token is refused
+// and the new one works. Neither ever appears in the log.
+func TestReloadTokenReadOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	tokenFile := filepath.Join(t.TempDir(), "shutdown.token") // outside the watched config directory
+	const oldToken, newToken = "old-secret-7f3a", "new-secret-91bc"
+	if err := os.WriteFile(tokenFile, []byte(oldToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, tcpListenerTOML("admin", "127.0.0.1:0", fmt.Sprintf("token_file = %q", tokenFile)))
+	c := dialTCP(t, d.addr("admin"))
+	roundTrip(t, c, "/shutdown "+newToken+"\n", "ERR shutdown-token-invalid\n")
+
+	if err := os.WriteFile(tokenFile, []byte(newToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mark := d.logLines()
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	if summary := d.awaitReload(t, mark); !strings.Contains(summary, "changed=1") {
+		t.Errorf("summary: %s", summary)
+	}
+	if l, err := d.waitLogAfter(mark, "action=update listener=admin", time.Second); err != nil ||
+		!strings.Contains(l, "token") {
+		t.Errorf("update log: %q %v", l, err)
+	}
+	roundTrip(t, c, "/shutdown "+oldToken+"\n", "ERR shutdown-token-invalid\n")
+	roundTrip(t, c, "/shutdown "+newToken+"\n", "OK, shutting down\n")
+	if err := d.wait(15 * time.Second); err != nil {
+		t.Fatalf("exit after /shutdown: %v", err)
+	}
+	for _, l := range d.log.snapshot() {
+		if strings.Contains(l, oldToken) || strings.Contains(l, newToken) {
+			t.Errorf("token in log: %s", l)
+		}
+	}
+}
+
+// `echogate reload -config FILE` signals the daemon named by [daemon] pid_file; an invalid file is refused
+// with exit status 1 and the daemon is not signalled.
+func TestReloadCommandSignalsDaemon(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "echogate.pid")
+	d := startDaemon(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("x", "127.0.0.1:0"))
+	if b, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(b)) != itoa(d.cmd.Process.Pid) {
+		t.Fatalf("pid_file: %q %v, want %d", b, err, d.cmd.Process.Pid)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	saveInPlace(t, bad, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("x", "127.0.0.1:0", "max_line = 0"))
+	mark := d.logLines()
+	out, err := exec.Command(echogateBin, "reload", "-config", bad).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "bad.toml:") {
+		t.Fatalf("reload of an invalid file: %v\n%s", err, out)
+	}
+	out, err = exec.Command(echogateBin, "reload", "-config", d.config).CombinedOutput()
+	if err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	d.awaitReload(t, mark)
+	if n := countLogAfter(d, mark, "SIGHUP: reloading"); n != 1 {
+		t.Errorf("%d SIGHUPs logged, want 1 (the invalid file must not signal)", n)
+	}
+	tcpEcho(t, d.addr("x"), "after reload\n")
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid_file left behind: %v", err)
+	}
+}
+
+func countLogAfter(d *testDaemon, mark int, substr string) int {
+	n := 0
+	for _, l := range d.log.snapshot()[mark:] {
+		if strings.Contains(l, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// /stats totals survive a reload: clients and lines counted before it are still counted after it.
+func TestReloadKeepsStats(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, tcpListenerTOML("main", "127.0.0.1:0", "max_line = 100"))
+	addr := d.addr("main")
+	c1, c2, s := dialTCP(t, addr), dialTCP(t, addr), dialTCP(t, addr)
+	for i := 0; i < 3; i++ {
+		roundTrip(t, c1, "one\n", "one\n")
+		roundTrip(t, c2, "two\n", "two\n")
+	}
+	before := statsOn(t, s)
+
+	mark := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("main", "127.0.0.1:0", "max_line = 120")+tcpListenerTOML("more", "127.0.0.1:0"))
+	d.awaitReload(t, mark)
+	roundTrip(t, c1, "again\n", "again\n")
+	roundTrip(t, c2, "again\n", "again\n")
+	after := statsOn(t, s)
+
+	b, a := before.Listeners["main"], after.Listeners["main"]
+	if before.TotalClients != 3 || after.TotalClients != 3 || after.TCPConnected != 3 {
+		t.Errorf("total_clients %d -> %d, tcp_connected %d; want 3, 3, 3", before.TotalClients,
+			after.TotalClients, after.TCPConnected)
+	}
+	if a.Accepted != b.Accepted || a.Lines != b.Lines+3 || a.BytesIn != b.BytesIn+6+6+12 {
+		t.Errorf("main counters before %+v, after %+v", b, a)
+	}
+	if after.ReloadsOK != 1 || a.ReloadsOK != 1 {
+		t.Errorf("reloads_ok %d (listener %d), want 1", after.ReloadsOK, a.ReloadsOK)
+	}
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// Two listeners configured on the same ephemeral address ("127.0.0.1:0") that leave in one reload must both
+// close their sockets.
+func TestReloadRemovesListenersSharingAnEphemeralAddress(t *testing.T) {
+	t.Parallel()
+	keep := tcpListenerTOML("keep", "127.0.0.1:0")
+	d := startDaemon(t, keep+tcpListenerTOML("one", "127.0.0.1:0")+tcpListenerTOML("two", "127.0.0.1:0")+
+		"\n[[listener]]\nname = \"u1\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n"+
+		"\n[[listener]]\nname = \"u2\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n")
+	one, two, u1, u2 := d.addr("one"), d.addr("two"), d.addr("u1"), d.addr("u2")
+	mark := d.logLines()
+	saveAtomic(t, d.config, keep)
+	d.awaitReload(t, mark)
+	expectTCPRefused(t, one)
+	expectTCPRefused(t, two)
+	expectUDPRefused(t, u1)
+	expectUDPRefused(t, u2)
+	tcpEcho(t, d.addr("keep"), "kept\n")
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
