@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hUDP opens a UDP socket on local ("127.0.0.1:0" for any port).
+func hUDP(t *testing.T, local string) (*net.UDPConn, error) {
+	t.Helper()
+	u, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(local)))
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { u.Close() })
+	return u, nil
+}
+
+// hRecv reads one datagram within d; ok is false on a timeout.
+func hRecv(t *testing.T, u *net.UDPConn, d time.Duration) (string, bool) {
+	t.Helper()
+	buf := make([]byte, 65536)
+	u.SetReadDeadline(time.Now().Add(d))
+	n, err := u.Read(buf)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(buf[:n]), true
+}
+
+// hSendTo sends msg from u to addr.
+func hSendTo(t *testing.T, u *net.UDPConn, addr, msg string) {
+	t.Helper()
+	if _, err := u.WriteToUDPAddrPort([]byte(msg), netip.MustParseAddrPort(addr)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hUDPEcho sends msg from u to addr and expects want as the next datagram.
+func hUDPEcho(t *testing.T, u *net.UDPConn, addr, msg, want string) {
+	t.Helper()
+	hSendTo(t, u, addr, msg)
+	got, ok := hRecv(t, u, 5*time.Second)
+	if !ok || got != want {
+		t.Fatalf("UDP %q to %s: got %q (received %v), want %q", msg, addr, got, ok, want)
+	}
+}
+
+func TestHostileRateLimits(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, `
+[[listener]]
+name = "lines"
+protocol = "tcp"
+address = "127.0.0.1:0"
+rate_lines = 10
+rate_burst = 10
+
+[[listener]]
+name = "dgrams"
+protocol = "udp"
+address = "127.0.0.1:0"
+rate_datagrams = 5
+rate_burst = 5
+`)
+	lines, dgrams := d.addr("lines"), d.addr("dgrams")
+	// TCP: 100 pipelined lines against 10 a second. Reading pauses (backpressure); nothing is dropped.
+	var all strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&all, "pipelined line %03d\n", i)
+	}
+	c := hDial(t, "", lines, 0)
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	done := make(chan error, 1)
+	go func() {
+		got := make([]byte, all.Len())
+		_, err := io.ReadFull(c, got)
+		if err == nil && string(got) != all.String() {
+			err = fmt.Errorf("echo differs: %q", got)
+		}
+		done <- err
+	}()
+	if _, err := io.WriteString(c, all.String()); err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, hDial(t, "", lines, 0), "another connection has its own bucket\n",
+		"another connection has its own bucket\n")
+
+	// UDP: a burst of 50 datagrams from one source against 5 a second; the rest is dropped and counted.
+	a, err := hUDP(t, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]bool{}
+	for i := range 50 {
+		msg := fmt.Sprintf("burst datagram %02d\n", i)
+		sent[msg] = true
+		hSendTo(t, a, dgrams, msg)
+	}
+	replies := 0
+	for {
+		got, ok := hRecv(t, a, time.Second)
+		if !ok {
+			break
+		}
+		if !sent[got] {
+			t.Fatalf("unexpected or repeated reply %q", got)
+		}
+		delete(sent, got)
+		replies++
+	}
+	if replies < 1 || replies > 10 {
+		t.Errorf("%d of a burst of 50 datagrams answered at 5/s with a burst of 5, want 1..10", replies)
+	}
+	s := hStats(t, lines).Listeners["dgrams"]
+	if s.RateLimited != uint64(50-replies) || s.UDPDropped < s.RateLimited {
+		t.Errorf("dgrams rate_limited = %d, udp_dropped = %d; want %d, at least as many", s.RateLimited,
+			s.UDPDropped, 50-replies)
+	}
+	b, err := hUDP(t, "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hUDPEcho(t, b, dgrams, "another source has its own bucket\n", "another source has its own bucket\n")
+	for i := 0; ; i++ { // the first source is answered again once its bucket refills
+		hSendTo(t, a, dgrams, fmt.Sprintf("again %d\n", i))
+		if got, ok := hRecv(t, a, 300*time.Millisecond); ok && strings.HasPrefix(got, "again ") {
+			break
+		}
+		if i == 20 {
+			t.Fatal("the rate-limited source was never answered again")
+		}
+	}
+
+	if err := <-done; err != nil {
+		t.Fatalf("pipelined lines: %v", err)
+	}
+	if got := hStats(t, lines).Listeners["lines"].RateLimited; got == 0 {
+		t.Error("lines rate_limited = 0 after 100 pipelined lines at 10/s")
+	}
+}
+
+func TestHostileUDPReflection(t *testing.T) {
+	t.Parallel()
+	p, err := hUDP(t, "127.0.0.1:0") // its port goes into the custom deny list
+	if err != nil {
+		t.Fatal(err)
+	}
+	pPort := p.LocalAddr().(*net.UDPAddr).Port
+	d := startDaemon(t, fmt.Sprintf(`
+[[listener]]
+name = "tcp"
+protocol = "tcp"
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "u"
+protocol = "udp"
+address = "127.0.0.1:0"
+max_datagram = 100
+
+[[listener]]
+name = "custom"
+protocol = "udp"
+address = "127.0.0.1:0"
+udp_deny_source_ports = [%d]
+
+[[listener]]
+name = "peers"
+protocol = "udp"
+address = "127.0.0.1:0"
+max_udp_peers = 10
+`, pPort))
+	tcp, u, custom, peers := d.addr("tcp"), d.addr("u"), d.addr("custom"), d.addr("peers")
+
+	// 100 source ports against max_udp_peers = 10: all are answered, the table stays at 10.
+	for i := range 100 {
+		s, err := hUDP(t, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := fmt.Sprintf("peer %03d\n", i)
+		hUDPEcho(t, s, peers, msg, msg)
+		s.Close()
+	}
+	if open := hStats(t, tcp).Listeners["peers"].Open; open > 10 || open == 0 {
+		t.Errorf("peers open = %d, want 1..10 (max_udp_peers)", open)
+	}
+
+	// Source ports 7 and 19 (echo, chargen) are dropped by default; a custom list replaces the default.
+	wantU, wantCustom := 0, 0
+	var silent []*net.UDPConn
+	for _, port := range []int{7, 19} {
+		s, err := hUDP(t, fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Logf("cannot bind source port %d, not tested: %v", port, err)
+			continue
+		}
+		hSendTo(t, s, u, "reflect me\n")
+		wantU++
+		hUDPEcho(t, s, custom, "not in the custom list\n", "not in the custom list\n")
+		silent = append(silent, s)
+	}
+	hSendTo(t, p, custom, "reflect me\n")
+	wantCustom++
+	hUDPEcho(t, p, u, "not in the default list\n", "not in the default list\n")
+	silent = append(silent, p)
+
+	// No reply is larger than its request: short commands get nothing; padded ones get their answer, which
+	// arrives first, so the short ones before it got nothing.
+	a, err := hUDP(t, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"/stats", "/time", "/x"} {
+		hSendTo(t, a, u, cmd)
+		wantU++
+	}
+	hSendTo(t, a, u, "/time"+strings.Repeat(" ", 20))
+	if got, ok := hRecv(t, a, 5*time.Second); !ok || !hTimeLine.MatchString(got) {
+		t.Fatalf("padded /time: %q (received %v)", got, ok)
+	}
+	hUDPEcho(t, a, u, strings.Repeat("z", 200), "ERR datagram-truncated\n")
+	hSendTo(t, a, custom, "/stats json")
+	wantCustom++
+	req := "/stats json" + strings.Repeat(" ", 4000)
+	hSendTo(t, a, custom, req)
+	got, ok := hRecv(t, a, 5*time.Second)
+	var js hostileStats
+	if !ok || len(got) > len(req) || json.Unmarshal([]byte(got), &js) != nil || js.Listeners["custom"].Datagrams == 0 {
+		t.Fatalf("padded /stats json: %q (received %v)", got, ok)
+	}
+
+	s := hWaitStats(t, tcp, "the dropped datagrams", func(s hostileStats) bool {
+		return s.Listeners["u"].UDPDropped >= uint64(wantU) && s.Listeners["custom"].UDPDropped >= uint64(wantCustom)
+	})
+	if got := s.Listeners["u"].UDPDropped; got != uint64(wantU) {
+		t.Errorf("u udp_dropped = %d, want %d", got, wantU)
+	}
+	if got := s.Listeners["custom"].UDPDropped; got != uint64(wantCustom) {
+		t.Errorf("custom udp_dropped = %d, want %d", got, wantCustom)
+	}
+	for _, s := range append(silent, a) {
+		if got, ok := hRecv(t, s, 200*time.Millisecond); ok {
+			t.Errorf("%s got a reply it should not have: %q", s.LocalAddr(), got)
+		}
+	}
+	roundTrip(t, hDial(t, "", tcp, 0), "tcp still fine\n", "tcp still fine\n")
+}
