@@ -25,6 +25,7 @@ type detached struct {
 	fd        int
 	inherited bool
 	taken     bool
+	ln        *tcpListener // a removed TCP listener, whose connections follow its socket on a rename
 }
 
 // Apply executes a reload plan on the loop goroutine: kept listeners get their new policy (existing
@@ -75,6 +76,9 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 			if !d.taken && !d.inherited {
 				unix.Close(d.fd)
 			}
+			if d.ln != nil {
+				l.drain(d.ln)
+			}
 		}
 	}
 	for name, ln := range l.tcp {
@@ -96,6 +100,10 @@ func (l *Loop) resolve(a config.Action, b Binding, leaving map[string][]*detache
 	for _, d := range leaving[listenerKey(a.New)] {
 		if !d.taken {
 			d.taken = true
+			if _, busy := l.moving[a.New.Name]; d.ln != nil && !busy && a.New.Protocol == config.TCP {
+				l.moving[a.New.Name] = d.ln // a rename: the open connections follow the socket
+				d.ln = nil
+			}
 			return Binding{FD: d.fd, Inherited: d.inherited, Addr: mustLocalAddr(d.fd)}
 		}
 	}
@@ -108,8 +116,9 @@ func mustLocalAddr(fd int) netip.AddrPort {
 }
 
 // takeDown removes the old side of a Remove or Rebind from service and returns its socket. A TCP listener's
-// connections stay: with a Rebind they move to the new socket's listener (same name), with a Remove they
-// drain until they close or drain_timeout runs out.
+// connections stay: with a Rebind they move to the new socket's listener (same name); with a Remove they
+// follow the socket if a new name takes it over (a rename), and otherwise drain until they close or
+// drain_timeout runs out.
 func (l *Loop) takeDown(a config.Action) *detached {
 	name := a.Old.Name
 	if ln, ok := l.tcp[name]; ok {
@@ -117,9 +126,12 @@ func (l *Loop) takeDown(a config.Action) *detached {
 		d := &detached{fd: ln.fd, inherited: ln.inherited}
 		ln.fd = -1
 		delete(l.tcp, name)
-		if a.Kind == config.Remove || a.New.Protocol != config.TCP {
+		switch {
+		case a.Kind == config.Remove:
+			d.ln = ln
+		case a.New.Protocol != config.TCP:
 			l.drain(ln)
-		} else {
+		default:
 			l.moving[name] = ln
 		}
 		return d
@@ -158,6 +170,7 @@ func (l *Loop) bringUp(a config.Action, b Binding) error {
 		ln = &tcpListener{name: lc.Name, stats: l.stats.counters(lc.Name), perIP: map[netip.Addr]int32{}}
 	}
 	ln.key, ln.fd, ln.inherited, ln.addr, ln.pol, ln.paused = listenerKey(lc), b.FD, b.Inherited, b.Addr, pol, false
+	ln.name, ln.stats, ln.removed = lc.Name, l.stats.counters(lc.Name), false
 	if err := l.register(b.FD, unix.EPOLLIN, ln); err != nil {
 		b.Close()
 		l.drain(ln)

@@ -28,7 +28,8 @@ func TestReloadRenameHandsSocketOver(t *testing.T) {
 	t.Parallel()
 	port := freeTCPPort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	d := startDaemon(t, tcpListenerTOML("before", addr))
+	const daemon = "[daemon]\ndrain_timeout = \"1s\"\n"
+	d := startDaemon(t, daemon+tcpListenerTOML("before", addr))
 	if got := d.addr("before"); got != addr {
 		t.Fatalf("serving on %s, want %s", got, addr)
 	}
@@ -37,9 +38,9 @@ func TestReloadRenameHandsSocketOver(t *testing.T) {
 	roundTrip(t, old, "before rename\n", "before rename\n")
 
 	mark := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("after", addr))
+	saveAtomic(t, d.config, daemon+tcpListenerTOML("after", addr))
 	summary := d.awaitReload(t, mark)
-	if !strings.Contains(summary, "added=1 removed=1") {
+	if !strings.Contains(summary, "added=1 removed=1") || !strings.Contains(summary, "connections=1") {
 		t.Errorf("summary: %s", summary)
 	}
 	if got := d.addr("after"); got != addr {
@@ -51,7 +52,12 @@ func TestReloadRenameHandsSocketOver(t *testing.T) {
 	roundTrip(t, old, "after rename\n", "after rename\n")
 	c := dialTCP(t, addr)
 	roundTrip(t, c, "new name\n", "new name\n")
+	// The old connection follows the socket to the new name: it is not drained and closed.
+	time.Sleep(1500 * time.Millisecond)
 	roundTrip(t, old, "still here\n", "still here\n")
+	if line, err := d.waitLogAfter(mark, "drain_timeout reached", 10*time.Millisecond); err == nil {
+		t.Errorf("a renamed listener's connection was drained: %s", line)
+	}
 	if err := d.stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
