@@ -1,0 +1,231 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pUDPConfig serves the UDP listeners the datagram tests use.
+const pUDPConfig = `
+[[listener]]
+name = "u"
+protocol = "udp"
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "small"
+protocol = "udp"
+address = "127.0.0.1:0"
+max_datagram = 100
+
+[[listener]]
+name = "nocmd"
+protocol = "udp"
+address = "127.0.0.1:0"
+commands = false
+
+[[listener]]
+name = "deny"
+protocol = "udp"
+address = "127.0.0.1:0"
+allow = ["127.0.0.1/32"]
+`
+
+// pUDPClient opens a UDP socket on the loopback address ip (such as 127.0.0.2), closed when the test ends.
+func pUDPClient(t *testing.T, ip string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// pUDPRead reads one datagram and checks that it came from the address from (the listener's own socket).
+func pUDPRead(t *testing.T, c *net.UDPConn, from *net.UDPAddr, timeout time.Duration) string {
+	t.Helper()
+	buf := make([]byte, 70000)
+	c.SetReadDeadline(time.Now().Add(timeout))
+	n, src, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("waiting for a datagram from %s: %v", from, err)
+	}
+	if want := from.AddrPort(); src.Addr().Unmap() != want.Addr().Unmap() || src.Port() != want.Port() {
+		t.Fatalf("reply came from %s, want the listener's socket %s", src, from)
+	}
+	return string(buf[:n])
+}
+
+// pUDPNoReply sends payload and checks that it gets no answer: the daemon answers datagrams in order, so the
+// next reply must be the echo of a probe sent after it.
+func pUDPNoReply(t *testing.T, c *net.UDPConn, srv, payload string) {
+	t.Helper()
+	probe := fmt.Sprintf("probe %d", time.Now().UnixNano())
+	to, _ := net.ResolveUDPAddr("udp", srv)
+	if _, err := c.WriteToUDP([]byte(payload), to); err != nil {
+		t.Fatal(err)
+	}
+	if got := pUDPAsk(t, c, srv, probe); got != probe {
+		t.Fatalf("%.40q got the reply %.80q, want none", payload, got)
+	}
+}
+
+func TestUDPEcho(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, pUDPConfig)
+	u, small, nocmd := d.addr("u"), d.addr("small"), d.addr("nocmd")
+	big := strings.Repeat("0123456789abcdef", 4000) // 64000 bytes
+	for _, tc := range []struct{ name, srv, send, want string }{
+		{"text", u, "hello\n", "hello\n"},
+		{"no newline", u, "hello", "hello"},
+		{"binary", u, "\x00\x01\xff\xfe\r\n\x00", "\x00\x01\xff\xfe\r\n\x00"},
+		{"several lines are one datagram", u, "a\nb\n/time\n", "a\nb\n/time\n"},
+		{"empty datagram", u, "", ""},
+		{"large", u, big, big},
+		{"exactly max_datagram", small, strings.Repeat("s", 100), strings.Repeat("s", 100)},
+		{"max_datagram+1", small, strings.Repeat("s", 101), "ERR datagram-truncated\n"},
+		{"far over max_datagram", small, big, "ERR datagram-truncated\n"},
+		{"truncated command", small, "/time" + strings.Repeat(" ", 200), "ERR datagram-truncated\n"},
+		{"commands off: time", nocmd, "/time", "/time"},
+		{"commands off: shutdown", nocmd, "/shutdown x\n", "/shutdown x\n"},
+		{"commands off: stats", nocmd, "/stats", "/stats"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := pUDPClient(t, "127.0.0.1")
+			if got := pUDPAsk(t, c, tc.srv, tc.send); got != tc.want {
+				t.Fatalf("got %d bytes %.60q, want %d bytes %.60q", len(got), got, len(tc.want), tc.want)
+			}
+		})
+	}
+}
+
+// pPad makes a command datagram long enough for its reply (replies are never longer than the request).
+func pPad(cmd string, n int) string { return cmd + strings.Repeat(" ", n-len(cmd)) }
+
+func TestUDPCommands(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, pUDPConfig)
+	u := d.addr("u")
+	stats := regexp.MustCompile(`^\d+ \d+ \d+\n$`)
+	for _, tc := range []struct {
+		name, send string
+		want       string         // exact reply, or
+		match      *regexp.Regexp // a reply pattern, or neither: no reply at all
+		isTime     bool
+	}{
+		{name: "time padded", send: pPad("/time", 32), isTime: true},
+		{name: "time crlf padded", send: "/time\r\n" + strings.Repeat(" ", 20), isTime: true},
+		{name: "time exactly as long as its reply", send: pPad("/time", 20), isTime: true},
+		{name: "stats padded", send: pPad("/stats", 32), match: stats},
+		{name: "shutdown padded", send: pPad("/shutdown", 32), want: "ERR shutdown-not-allowed\n"},
+		{name: "shutdown with token padded", send: pPad("/shutdown "+pToken, 40), want: "ERR shutdown-not-allowed\n"},
+		{name: "unknown padded", send: pPad("/nope", 32), want: "ERR unknown-command\n"},
+		{name: "case-sensitive", send: pPad("/TIME", 32), want: "ERR unknown-command\n"},
+		{name: "time unpadded", send: "/time"},
+		{name: "time one byte short", send: pPad("/time", 19)},
+		{name: "shutdown unpadded", send: "/shutdown"},
+		{name: "unknown unpadded", send: "/nope"},
+		{name: "stats json unpadded", send: "/stats json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := pUDPClient(t, "127.0.0.1")
+			if tc.want == "" && tc.match == nil && !tc.isTime {
+				pUDPNoReply(t, c, u, tc.send)
+				return
+			}
+			got := pUDPAsk(t, c, u, tc.send)
+			switch {
+			case tc.isTime:
+				pCheckTimeReply(t, got)
+			case tc.match != nil:
+				if !tc.match.MatchString(got) {
+					t.Fatalf("got %q, want a match of %s", got, tc.match)
+				}
+			case got != tc.want:
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestUDPStats checks /stats over UDP on a daemon of its own, so that the counts are exact. An unpadded
+// "/stats" is answered when the numbers fit in its 6 bytes; "/stats json" needs padding.
+func TestUDPStats(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, `
+[daemon]
+udp_peer_window = "1h"
+
+[[listener]]
+name = "u"
+protocol = "udp"
+address = "127.0.0.1:0"
+`)
+	u := d.addr("u")
+	a, b := pUDPClient(t, "127.0.0.1"), pUDPClient(t, "127.0.0.1")
+	if got := pUDPAsk(t, a, u, "/stats"); got != "1 0 1\n" {
+		t.Fatalf("first peer: /stats = %q, want %q", got, "1 0 1\n")
+	}
+	pUDPNoReply(t, a, u, "/stats json")
+	if got := pUDPAsk(t, b, u, pPad("/stats", 64)); got != "2 0 2\n" {
+		t.Fatalf("second peer: /stats = %q, want %q", got, "2 0 2\n")
+	}
+	if got := pUDPAsk(t, a, u, pPad("/stats", 64)); got != "2 0 2\n" {
+		t.Fatalf("first peer again: /stats = %q, want %q", got, "2 0 2\n")
+	}
+	line := pUDPAsk(t, a, u, pPad("/stats json", 4096))
+	var snap struct {
+		TotalClients uint64 `json:"total_clients"`
+		UDPActive    int    `json:"udp_active"`
+	}
+	if !strings.HasSuffix(line, "\n") || json.Unmarshal([]byte(line), &snap) != nil {
+		t.Fatalf("/stats json over UDP = %q", line)
+	}
+	if snap.TotalClients != 2 || snap.UDPActive != 2 {
+		t.Fatalf("/stats json total_clients %d udp_active %d, want 2 2", snap.TotalClients, snap.UDPActive)
+	}
+}
+
+func TestUDPCIDRDrop(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, pUDPConfig)
+	deny := d.addr("deny")
+	out := pUDPClient(t, "127.0.0.2")
+	to, _ := net.ResolveUDPAddr("udp", deny)
+	if _, err := out.WriteToUDP([]byte("from outside\n"), to); err != nil {
+		t.Fatal(err)
+	}
+	in := pUDPClient(t, "127.0.0.1")
+	if got := pUDPAsk(t, in, deny, "from inside\n"); got != "from inside\n" {
+		t.Fatalf("allowed client got %q", got)
+	}
+	// The loop answers in order: the datagram from outside has been handled, and counted as refused.
+	line := pUDPAsk(t, in, deny, pPad("/stats json", 8192))
+	var snap struct {
+		Listeners map[string]struct {
+			RefusedCIDR uint64 `json:"refused_cidr"`
+			UDPDropped  uint64 `json:"udp_dropped"`
+		} `json:"listeners"`
+	}
+	if err := json.Unmarshal([]byte(line), &snap); err != nil {
+		t.Fatalf("/stats json %q: %v", line, err)
+	}
+	if st := snap.Listeners["deny"]; st.RefusedCIDR != 1 || st.UDPDropped != 1 {
+		t.Errorf("deny: refused_cidr %d udp_dropped %d, want 1 1", st.RefusedCIDR, st.UDPDropped)
+	}
+	out.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	buf := make([]byte, 100)
+	if n, _, err := out.ReadFromUDP(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("client outside allow got %q (%v), want nothing", buf[:n], err)
+	}
+}
