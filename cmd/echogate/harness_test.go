@@ -86,7 +86,9 @@ type daemonOptions struct {
 	args     []string // extra arguments after `run`
 	env      []string // extra environment
 	files    []*os.File
-	noConfig bool // do not pass -config (use args, e.g. -listen)
+	noConfig bool     // do not pass -config (use args, e.g. -listen)
+	wrap     []string // a command that execs the binary put after it: viaShell(...), systemd-socket-activate
+	noReady  bool     // return at once instead of waiting for "echogate ready"
 }
 
 // startDaemon writes toml to a temp dir as echogate.toml and runs `echogate run -config` on it, waiting for
@@ -108,7 +110,12 @@ func startDaemon(t *testing.T, toml string, opts ...daemonOptions) *testDaemon {
 		args = append(args, "-config", d.config)
 	}
 	args = append(args, o.args...)
-	d.cmd = exec.Command(echogateBin, args...)
+	if len(o.wrap) > 0 {
+		args = append(append(o.wrap[1:len(o.wrap):len(o.wrap)], echogateBin), args...)
+		d.cmd = exec.Command(o.wrap[0], args...)
+	} else {
+		d.cmd = exec.Command(echogateBin, args...)
+	}
 	d.cmd.Env = append(os.Environ(), o.env...)
 	d.cmd.ExtraFiles = o.files
 	stderr, err := d.cmd.StderrPipe()
@@ -118,9 +125,16 @@ func startDaemon(t *testing.T, toml string, opts ...daemonOptions) *testDaemon {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go d.log.consume(stderr)
-	go func() { d.waitErr = d.cmd.Wait(); close(d.exited) }()
+	go func() {
+		d.log.consume(stderr) // to EOF before Wait closes the pipe, so no line logged before exit is lost
+		io.Copy(io.Discard, stderr)
+		d.waitErr = d.cmd.Wait()
+		close(d.exited)
+	}()
 	t.Cleanup(d.kill)
+	if o.noReady {
+		return d
+	}
 	if _, err := d.waitLog("echogate ready", 15*time.Second); err != nil {
 		t.Fatalf("daemon did not become ready: %v\n%s", err, strings.Join(d.log.snapshot(), "\n"))
 	}
@@ -230,4 +244,15 @@ func roundTrip(t *testing.T, c net.Conn, line, want string) {
 		t.Fatal(err)
 	}
 	readExactly(t, c, want)
+}
+
+// viaShell is a daemonOptions.wrap that starts the binary through sh, which sets each of vars (LISTEN_PID,
+// WATCHDOG_PID) to its own pid and then execs echogate in its place: the variables hold the daemon's pid, as
+// when systemd starts it.
+func viaShell(vars ...string) []string {
+	script := ""
+	for _, v := range vars {
+		script += "export " + v + "=$$; "
+	}
+	return []string{"sh", "-c", script + `exec "$0" "$@"`}
 }
