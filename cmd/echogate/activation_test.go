@@ -1,0 +1,390 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket activation end to end: the test binds the sockets, as PID 1 does for .socket units, and starts the
+// real binary with them as fds 3.. and LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES set.
+
+// passedSocket is one socket the test passes to the daemon.
+type passedSocket struct {
+	name string   // its LISTEN_FDNAMES entry
+	addr string   // where it is bound
+	file *os.File // the copy the daemon gets; the test keeps its own open, as systemd does
+	ln   net.Listener
+	pc   net.PacketConn
+}
+
+// passTCP binds a TCP listener with net.Listen (Go makes it MPTCP where the kernel allows).
+func passTCP(t *testing.T, name string) passedSocket {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return passedSocket{name: name, addr: ln.Addr().String(), file: f, ln: ln}
+}
+
+// passUDP binds a UDP socket.
+func passUDP(t *testing.T, name string) passedSocket {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	f, err := pc.(*net.UDPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return passedSocket{name: name, addr: pc.LocalAddr().String(), file: f, pc: pc}
+}
+
+// passPlainTCP binds a listening socket with IPPROTO_TCP, as systemd's ListenStream= does.
+func passPlainTCP(t *testing.T, name string) passedSocket {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	t.Cleanup(func() { f.Close() })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return passedSocket{name: name, addr: "127.0.0.1:" + strconv.Itoa(sa.(*unix.SockaddrInet4).Port), file: f}
+}
+
+// activated passes socks as fds 3.. the way systemd does; named sets LISTEN_FDNAMES.
+func activated(socks []passedSocket, named bool) daemonOptions {
+	o := daemonOptions{wrap: viaShell("LISTEN_PID"), env: []string{"LISTEN_FDS=" + strconv.Itoa(len(socks))}}
+	var names []string
+	for _, s := range socks {
+		o.files = append(o.files, s.file)
+		names = append(names, s.name)
+	}
+	if named {
+		o.env = append(o.env, "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	}
+	return o
+}
+
+// unboundListener is a listener with no address: it can only serve a socket systemd passes.
+func unboundListener(name, proto string, extra ...string) string {
+	s := "\n[[listener]]\nname = \"" + name + "\"\nprotocol = \"" + proto + "\"\n"
+	for _, e := range extra {
+		s += e + "\n"
+	}
+	return s
+}
+
+// udpExchange sends payload to addr and returns the reply.
+func udpExchange(t *testing.T, addr, payload string) string {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(payload)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("udp %s: %v", addr, err)
+	}
+	return string(buf[:n])
+}
+
+// expectAdopted checks that the daemon logged adopting s as fd for listener, and serves it there.
+func expectAdopted(t *testing.T, d *testDaemon, listener string, fd int, s passedSocket) {
+	t.Helper()
+	want := "listener=" + listener + " fd=" + strconv.Itoa(fd) + " addr=" + s.addr
+	if _, err := d.waitLog("adopting socket from systemd", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.waitLog(want, 0); err != nil {
+		t.Fatalf("no adoption logged with %q: %v", want, err)
+	}
+	if got := d.addr(listener); got != s.addr {
+		t.Fatalf("listener %s serves %s, want the passed socket %s", listener, got, s.addr)
+	}
+}
+
+// Named sockets go to the listener of the same name, whatever their order, and each keeps its own limits.
+func TestActivationNamedSockets(t *testing.T) {
+	t.Parallel()
+	socks := []passedSocket{passUDP(t, "b-udp"), passTCP(t, "a-tcp"), passTCP(t, "b-tcp"), passUDP(t, "a-udp")}
+	toml := unboundListener("a-tcp", "tcp", "max_line = 8") + unboundListener("b-tcp", "tcp") +
+		unboundListener("a-udp", "udp", "max_datagram = 8") + unboundListener("b-udp", "udp")
+	d := startDaemon(t, toml, activated(socks, true))
+	for i, s := range socks {
+		expectAdopted(t, d, s.name, 3+i, s)
+	}
+	nine := "123456789\n"
+	a := dialTCP(t, d.addr("a-tcp"))
+	roundTrip(t, a, nine, "ERR too-long-line\n")
+	roundTrip(t, a, "1234567\n", "1234567\n")
+	b := dialTCP(t, d.addr("b-tcp"))
+	roundTrip(t, b, nine, nine)
+
+	long := strings.Repeat("d", 30)
+	if got := udpExchange(t, d.addr("a-udp"), long); got != "ERR datagram-truncated\n" {
+		t.Errorf("a-udp (max_datagram 8), 30 bytes: got %q", got)
+	}
+	if got := udpExchange(t, d.addr("a-udp"), "8 bytes!"); got != "8 bytes!" {
+		t.Errorf("a-udp, 8 bytes: got %q", got)
+	}
+	if got := udpExchange(t, d.addr("b-udp"), long); got != long {
+		t.Errorf("b-udp, 30 bytes: got %q", got)
+	}
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	// echogate only closed its copies: the sockets still listen (shutdown(2) would have broken them).
+	for _, s := range socks {
+		if s.ln != nil {
+			expectStillListening(t, s)
+		}
+	}
+}
+
+// expectStillListening checks that the test's own copy of a passed TCP socket still accepts.
+func expectStillListening(t *testing.T, s passedSocket) {
+	t.Helper()
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := s.ln.Accept()
+		if err == nil {
+			c.Close()
+		}
+		accepted <- err
+	}()
+	c := dialTCP(t, s.addr)
+	defer c.Close()
+	select {
+	case err := <-accepted:
+		if err != nil {
+			t.Fatalf("%s: accept after the daemon exited: %v", s.name, err)
+		}
+	case <-time.After(10 * time.Second):
+		s.ln.Close()
+		t.Fatalf("%s: the socket no longer accepts after the daemon exited", s.name)
+	}
+}
+
+// Without LISTEN_FDNAMES every socket is "unknown"; with exactly one tcp and one udp listener they are
+// matched by type, whatever their order.
+func TestActivationUnnamedByType(t *testing.T) {
+	t.Parallel()
+	socks := []passedSocket{passUDP(t, ""), passTCP(t, "")}
+	d := startDaemon(t, unboundListener("t", "tcp", "max_line = 8")+unboundListener("u", "udp"),
+		activated(socks, false))
+	expectAdopted(t, d, "u", 3, socks[0])
+	expectAdopted(t, d, "t", 4, socks[1])
+	c := dialTCP(t, socks[1].addr)
+	roundTrip(t, c, "123456789\n", "ERR too-long-line\n")
+	roundTrip(t, c, "unnamed\n", "unnamed\n")
+	if got := udpExchange(t, socks[0].addr, "by type"); got != "by type" {
+		t.Errorf("udp: got %q", got)
+	}
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// Go's own TCP listeners report SO_PROTOCOL 262 (MPTCP); systemd's report 6. Both are TCP to echogate.
+func TestActivationMPTCPAndPlainTCP(t *testing.T) {
+	t.Parallel()
+	mp, plain := passTCP(t, "mptcp"), passPlainTCP(t, "plain")
+	rc, err := mp.ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proto := 0
+	rc.Control(func(fd uintptr) { proto, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proto != unix.IPPROTO_MPTCP {
+		t.Logf("net.Listen gave SO_PROTOCOL %d, not MPTCP (kernel without MPTCP?): the MPTCP case is not exercised", proto)
+	}
+	d := startDaemon(t, unboundListener("mptcp", "tcp")+unboundListener("plain", "tcp"),
+		activated([]passedSocket{mp, plain}, true))
+	expectAdopted(t, d, "mptcp", 3, mp)
+	expectAdopted(t, d, "plain", 4, plain)
+	roundTrip(t, dialTCP(t, mp.addr), "via mptcp socket\n", "via mptcp socket\n")
+	roundTrip(t, dialTCP(t, plain.addr), "via tcp socket\n", "via tcp socket\n")
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// A passed socket no listener claims is logged and left alone; the daemon serves the rest, and a later reload
+// that adds a listener of that name adopts it.
+func TestActivationUnclaimedSocket(t *testing.T) {
+	t.Parallel()
+	echo, stray := passTCP(t, "echo"), passUDP(t, "stray")
+	d := startDaemon(t, unboundListener("echo", "tcp"), activated([]passedSocket{echo, stray}, true))
+	line, err := d.waitLog("no listener claims", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line, "name=stray") || !strings.Contains(line, "addr="+stray.addr) {
+		t.Errorf("unclaimed socket log: %s", line)
+	}
+	roundTrip(t, dialTCP(t, echo.addr), "still serving\n", "still serving\n")
+
+	mark := d.logLines()
+	saveConfig(t, d.config, unboundListener("echo", "tcp")+unboundListener("stray", "udp"))
+	awaitReloadOK(t, d, mark)
+	if got := d.addr("stray"); got != stray.addr {
+		t.Fatalf("stray serves %s, want %s", got, stray.addr)
+	}
+	if got := udpExchange(t, stray.addr, "adopted later"); got != "adopted later" {
+		t.Errorf("udp: got %q", got)
+	}
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// saveConfig replaces the config file atomically (temp file, then rename).
+func saveConfig(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path+".new", []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// awaitReloadOK waits for a reload summary after mark and checks it says result=ok.
+func awaitReloadOK(t *testing.T, d *testDaemon, mark int) {
+	t.Helper()
+	line, err := d.waitLogAfter(mark, "msg=reload result=", 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line, "result=ok") {
+		t.Fatalf("reload: %s", line)
+	}
+}
+
+// socketInode is the inode of f's socket, as /proc/PID/fd shows it ("socket:[N]").
+func socketInode(t *testing.T, f *os.File) string {
+	t.Helper()
+	fi, err := f.Stat() // fstat; f.Fd() would switch the shared socket to blocking mode
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "socket:[" + strconv.FormatUint(fi.Sys().(*syscall.Stat_t).Ino, 10) + "]"
+}
+
+// holdsSocket reports whether process pid has an fd open on the socket with the given inode link.
+func holdsSocket(t *testing.T, pid int, inode string) bool {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if link, err := os.Readlink(dir + "/" + e.Name()); err == nil && link == inode {
+			return true
+		}
+	}
+	return false
+}
+
+// A reload that removes adopted listeners takes their sockets out of service but keeps them open (systemd
+// holds them too, so clients still connect and queue); a later reload that brings the names back serves the
+// same sockets again, queued clients first.
+func TestActivationReloadRemovesAndReadopts(t *testing.T) {
+	t.Parallel()
+	keep, gone, goneUDP := passTCP(t, "keep"), passTCP(t, "gone"), passUDP(t, "gone-udp")
+	all := unboundListener("keep", "tcp") + unboundListener("gone", "tcp") + unboundListener("gone-udp", "udp")
+	d := startDaemon(t, all, activated([]passedSocket{keep, gone, goneUDP}, true))
+	roundTrip(t, dialTCP(t, gone.addr), "before\n", "before\n")
+
+	mark := d.logLines()
+	saveConfig(t, d.config, unboundListener("keep", "tcp"))
+	awaitReloadOK(t, d, mark)
+	for _, s := range []passedSocket{gone, goneUDP} {
+		if !holdsSocket(t, d.cmd.Process.Pid, socketInode(t, s.file)) {
+			t.Errorf("%s: the daemon closed the inherited socket", s.name)
+		}
+	}
+	u, err := net.Dial("udp", goneUDP.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.Write([]byte("queued datagram")); err != nil {
+		t.Fatal(err)
+	}
+	queued := dialTCP(t, gone.addr) // the kernel completes the handshake: the socket still listens
+	if _, err := queued.Write([]byte("queued\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectSilence(t, queued, time.Second)
+	expectSilence(t, u, 100*time.Millisecond)
+	roundTrip(t, dialTCP(t, keep.addr), "kept\n", "kept\n")
+
+	mark = d.logLines()
+	saveConfig(t, d.config, unboundListener("keep", "tcp")+unboundListener("gone", "tcp", "max_line = 8")+
+		unboundListener("gone-udp", "udp"))
+	awaitReloadOK(t, d, mark)
+	if got := d.addr("gone"); got != gone.addr {
+		t.Fatalf("gone is back on %s, want the same socket %s", got, gone.addr)
+	}
+	readExactly(t, queued, "queued\n")
+	buf := make([]byte, 64)
+	u.SetDeadline(time.Now().Add(10 * time.Second))
+	if n, err := u.Read(buf); err != nil || string(buf[:n]) != "queued datagram" {
+		t.Errorf("queued datagram: got %q, %v", buf[:n], err)
+	}
+	roundTrip(t, dialTCP(t, gone.addr), "123456789\n", "ERR too-long-line\n") // the new limits
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// expectSilence checks that nothing arrives on c within d.
+func expectSilence(t *testing.T, c net.Conn, d time.Duration) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a removed listener answered: %q, %v", buf[:n], err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+}
