@@ -20,10 +20,12 @@ import (
 
 // hostileStats is the part of a /stats json reply these tests read.
 type hostileStats struct {
-	TotalClients uint64                     `json:"total_clients"`
-	TCPConnected int                        `json:"tcp_connected"`
-	UDPActive    int                        `json:"udp_active"`
-	Listeners    map[string]hostileCounters `json:"listeners"`
+	TotalClients  uint64                     `json:"total_clients"`
+	TCPConnected  int                        `json:"tcp_connected"`
+	UDPActive     int                        `json:"udp_active"`
+	ReloadsOK     uint64                     `json:"reloads_ok"`
+	ReloadsFailed uint64                     `json:"reloads_failed"`
+	Listeners     map[string]hostileCounters `json:"listeners"`
 }
 
 // hostileCounters are one listener's counters in /stats json.

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// soakConfig is the soak's config; variants change limits and add or remove the "extra" listener, so that
+// every reload changes something. Well-behaved traffic stays within every variant's limits.
+func soakConfig(variant int, tokenFile string, deniedPort int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `
+[daemon]
+stats_interval = "15s"
+
+[[listener]]
+name = "echo"
+protocol = "tcp"
+address = "127.0.0.1:0"
+idle_timeout = "%ds"
+max_line = %d
+
+[[listener]]
+name = "raw"
+protocol = "tcp"
+address = "127.0.0.1:0"
+mode = "raw"
+
+[[listener]]
+name = "limited"
+protocol = "tcp"
+address = "127.0.0.1:0"
+rate_lines = 20
+
+[[listener]]
+name = "small"
+protocol = "tcp"
+address = "127.0.0.1:0"
+max_conns = 8
+
+[[listener]]
+name = "udp"
+protocol = "udp"
+address = "127.0.0.1:0"
+udp_deny_source_ports = [7, 13, 17, 19, 37, %d]
+
+[[listener]]
+name = "udprl"
+protocol = "udp"
+address = "127.0.0.1:0"
+rate_datagrams = 50
+max_udp_peers = 32
+
+[[listener]]
+name = "admin"
+protocol = "tcp"
+address = "127.0.0.1:0"
+token_file = %q
+`, 2+variant%2, []int{4096, 1024, 2048}[variant%3], deniedPort, tokenFile)
+	if variant%2 == 1 {
+		b.WriteString("\n[[listener]]\nname = \"extra\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n")
+	}
+	return b.String()
+}
+
+// soakTally counts well-behaved round trips and hostile actions, from many goroutines.
+type soakTally struct {
+	good, failed, hostile atomic.Int64
+	anomalies             atomic.Int64 // hostile clients that were not treated as the rules say
+	mu                    sync.Mutex
+	errs                  []string
+}
+
+func (s *soakTally) fail(anomaly bool, format string, args ...any) {
+	if anomaly {
+		s.anomalies.Add(1)
+	} else {
+		s.failed.Add(1)
+	}
+	s.mu.Lock()
+	if len(s.errs) < 20 {
+		s.errs = append(s.errs, fmt.Sprintf(format, args...))
+	}
+	s.mu.Unlock()
+}
+
+// soak runs the workers until stop is closed.
+type soak struct {
+	t     *testing.T
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	tally soakTally
+}
+
+func (s *soak) stopped() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// loop runs fn every pause in a goroutine until the soak stops.
+func (s *soak) loop(pause time.Duration, fn func(r *rand.Rand)) {
+	s.wg.Add(1)
+	seed := uint64(time.Now().UnixNano())
+	go func() {
+		defer s.wg.Done()
+		r := rand.New(rand.NewPCG(seed, 1))
+		for !s.stopped() {
+			fn(r)
+			time.Sleep(pause)
+		}
+	}()
+}
+
+func soakDial(addr string) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err == nil {
+		c.SetDeadline(time.Now().Add(15 * time.Second))
+	}
+	return c, err
+}
+
+// goodTCP does up to 200 round trips of random short lines on one connection.
+func (s *soak) goodTCP(addr string, pause time.Duration) func(r *rand.Rand) {
+	return func(r *rand.Rand) {
+		c, err := soakDial(addr)
+		if err != nil {
+			s.tally.fail(false, "dial %s: %v", addr, err)
+			return
+		}
+		defer c.Close()
+		got := make([]byte, 512)
+		for k := 0; k < 200 && !s.stopped(); k++ {
+			line := fmt.Sprintf("good %d %s\n", k, strings.Repeat("abcdefgh", r.IntN(40)))
+			c.SetDeadline(time.Now().Add(15 * time.Second))
+			if _, err := io.WriteString(c, line); err != nil {
+				s.tally.fail(false, "write %s: %v", addr, err)
+				return
+			}
+			if _, err := io.ReadFull(c, got[:len(line)]); err != nil || string(got[:len(line)]) != line {
+				s.tally.fail(false, "round trip %s: got %q, %v", addr, got[:len(line)], err)
+				return
+			}
+			s.tally.good.Add(1)
+			time.Sleep(pause)
+		}
+	}
+}
+
+// goodUDP does one datagram round trip.
+func (s *soak) goodUDP(u *net.UDPConn, addr string) func(r *rand.Rand) {
+	buf := make([]byte, 2048)
+	return func(r *rand.Rand) {
+		msg := fmt.Sprintf("udp good %d\n", r.Uint64())
+		u.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := u.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr))); err != nil {
+			s.tally.fail(false, "udp write: %v", err)
+			return
+		}
+		n, err := u.Read(buf)
+		if err != nil || string(buf[:n]) != msg {
+			s.tally.fail(false, "udp round trip: got %q, %v", buf[:n], err)
+			return
+		}
+		s.tally.good.Add(1)
+	}
+}
+
+func TestSoak(t *testing.T) {
+	spec := os.Getenv("ECHOGATE_SOAK")
+	if spec == "" {
+		t.Skip("set ECHOGATE_SOAK to a duration (e.g. 2m) to run the soak; `make soak` does")
+	}
+	dur, err := time.ParseDuration(spec)
+	if err != nil || dur <= 0 {
+		t.Fatalf("ECHOGATE_SOAK=%q: want a duration such as 2m", spec)
+	}
+	tokenFile := filepath.Join(t.TempDir(), "shutdown.token")
+	if err := os.WriteFile(tokenFile, []byte("soak-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	denied, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer denied.Close()
+	deniedPort := denied.LocalAddr().(*net.UDPAddr).Port
+	d := startDaemon(t, soakConfig(0, tokenFile, deniedPort), daemonOptions{args: []string{"-log-level", "info"}})
+	start := d.usage()
+	t.Logf("soak start: %v", start)
+
+	s := &soak{t: t, stop: make(chan struct{})}
+	addr := map[string]string{}
+	for _, n := range []string{"echo", "raw", "limited", "small", "udp", "udprl", "admin"} {
+		addr[n] = d.addr(n)
+	}
+	for range 4 {
+		s.loop(0, s.goodTCP(addr["echo"], 5*time.Millisecond))
+	}
+	s.loop(0, s.goodTCP(addr["raw"], 5*time.Millisecond))
+	s.loop(0, s.goodTCP(addr["limited"], 100*time.Millisecond))
+	for range 2 {
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		s.loop(5*time.Millisecond, s.goodUDP(u, addr["udp"]))
+	}
+	trickle := s.startHostile(addr, denied)
+
+	end := time.Now().Add(dur)
+	reloads := 0
+	for variant := 1; time.Until(end) > 0; variant++ {
+		time.Sleep(min(5*time.Second, time.Until(end)))
+		s.reload(d, soakConfig(variant, tokenFile, deniedPort))
+		reloads++
+		if variant%2 == 1 {
+			s.goodTCP(d.addr("extra"), 0)(rand.New(rand.NewPCG(1, 2)))
+		}
+	}
+	close(s.stop)
+	s.wg.Wait()
+	trickle()
+	if reloads%2 == 1 { // back to the first config: no "extra" listener, so the descriptors can be compared
+		s.reload(d, soakConfig(reloads+1, tokenFile, deniedPort))
+	}
+	if _, ok := soakRecv(denied, 200*time.Millisecond); ok {
+		t.Error("a denied source port got a reply")
+	}
+	fds := d.waitFDs(start.FDs, 15*time.Second)
+	final := d.usage()
+	st := hStats(t, addr["echo"])
+	t.Logf("soak end:   %v (after %v, %d reloads)", final, dur, reloads)
+	t.Logf("well-behaved round trips: %d ok, %d failed; hostile actions: %d, not handled as expected: %d",
+		s.tally.good.Load(), s.tally.failed.Load(), s.tally.hostile.Load(), s.tally.anomalies.Load())
+	t.Logf("daemon: total_clients=%d reloads_ok=%d reloads_failed=%d", st.TotalClients, st.ReloadsOK,
+		st.ReloadsFailed)
+	for _, n := range []string{"echo", "small", "udp", "udprl", "admin"} {
+		t.Logf("  %-6s %+v", n, st.Listeners[n])
+	}
+	for _, e := range s.tally.errs {
+		t.Log(e)
+	}
+	if s.tally.failed.Load() > 0 {
+		t.Errorf("%d well-behaved round trips failed", s.tally.failed.Load())
+	}
+	if s.tally.anomalies.Load() > 0 {
+		t.Errorf("%d hostile clients were not handled as the rules say", s.tally.anomalies.Load())
+	}
+	if fds != start.FDs {
+		t.Errorf("daemon has %d descriptors open at the end, %d at the start", fds, start.FDs)
+	}
+	if err := d.stop(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+// reload writes cfg over the config file (a rename, as editors do) and waits for the reload to succeed.
+func (s *soak) reload(d *testDaemon, cfg string) {
+	s.t.Helper()
+	mark := d.logLines()
+	tmp := d.config + ".tmp"
+	if err := os.WriteFile(tmp, []byte(cfg), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, d.config); err != nil {
+		s.t.Fatal(err)
+	}
+	line, err := d.waitLogAfter(mark, "msg=reload ", 15*time.Second)
+	if err != nil || !strings.Contains(line, "result=ok") {
+		s.t.Errorf("reload: %q, %v", line, err)
+	}
+}
