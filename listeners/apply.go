@@ -121,6 +121,7 @@ func mustLocalAddr(fd int) netip.AddrPort {
 // drain_timeout runs out.
 func (l *Loop) takeDown(a config.Action) *detached {
 	name := a.Old.Name
+	l.warnInherited(name)
 	if ln, ok := l.tcp[name]; ok {
 		ln.detach(l)
 		d := &detached{fd: ln.fd, inherited: ln.inherited}
@@ -233,4 +234,20 @@ func (l *Loop) setDaemon(d config.Daemon) {
 	l.opts.UDPPeerWindow = d.UDPPeerWindow
 	l.opts.DrainTimeout = d.DrainTimeout
 	l.opts.ShutdownGrace = d.ShutdownGrace
+}
+
+// warnInherited explains, when a listener whose socket systemd passed leaves service, that the port stays
+// bound: systemd holds its own copy, and echogate keeps its fd open so a later reload can adopt it again.
+func (l *Loop) warnInherited(name string) {
+	inherited := false
+	if ln, ok := l.tcp[name]; ok {
+		inherited = ln.inherited
+	} else if u, ok := l.udp[name]; ok {
+		inherited = u.inherited
+	}
+	if inherited {
+		l.log.Warn("listener's socket came from systemd: it leaves the epoll set but stays open and bound "+
+			"(clients may still connect and wait); stop or remove its .socket unit to free the port",
+			"listener", name)
+	}
 }

@@ -66,7 +66,7 @@ func (c *tcpConn) read(l *Loop) {
 		if room <= 0 {
 			return
 		}
-		n, err := unix.Read(c.fd, l.readBuf[:room])
+		n, err := readNB(c.fd, l.readBuf[:room])
 		switch {
 		case n > 0:
 			c.lastActive = l.nowNano
@@ -203,7 +203,7 @@ func (c *tcpConn) settle(l *Loop) {
 // was closed.
 func (c *tcpConn) flush(l *Loop) bool {
 	for len(c.out) > 0 {
-		n, err := unix.Write(c.fd, c.out)
+		n, err := writeNB(c.fd, c.out)
 		if n > 0 {
 			c.ln.stats.BytesOut += uint64(n)
 			c.lastActive = l.nowNano

@@ -57,7 +57,7 @@ func (b *udpBatch) receive(fd, limit int) (int, error) {
 		h.Flags = 0
 		b.hdrs[i].Len = 0
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])),
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])),
 		udpBatchSize, unix.MSG_TRUNC, 0, 0)
 	if errno != 0 {
 		return 0, os.NewSyscallError("recvmmsg", errno)
@@ -90,7 +90,7 @@ func (b *udpBatch) queueReply(j, i int, reply []byte) {
 func (b *udpBatch) send(fd, n int) int {
 	sent := 0
 	for sent < n {
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.out[sent])),
+		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.out[sent])),
 			uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
 		if errno == unix.EINTR {
 			continue
