@@ -92,12 +92,12 @@ func (l *Loop) beginShutdown(reason string) {
 		u.closeSocket()
 		delete(l.udp, name)
 	}
-	for _, h := range l.fds {
+	l.fds.each(func(_ int, h handler) {
 		if c, ok := h.(*tcpConn); ok {
 			c.closing = true
 			c.settle(l)
 		}
-	}
+	})
 	if l.stats.TCPNow == 0 {
 		l.stopped = true
 		return

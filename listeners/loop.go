@@ -40,7 +40,7 @@ type Loop struct {
 	log    *slog.Logger
 	epfd   int
 	wake   *waker
-	fds    []handler // indexed by fd
+	fds    fdTable
 	events []unix.EpollEvent
 
 	queueMu sync.Mutex
@@ -56,6 +56,8 @@ type Loop struct {
 	udpIO   *udpBatch
 
 	udpScratch []byte // command replies for datagrams are built here
+	freeIO     []*connIO
+	acceptSA   unix.RawSockaddrAny
 	spare      spareFD
 
 	tcp      map[string]*tcpListener
@@ -187,12 +189,9 @@ func (l *Loop) drainQueue() {
 	}
 }
 
-func (l *Loop) handlerFor(fd int) handler {
-	if fd < 0 || fd >= len(l.fds) {
-		return nil
-	}
-	return l.fds[fd]
-}
+func (l *Loop) handlerFor(fd int) handler { return l.fds.get(fd) }
+
+func (l *Loop) setHandler(fd int, h handler) { l.fds.set(fd, h) }
 
 // register adds fd to the epoll set with the given interest and remembers its handler.
 func (l *Loop) register(fd int, events uint32, h handler) error {
@@ -200,10 +199,7 @@ func (l *Loop) register(fd int, events uint32, h handler) error {
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return os.NewSyscallError("epoll_ctl add", err)
 	}
-	for fd >= len(l.fds) {
-		l.fds = append(l.fds, make([]handler, len(l.fds)+64)...)
-	}
-	l.fds[fd] = h
+	l.fds.set(fd, h)
 	return nil
 }
 
@@ -221,9 +217,7 @@ func (l *Loop) unregister(fd int) {
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil && !errors.Is(err, unix.ENOENT) {
 		l.log.Warn("epoll_ctl del failed", "fd", fd, "err", err)
 	}
-	if fd < len(l.fds) {
-		l.fds[fd] = nil
-	}
+	l.fds.set(fd, nil)
 }
 
 // closeAll closes every socket the loop owns (inherited sockets only leave the set) and the epoll fd.
@@ -236,12 +230,12 @@ func (l *Loop) closeAll() {
 		u.detach(l)
 		u.closeSocket()
 	}
-	for i, h := range l.fds {
+	l.fds.each(func(fd int, h handler) {
 		if c, ok := h.(*tcpConn); ok {
 			c.close(l, "shutdown")
 		}
-		l.fds[i] = nil
-	}
+		l.fds.set(fd, nil)
+	})
 	l.spare.release()
 	l.wake.close()
 	unix.Close(l.epfd)

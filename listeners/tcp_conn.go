@@ -10,24 +10,36 @@ import (
 	"echogate/policy"
 )
 
-// tcpConn is one accepted TCP connection. It holds buffers only while it has data in flight.
+// tcpConn is one accepted TCP connection. An idle connection is only this small struct: the buffers of a
+// connection with data in flight live in io, which goes back to the loop as soon as it is empty.
 type tcpConn struct {
-	fd         int
-	idx        int // position in ln.conns
 	ln         *tcpListener
+	io         *connIO // nil while idle
 	peer       netip.AddrPort
-	lastActive int64
-	framer     Framer
-	out        []byte // replies not yet written
-	held       []byte // input not yet processed (rate limit or full output queue)
+	lastActive int64 // unix ns of the last byte read or written
 	bucket     policy.Bucket
-	rateTimer  *timer
+	fd         int32
+	idx        int32  // position in ln.conns
 	events     uint32 // current epoll interest
 	strikes    uint8  // overlong lines with no good line between them
 	raw        bool   // mode at accept time
 	eof        bool   // the peer half-closed
 	closing    bool   // close once the output is flushed; read nothing more
 	closed     bool
+}
+
+// connIO is the part of a connection that exists only while it has data in flight.
+type connIO struct {
+	framer    Framer
+	out       []byte // replies not yet written
+	held      []byte // input not yet processed (rate limit or full output queue)
+	rateTimer *timer // set while reading is paused by rate_lines
+}
+
+// idle reports whether io holds nothing and can be given back.
+func (io *connIO) idle() bool {
+	return len(io.out) == 0 && len(io.held) == 0 && io.rateTimer == nil && io.framer.Buffered() == 0 &&
+		!io.framer.discarding
 }
 
 // readRounds bounds the reads per wake-up so one fast client cannot starve the others.
@@ -42,10 +54,10 @@ func (c *tcpConn) onEvent(l *Loop, events uint32) {
 		c.close(l, "hangup")
 		return
 	}
-	if events&unix.EPOLLOUT != 0 && !c.flush(l) {
+	if events&unix.EPOLLOUT != 0 && c.io != nil && !c.flush(l) {
 		return
 	}
-	if events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) != 0 && c.readable() {
+	if events&(unix.EPOLLIN|unix.EPOLLHUP) != 0 && c.readable() {
 		c.read(l)
 	}
 	if !c.closed {
@@ -55,18 +67,24 @@ func (c *tcpConn) onEvent(l *Loop, events uint32) {
 
 // readable reports whether the connection may take more input now.
 func (c *tcpConn) readable() bool {
-	return !c.eof && !c.closing && len(c.held) == 0 && c.rateTimer == nil &&
-		len(c.out) <= c.ln.pol.MaxOutput/2
+	if c.eof || c.closing {
+		return false
+	}
+	io := c.io
+	return io == nil || len(io.held) == 0 && io.rateTimer == nil && len(io.out) <= c.ln.pol.MaxOutput/2
 }
 
 // read takes what the socket has (up to a fairness budget) and runs it through the echo.
 func (c *tcpConn) read(l *Loop) {
 	for round := 0; round < readRounds && c.readable(); round++ {
-		room := min(len(l.readBuf), c.ln.pol.MaxOutput-len(c.out))
+		room := len(l.readBuf)
+		if c.io != nil {
+			room = min(room, c.ln.pol.MaxOutput-len(c.io.out))
+		}
 		if room <= 0 {
 			return
 		}
-		n, err := readNB(c.fd, l.readBuf[:room])
+		n, err := readNB(int(c.fd), l.readBuf[:room])
 		switch {
 		case n > 0:
 			c.lastActive = l.nowNano
@@ -75,7 +93,7 @@ func (c *tcpConn) read(l *Loop) {
 			if n < room {
 				return
 			}
-		case n == 0 && err == nil:
+		case n == 0:
 			c.eof = true
 			return
 		case errors.Is(err, unix.EAGAIN):
@@ -90,22 +108,20 @@ func (c *tcpConn) read(l *Loop) {
 }
 
 // consume echoes data: lines (with commands) in line mode, bytes as they are in raw mode. When the output
-// queue is full or the line rate is exceeded it keeps the rest in c.held and stops.
+// queue is full or the line rate is exceeded it keeps the rest in io.held and stops.
 func (c *tcpConn) consume(l *Loop, data []byte) {
-	if c.out == nil {
-		c.out = l.pool.get()
-	}
+	io := l.connIO(c)
 	pol := c.ln.pol
 	if c.raw {
-		c.out = append(c.out, data...)
+		io.out = append(io.out, data...)
 		return
 	}
-	if !c.framer.Attached() {
-		c.framer.Attach(l.pool.get())
+	if !io.framer.Attached() {
+		io.framer.Attach(l.pool.get())
 	}
-	c.framer.Max = pol.MaxLine
+	io.framer.Max = pol.MaxLine
 	for len(data) > 0 && !c.closing {
-		if len(c.out) >= pol.MaxOutput {
+		if len(io.out) >= pol.MaxOutput {
 			c.hold(l, data)
 			break
 		}
@@ -117,7 +133,7 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 				break
 			}
 		}
-		ev, line, rest := c.framer.Next(data)
+		ev, line, rest := io.framer.Next(data)
 		data = rest
 		switch ev {
 		case Line:
@@ -126,14 +142,14 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 			c.line(l, line)
 		case Overflow:
 			c.ln.stats.Overflows++
-			c.out = append(c.out, replyTooLong...)
+			io.out = append(io.out, replyTooLong...)
 			if c.strikes++; c.strikes >= 2 {
 				c.closing = true
 			}
 		}
 	}
-	if c.framer.Buffered() == 0 {
-		l.pool.put(c.framer.Detach())
+	if io.framer.Buffered() == 0 {
+		l.pool.put(io.framer.Detach())
 	}
 }
 
@@ -148,66 +164,90 @@ func hasNewline(b []byte) bool {
 
 // line answers one complete line: a command, or the line itself.
 func (c *tcpConn) line(l *Loop, line []byte) {
+	io := c.io
 	if len(line) > 0 && line[0] == '/' && c.ln.pol.Commands {
-		c.out = l.runCommand(c.out, c.ln.pol, c.ln.stats, c.peer, line, false)
+		io.out = l.runCommand(io.out, c.ln.pol, c.ln.stats, c.peer, line, false)
 		return
 	}
-	c.out = append(c.out, line...)
+	io.out = append(io.out, line...)
 }
 
 // hold keeps unprocessed input until the connection may go on.
 func (c *tcpConn) hold(l *Loop, data []byte) {
-	if c.held == nil {
-		c.held = l.pool.get()
+	if c.io.held == nil {
+		c.io.held = l.pool.get()
 	}
-	c.held = append(c.held[:0], data...)
+	c.io.held = append(c.io.held[:0], data...)
 }
 
 // pauseFor stops reading for d because of the line rate limit.
 func (c *tcpConn) pauseFor(l *Loop, d time.Duration) {
-	c.rateTimer = l.schedule(max(d, time.Millisecond), func() {
-		c.rateTimer = nil
-		if !c.closed {
-			c.settle(l)
+	c.io.rateTimer = l.schedule(max(d, time.Millisecond), func() {
+		if c.closed || c.io == nil {
+			return
 		}
+		c.io.rateTimer = nil
+		c.settle(l)
 	})
 }
 
-// settle finishes an event: it processes held input when allowed, answers the last unterminated line after
-// a half-close, writes what is queued, closes when done, and sets the epoll interest to match.
+// settle finishes an event: it processes held input as far as the rate limit and the output queue allow,
+// writes what is queued, answers the last unterminated line after a half-close, closes when done, gives
+// idle buffers back, and sets the epoll interest to match.
 func (c *tcpConn) settle(l *Loop) {
-	if len(c.held) > 0 && c.rateTimer == nil && !c.closing && len(c.out) < c.ln.pol.MaxOutput {
-		held := c.held
-		c.held = nil
-		c.consume(l, held) // whatever it cannot take yet it copies into a fresh c.held
-		l.pool.put(held)
-	}
-	if c.eof && len(c.held) == 0 && !c.closing {
-		if p := c.framer.Partial(); len(p) > 0 && !c.raw {
-			c.ln.stats.Lines++
-			c.line(l, p)
+	for io := c.io; io != nil; {
+		if len(io.held) > 0 && io.rateTimer == nil && !c.closing && len(io.out) < c.ln.pol.MaxOutput {
+			held := io.held
+			io.held = nil
+			c.consume(l, held) // what it cannot take yet it copies into a fresh io.held
+			l.pool.put(held)
 		}
-		c.closing = true
+		if len(io.out) > 0 && !c.flush(l) {
+			return
+		}
+		if len(io.out) > 0 || len(io.held) == 0 || io.rateTimer != nil || c.closing {
+			break // the socket is full, or nothing more can be done now
+		}
 	}
-	if len(c.out) > 0 && !c.flush(l) {
-		return
+	if c.eof && !c.closing && (c.io == nil || len(c.io.held) == 0) {
+		if c.finishHalfClose(l); c.closed {
+			return
+		}
 	}
-	if c.closing && len(c.out) == 0 {
+	if c.closing && (c.io == nil || len(c.io.out) == 0) {
 		c.close(l, "done")
 		return
 	}
+	if c.io != nil && c.io.idle() {
+		l.releaseIO(c)
+	}
 	c.setInterest(l)
+}
+
+// finishHalfClose answers a final line that has no '\n' (nothing received is lost), flushes, and marks the
+// connection to close once its output is gone.
+func (c *tcpConn) finishHalfClose(l *Loop) {
+	c.closing = true
+	if c.io == nil || c.raw {
+		return
+	}
+	if p := c.io.framer.Partial(); len(p) > 0 {
+		c.ln.stats.Lines++
+		c.line(l, p)
+		c.flush(l)
+	}
 }
 
 // flush writes queued output until it is gone or the socket is full. It reports false if the connection
 // was closed.
 func (c *tcpConn) flush(l *Loop) bool {
-	for len(c.out) > 0 {
-		n, err := writeNB(c.fd, c.out)
+	io := c.io
+	for len(io.out) > 0 {
+		n, err := writeNB(int(c.fd), io.out)
 		if n > 0 {
 			c.ln.stats.BytesOut += uint64(n)
 			c.lastActive = l.nowNano
-			c.out = c.out[:copy(c.out, c.out[n:])]
+			io.out = io.out[:copy(io.out, io.out[n:])]
 			continue
 		}
 		if errors.Is(err, unix.EINTR) {
@@ -219,8 +259,6 @@ func (c *tcpConn) flush(l *Loop) bool {
 		c.close(l, "write error")
 		return false
 	}
-	l.pool.put(c.out)
-	c.out = nil
 	return true
 }
 
@@ -230,14 +268,12 @@ func (c *tcpConn) setInterest(l *Loop) {
 	if c.readable() {
 		want |= unix.EPOLLIN
 	}
-	// Held input with nothing left to write would wait for an event that never comes: let the writable
-	// socket wake the loop so that settle goes on with it.
-	if len(c.out) > 0 || len(c.held) > 0 && c.rateTimer == nil {
+	if c.io != nil && len(c.io.out) > 0 {
 		want |= unix.EPOLLOUT
 	}
 	if want != c.events {
 		c.events = want
-		if err := l.modify(c.fd, want); err != nil {
+		if err := l.modify(int(c.fd), want); err != nil {
 			c.close(l, "epoll")
 		}
 	}
@@ -249,18 +285,43 @@ func (c *tcpConn) close(l *Loop, reason string) {
 		return
 	}
 	c.closed = true
-	if c.fd < len(l.fds) {
-		l.fds[c.fd] = nil
-	}
-	unix.Close(c.fd)
+	l.setHandler(int(c.fd), nil)
+	unix.Close(int(c.fd))
 	c.ln.removeConn(c)
-	l.cancel(c.rateTimer)
-	c.rateTimer = nil
-	l.pool.put(c.out)
-	l.pool.put(c.held)
-	l.pool.put(c.framer.Detach())
-	c.out, c.held = nil, nil
+	if c.io != nil {
+		l.cancel(c.io.rateTimer)
+		c.io.rateTimer = nil
+		l.releaseIO(c)
+	}
 	l.stats.TCPNow--
 	l.log.Debug("connection closed", "listener", c.ln.name, "peer", c.peer, "reason", reason)
 	l.connClosed(c.ln)
+}
+
+// connIO returns c's I/O state, taking one from the loop's free list when c was idle.
+func (l *Loop) connIO(c *tcpConn) *connIO {
+	if c.io == nil {
+		if n := len(l.freeIO); n > 0 {
+			c.io = l.freeIO[n-1]
+			l.freeIO[n-1] = nil
+			l.freeIO = l.freeIO[:n-1]
+		} else {
+			c.io = &connIO{}
+		}
+		c.io.out = l.pool.get()
+	}
+	return c.io
+}
+
+// releaseIO gives c's buffers and I/O state back to the loop.
+func (l *Loop) releaseIO(c *tcpConn) {
+	io := c.io
+	c.io = nil
+	l.pool.put(io.out)
+	l.pool.put(io.held)
+	l.pool.put(io.framer.Detach())
+	*io = connIO{}
+	if len(l.freeIO) < poolMaxFree {
+		l.freeIO = append(l.freeIO, io)
+	}
 }

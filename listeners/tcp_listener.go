@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -31,7 +32,7 @@ const acceptBudget = 64
 
 func (ln *tcpListener) onEvent(l *Loop, _ uint32) {
 	for i := 0; i < acceptBudget && !ln.removed && !ln.paused; i++ {
-		nfd, sa, err := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		nfd, peer, err := l.accept(ln.fd)
 		if err != nil {
 			switch {
 			case errors.Is(err, unix.EAGAIN):
@@ -48,7 +49,7 @@ func (ln *tcpListener) onEvent(l *Loop, _ uint32) {
 			}
 		}
 		ln.backoff = 0
-		l.admit(ln, nfd, sockaddrAddrPort(sa))
+		l.admit(ln, nfd, peer)
 	}
 }
 
@@ -72,7 +73,7 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 		return
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	c := &tcpConn{fd: fd, ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), raw: pol.Raw,
+	c := &tcpConn{fd: int32(fd), ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), raw: pol.Raw,
 		lastActive: l.nowNano, events: unix.EPOLLIN}
 	if err := l.register(fd, unix.EPOLLIN, c); err != nil {
 		l.log.Warn("register connection", "listener", ln.name, "err", err)
@@ -93,8 +94,19 @@ func refuseBusy(fd int) {
 	unix.Close(fd)
 }
 
+// accept takes one connection with accept4(2), non-blocking and close-on-exec, without allocating.
+func (l *Loop) accept(fd int) (int, netip.AddrPort, error) {
+	n := uint32(unix.SizeofSockaddrAny)
+	nfd, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&l.acceptSA)),
+		uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, netip.AddrPort{}, errno
+	}
+	return int(nfd), rawAddrPort(&l.acceptSA), nil
+}
+
 func (ln *tcpListener) addConn(c *tcpConn, addr netip.Addr) {
-	c.idx = len(ln.conns)
+	c.idx = int32(len(ln.conns))
 	ln.conns = append(ln.conns, c)
 	ln.perIP[addr]++
 }
@@ -125,7 +137,7 @@ func (l *Loop) acceptExhausted(ln *tcpListener, err error) {
 			"backoff", ln.backoff)
 	}
 	if l.spare.release() {
-		if nfd, _, aerr := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC); aerr == nil {
+		if nfd, _, aerr := l.accept(ln.fd); aerr == nil {
 			ln.stats.RefusedBusy++
 			refuseBusy(nfd)
 		}

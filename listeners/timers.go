@@ -109,9 +109,11 @@ func (w *idleWheel) advance(nowNano int64, visit func(c *tcpConn)) {
 		w.base++
 		w.current = (w.current + 1) % wheelSlots
 		due := w.slots[w.current]
-		w.slots[w.current] = due[:0:0]
+		w.slots[w.current] = nil
 		for _, c := range due {
-			visit(c)
+			visit(c) // re-adds go to other slots: ahead is 1..wheelSlots-1
 		}
+		clear(due)
+		w.slots[w.current] = append(due[:0], w.slots[w.current]...) // reuse the array
 	}
 }
