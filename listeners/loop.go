@@ -139,7 +139,7 @@ func (l *Loop) Run() error {
 	}
 	l.scheduleStats()
 	for !l.stopped {
-		n, err := unix.EpollWait(l.epfd, l.events, l.waitMillis())
+		n, err := epollWaitRaw(l.epfd, l.events, l.waitMillis())
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			l.closeAll()
 			return os.NewSyscallError("epoll_wait", err)
