@@ -3,6 +3,7 @@ package listeners
 import (
 	"errors"
 	"net/netip"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -19,7 +20,11 @@ type udpEndpoint struct {
 	pol       *policy.Policy
 	stats     *Counters
 	peers     map[netip.AddrPort]int64 // last datagram, unix ns; aged out by the loop's tick
-	buckets   map[netip.Addr]*sourceBucket
+	vlen      batchSize
+	// lastPeer is the peer most recently written to peers, and when.
+	lastPeer     netip.AddrPort
+	lastPeerSeen int64
+	buckets      map[netip.Addr]*sourceBucket
 }
 
 // sourceBucket is the rate bucket of one source address and when it was last used.
@@ -28,13 +33,18 @@ type sourceBucket struct {
 	seen int64
 }
 
+// peerRefresh is how stale a peer's time in the table may get while it keeps sending. It must stay well
+// under the smallest udp_peer_window (one second).
+const peerRefresh = 250 * time.Millisecond
+
 // udpRounds bounds the batches taken per wake-up, so one flooded socket cannot starve the others.
 const udpRounds = 4
 
 func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 	b := l.udpBatch()
 	for round := 0; round < udpRounds; round++ {
-		n, err := b.receive(u.fd, u.pol.MaxDatagram)
+		vlen := u.vlen.next()
+		n, err := b.receive(u.fd, vlen, u.pol.MaxDatagram)
 		if err != nil {
 			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 				l.log.Warn("recvmmsg failed", "listener", u.name, "err", err)
@@ -55,7 +65,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 			}
 			u.stats.UDPDropped += uint64(replies - sent)
 		}
-		if n < len(b.hdrs) {
+		if u.vlen.observe(n); n < vlen {
 			return
 		}
 	}
@@ -105,11 +115,16 @@ func fitReply(buf, reply []byte, size int, st *Counters) ([]byte, bool) {
 
 // track records the peer and applies the per-source rate limit. It reports false to drop the datagram.
 func (u *udpEndpoint) track(l *Loop, src netip.AddrPort) bool {
-	if _, known := u.peers[src]; known {
-		u.peers[src] = l.nowNano
-	} else if len(u.peers) < u.pol.MaxUDPPeers { // a full table is aged by the loop's tick, not here
-		u.peers[src] = l.nowNano
-		l.stats.TotalClients++
+	// A peer that keeps sending is written to the table at most once per peerRefresh: the table's time
+	// only has to be good to the second, and a probe stream should not cost a map write per datagram.
+	if src != u.lastPeer || l.nowNano-u.lastPeerSeen >= int64(peerRefresh) {
+		if _, known := u.peers[src]; known || len(u.peers) < u.pol.MaxUDPPeers {
+			if !known {
+				l.stats.TotalClients++
+			}
+			u.peers[src] = l.nowNano
+			u.lastPeer, u.lastPeerSeen = src, l.nowNano
+		} // a full table is aged by the loop's tick, not here
 	}
 	if !u.pol.DatagramsLimited() {
 		return true
@@ -134,6 +149,7 @@ func (u *udpEndpoint) track(l *Loop, src netip.AddrPort) bool {
 // agePeers forgets peers and rate buckets not heard from within the window.
 func (u *udpEndpoint) agePeers(l *Loop) {
 	cutoff := l.nowNano - int64(l.peerWindow())
+	u.lastPeer = netip.AddrPort{} // the next datagram of the cached peer writes the table again
 	for p, seen := range u.peers {
 		if seen < cutoff {
 			delete(u.peers, p)
@@ -157,4 +173,26 @@ func (u *udpEndpoint) closeSocket() {
 		unix.Close(u.fd)
 	}
 	u.fd = -1
+}
+
+// batchSize adapts how many datagrams one recvmmsg asks for. Asking for 32 when one is waiting makes the kernel
+// look for a second datagram that is not there, on every wake-up: a probe stream of one datagram at a time
+// pays a third system call per datagram. So a socket asks for one at a time until it has filled its batch on
+// several wake-ups in a row, then doubles up to 32 while the queue stays deep, and drops back at once.
+type batchSize struct {
+	n     int
+	fills int
+}
+
+func (b *batchSize) next() int { return max(b.n, 1) }
+
+func (b *batchSize) observe(got int) {
+	switch {
+	case got >= b.next():
+		if b.fills++; b.fills >= 4 {
+			b.n = min(2*b.next(), udpBatchSize)
+		}
+	case got < b.next():
+		b.n, b.fills = max(got, 1), 0
+	}
 }

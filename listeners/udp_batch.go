@@ -20,6 +20,8 @@ type udpBatch struct {
 	bufs   [udpBatchSize][]byte
 	out    [udpBatchSize]unix.Mmsghdr
 	outIov [udpBatchSize]unix.Iovec
+	used   int // headers the last recvmmsg filled in
+	limit  int // the iovec length now set
 }
 
 // maxDatagram is the largest UDP payload there is.
@@ -29,7 +31,14 @@ func newUDPBatch() *udpBatch {
 	b := &udpBatch{}
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, maxDatagram)
+		b.iovs[i].Base = &b.bufs[i][0]
+		h := &b.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+		h.Namelen = unix.SizeofSockaddrAny
+		h.Iov = &b.iovs[i]
+		h.Iovlen = 1
 	}
+	b.used = len(b.hdrs)
 	return b
 }
 
@@ -41,27 +50,31 @@ func (l *Loop) udpBatch() *udpBatch {
 	return l.udpIO
 }
 
-// receive reads up to a batch of datagrams, each cut at limit bytes (MSG_TRUNC is set on longer ones).
-func (b *udpBatch) receive(fd, limit int) (int, error) {
+// receive reads up to vlen datagrams, each cut at limit bytes (MSG_TRUNC is set on longer ones). One datagram
+// is read with recvfrom(2), which costs the kernel less than a recvmmsg(2) of one.
+func (b *udpBatch) receive(fd, vlen, limit int) (int, error) {
+	if vlen <= 1 {
+		return b.receiveOne(fd, limit)
+	}
 	limit = min(max(limit, 1), maxDatagram)
-	for i := range b.hdrs {
-		b.iovs[i].Base = &b.bufs[i][0]
-		b.iovs[i].SetLen(limit)
+	if limit != b.limit {
+		for i := range b.iovs {
+			b.iovs[i].SetLen(limit)
+		}
+		b.limit = limit
+	}
+	for i := range b.used { // only the headers the kernel wrote last time need resetting
 		h := &b.hdrs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
 		h.Namelen = unix.SizeofSockaddrAny
-		h.Iov = &b.iovs[i]
-		h.Iovlen = 1
-		h.Control = nil
-		h.Controllen = 0
 		h.Flags = 0
-		b.hdrs[i].Len = 0
 	}
 	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])),
-		udpBatchSize, unix.MSG_TRUNC, 0, 0)
+		uintptr(min(max(vlen, 1), udpBatchSize)), unix.MSG_TRUNC, 0, 0)
 	if errno != 0 {
+		b.used = 0
 		return 0, os.NewSyscallError("recvmmsg", errno)
 	}
+	b.used = int(n)
 	return int(n), nil
 }
 
@@ -85,9 +98,38 @@ func (b *udpBatch) queueReply(j, i int, reply []byte) {
 	b.out[j].Len = 0
 }
 
-// send writes the first n queued replies with sendmmsg and returns how many went out. A full socket buffer
-// drops the rest: UDP has no backpressure, and the loop must not wait.
+// receiveOne reads one datagram into slot 0, filling in its header as recvmmsg would.
+func (b *udpBatch) receiveOne(fd, limit int) (int, error) {
+	limit = min(max(limit, 1), maxDatagram)
+	namelen := uint32(unix.SizeofSockaddrAny)
+	r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b.bufs[0][0])),
+		uintptr(limit), unix.MSG_TRUNC, uintptr(unsafe.Pointer(&b.names[0])), uintptr(unsafe.Pointer(&namelen)))
+	if errno != 0 {
+		return 0, os.NewSyscallError("recvfrom", errno)
+	}
+	h := &b.hdrs[0]
+	h.Len = uint32(r) // with MSG_TRUNC, the datagram's real length
+	h.Hdr.Namelen = namelen
+	h.Hdr.Flags = 0
+	if int(r) > limit {
+		h.Hdr.Flags = unix.MSG_TRUNC
+	}
+	b.used = max(b.used, 1)
+	return 1, nil
+}
+
+// send writes the first n queued replies and returns how many went out: one with sendto(2), more with
+// sendmmsg(2). A full socket buffer drops the rest: UDP has no backpressure, and the loop must not wait.
 func (b *udpBatch) send(fd, n int) int {
+	if n == 1 {
+		h := &b.out[0].Hdr
+		_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(b.outIov[0].Base)),
+			uintptr(b.outIov[0].Len), unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(h.Name)), uintptr(h.Namelen))
+		if errno != 0 {
+			return 0
+		}
+		return 1
+	}
 	sent := 0
 	for sent < n {
 		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.out[sent])),
