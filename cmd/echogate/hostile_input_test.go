@@ -242,7 +242,7 @@ address = "127.0.0.1:0"
 	if after != base.FDs {
 		t.Errorf("daemon has %d descriptors open after the abrupt clients left, %d before", after, base.FDs)
 	}
-	if end.Threads > base.Threads+4 {
+	if end.Threads > base.Threads+8 { // the runtime may add a few; one per connection would be 110 more
 		t.Errorf("daemon threads grew from %d to %d", base.Threads, end.Threads)
 	}
 	s := hStats(t, probe)

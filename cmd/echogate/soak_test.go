@@ -261,6 +261,9 @@ func TestSoak(t *testing.T) {
 	if s.tally.anomalies.Load() > 0 {
 		t.Errorf("%d hostile clients were not handled as the rules say", s.tally.anomalies.Load())
 	}
+	if grown := final.RSSKiB - start.RSSKiB; grown > 64<<10 {
+		t.Errorf("daemon RSS grew by %d KiB over the soak: a leak?", grown)
+	}
 	if fds != start.FDs {
 		t.Errorf("daemon has %d descriptors open at the end, %d at the start", fds, start.FDs)
 	}
