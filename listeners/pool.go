@@ -6,10 +6,12 @@ type bufPool struct {
 	free [][]byte
 }
 
+// The pool keeps at most poolMaxFree buffers of at most poolMaxKeep bytes (32 MiB in the worst case, a few MiB
+// in practice): enough to serve bursts without allocating, little enough that a spike does not pin memory.
 const (
 	poolBufSize = 16 << 10 // a buffer's starting capacity
-	poolMaxKeep = 256 << 10
-	poolMaxFree = 1024
+	poolMaxKeep = 128 << 10
+	poolMaxFree = 256
 )
 
 // get returns an empty buffer with at least poolBufSize capacity.
