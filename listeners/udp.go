@@ -21,6 +21,7 @@ type udpEndpoint struct {
 	stats     *Counters
 	peers     map[netip.AddrPort]int64 // last datagram, unix ns; aged out by the loop's tick
 	vlen      batchSize
+	pktinfo   bool // bound to the wildcard: replies go out from each datagram's destination address
 	// lastPeer is the peer most recently written to peers, and when.
 	lastPeer     netip.AddrPort
 	lastPeerSeen int64
@@ -44,7 +45,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 	b := l.udpBatch()
 	for round := 0; round < udpRounds; round++ {
 		vlen := u.vlen.next()
-		n, err := b.receive(u.fd, vlen, u.pol.MaxDatagram)
+		n, err := b.receive(u.fd, vlen, u.pol.MaxDatagram, u.pktinfo)
 		if err != nil {
 			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 				l.log.Warn("recvmmsg failed", "listener", u.name, "err", err)
@@ -53,8 +54,16 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 		}
 		replies := 0
 		for i := 0; i < n; i++ {
+			ctl, ok := []byte(nil), true
+			if u.pktinfo {
+				ctl, ok = b.replySource(i)
+			}
+			if !ok {
+				u.stats.UDPDropped++ // sent to a multicast or broadcast address
+				continue
+			}
 			if reply, ok := u.answer(l, b, i); ok {
-				b.queueReply(replies, i, reply)
+				b.queueReply(replies, i, reply, ctl)
 				replies++
 			}
 		}

@@ -20,8 +20,10 @@ type udpBatch struct {
 	bufs   [udpBatchSize][]byte
 	out    [udpBatchSize]unix.Mmsghdr
 	outIov [udpBatchSize]unix.Iovec
-	used   int // headers the last recvmmsg filled in
-	limit  int // the iovec length now set
+	ctl    [udpBatchSize][64]byte // IP_PKTINFO / IPV6_PKTINFO of wildcard-bound sockets
+	used   int                    // headers the last recvmmsg filled in
+	limit  int                    // the iovec length now set
+	ctlOn  int                    // headers whose Control now points at ctl
 }
 
 // maxDatagram is the largest UDP payload there is.
@@ -50,11 +52,21 @@ func (l *Loop) udpBatch() *udpBatch {
 	return l.udpIO
 }
 
-// receive reads up to vlen datagrams, each cut at limit bytes (MSG_TRUNC is set on longer ones). One datagram
-// is read with recvfrom(2), which costs the kernel less than a recvmmsg(2) of one.
-func (b *udpBatch) receive(fd, vlen, limit int) (int, error) {
-	if vlen <= 1 {
+// receive reads up to vlen datagrams, each cut at limit bytes (MSG_TRUNC is set on longer ones), with their
+// destination addresses when pktinfo is set. One datagram without pktinfo is read with recvfrom(2), which
+// costs the kernel less than a recvmmsg(2) of one.
+func (b *udpBatch) receive(fd, vlen, limit int, pktinfo bool) (int, error) {
+	if vlen <= 1 && !pktinfo {
 		return b.receiveOne(fd, limit)
+	}
+	vlen = min(max(vlen, 1), udpBatchSize)
+	switch {
+	case pktinfo:
+		b.setControl(vlen, true)
+		b.ctlOn = max(b.ctlOn, vlen)
+	case b.ctlOn > 0:
+		b.setControl(b.ctlOn, false)
+		b.ctlOn = 0
 	}
 	limit = min(max(limit, 1), maxDatagram)
 	if limit != b.limit {
@@ -69,7 +81,7 @@ func (b *udpBatch) receive(fd, vlen, limit int) (int, error) {
 		h.Flags = 0
 	}
 	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])),
-		uintptr(min(max(vlen, 1), udpBatchSize)), unix.MSG_TRUNC, 0, 0)
+		uintptr(vlen), unix.MSG_TRUNC, 0, 0)
 	if errno != 0 {
 		b.used = 0
 		return 0, os.NewSyscallError("recvmmsg", errno)
@@ -78,8 +90,8 @@ func (b *udpBatch) receive(fd, vlen, limit int) (int, error) {
 	return int(n), nil
 }
 
-// queueReply sets reply slot j to send reply to the sender of datagram i.
-func (b *udpBatch) queueReply(j, i int, reply []byte) {
+// queueReply sets reply slot j to send reply to the sender of datagram i, from the address in ctl if any.
+func (b *udpBatch) queueReply(j, i int, reply []byte, ctl []byte) {
 	b.outIov[j].Len = 0
 	if len(reply) > 0 {
 		b.outIov[j].Base = &reply[0]
@@ -94,6 +106,10 @@ func (b *udpBatch) queueReply(j, i int, reply []byte) {
 	h.Iovlen = 1
 	h.Control = nil
 	h.Controllen = 0
+	if len(ctl) > 0 {
+		h.Control = &ctl[0]
+		h.SetControllen(len(ctl))
+	}
 	h.Flags = 0
 	b.out[j].Len = 0
 }
@@ -121,7 +137,7 @@ func (b *udpBatch) receiveOne(fd, limit int) (int, error) {
 // send writes the first n queued replies and returns how many went out: one with sendto(2), more with
 // sendmmsg(2). A full socket buffer drops the rest: UDP has no backpressure, and the loop must not wait.
 func (b *udpBatch) send(fd, n int) int {
-	if n == 1 {
+	if n == 1 && b.out[0].Hdr.Controllen == 0 {
 		h := &b.out[0].Hdr
 		_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(b.outIov[0].Base)),
 			uintptr(b.outIov[0].Len), unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(h.Name)), uintptr(h.Namelen))
