@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestSmokeEcho(t *testing.T) {
 	d := startDaemon(t, `
@@ -13,5 +17,42 @@ address = "127.0.0.1:0"
 	roundTrip(t, c, "hello\r\n", "hello\r\n")
 	if err := d.stop(); err != nil {
 		t.Fatalf("exit: %v", err)
+	}
+}
+
+// The loop's own timer writes a stats line every stats_interval, and "0s" turns it off.
+func TestPeriodicStatsLine(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, `
+[daemon]
+stats_interval = "1s"
+
+[[listener]]
+name = "diag"
+protocol = "tcp"
+address = "127.0.0.1:0"
+`)
+	c := dialTCP(t, d.addr("diag"))
+	roundTrip(t, c, "counted\n", "counted\n")
+	line, err := d.waitLog("msg=stats total_clients=1 tcp_connected=1", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(line, "lines=1") {
+		t.Errorf("stats line %q does not count the echoed line", line)
+	}
+
+	off := startDaemon(t, `
+[daemon]
+stats_interval = "0s"
+
+[[listener]]
+name = "diag"
+protocol = "tcp"
+address = "127.0.0.1:0"
+`)
+	time.Sleep(2500 * time.Millisecond)
+	if line, err := off.waitLog("msg=stats", 10*time.Millisecond); err == nil {
+		t.Errorf("stats_interval = \"0s\" still logs: %s", line)
 	}
 }
