@@ -155,17 +155,7 @@ func (l *Loop) bringUp(a config.Action, b Binding) error {
 	}
 	pol := policy.New(lc)
 	if lc.Protocol == config.UDP {
-		u := &udpEndpoint{name: lc.Name, key: listenerKey(lc), fd: b.FD, inherited: b.Inherited, addr: b.Addr,
-			pol: pol, stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
-			buckets: map[netip.Addr]*sourceBucket{}}
-		if b.Addr.Addr().IsUnspecified() {
-			if err := enablePktinfo(b.FD, b.Addr.Addr().Is6()); err != nil {
-				l.log.Warn("replies may leave from another address than the client sent to",
-					"listener", lc.Name, "err", err)
-			} else {
-				u.pktinfo = true
-			}
-		}
+		u := l.newUDPEndpoint(lc, b, pol)
 		if err := l.register(b.FD, unix.EPOLLIN, u); err != nil {
 			b.Close()
 			return fmt.Errorf("listener %q: %w", lc.Name, err)

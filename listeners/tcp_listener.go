@@ -13,18 +13,17 @@ import (
 
 // tcpListener is a listening TCP socket and the connections it accepted.
 type tcpListener struct {
-	name      string
-	key       string // protocol/address from the config, to hand the socket over on a rename
-	fd        int
-	inherited bool // from systemd: never closed, only taken out of the epoll set
-	addr      netip.AddrPort
-	pol       *policy.Policy
-	stats     *Counters
-	conns     []*tcpConn
-	perIP     map[netip.Addr]int32
-	removed   bool
-	paused    bool // out of the epoll set after EMFILE, until a back-off timer re-arms it
-	backoff   time.Duration
+	name string
+	key  string // protocol/address from the config, to hand the socket over on a rename
+	boundSocket
+	addr    netip.AddrPort
+	pol     *policy.Policy
+	stats   *Counters
+	conns   []*tcpConn
+	perIP   map[netip.Addr]int32
+	removed bool
+	paused  bool // out of the epoll set after EMFILE, until a back-off timer re-arms it
+	backoff time.Duration
 }
 
 // acceptBudget bounds the connections taken per wake-up, so one busy listener cannot starve the others.
@@ -158,19 +157,25 @@ func (l *Loop) acceptExhausted(ln *tcpListener, err error) {
 	})
 }
 
-// detach takes the listening socket out of the epoll set; connections are left alone.
-func (ln *tcpListener) detach(l *Loop) {
-	if ln.fd >= 0 {
-		l.unregister(ln.fd)
+// boundSocket is the socket of a listener: a listening TCP socket or a UDP socket.
+type boundSocket struct {
+	fd        int
+	inherited bool // from systemd: never closed, only taken out of the epoll set
+}
+
+// detach takes the socket out of the epoll set; connections are left alone.
+func (s *boundSocket) detach(l *Loop) {
+	if s.fd >= 0 {
+		l.unregister(s.fd)
 	}
 }
 
-// closeSocket closes the listening socket unless systemd owns it.
-func (ln *tcpListener) closeSocket() {
-	if ln.fd >= 0 && !ln.inherited {
-		unix.Close(ln.fd)
+// closeSocket closes the socket unless systemd owns it.
+func (s *boundSocket) closeSocket() {
+	if s.fd >= 0 && !s.inherited {
+		unix.Close(s.fd)
 	}
-	ln.fd = -1
+	s.fd = -1
 }
 
 // spareFD is a descriptor held in reserve so that, when the process is out of descriptors, one waiting client

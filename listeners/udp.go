@@ -7,21 +7,21 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"echogate/config"
 	"echogate/policy"
 )
 
 // udpEndpoint is one UDP socket with its peer table. Every datagram is answered from the same socket.
 type udpEndpoint struct {
-	name      string
-	key       string
-	fd        int
-	inherited bool
-	addr      netip.AddrPort
-	pol       *policy.Policy
-	stats     *Counters
-	peers     map[netip.AddrPort]int64 // last datagram, unix ns; aged out by the loop's tick
-	vlen      batchSize
-	pktinfo   bool // bound to the wildcard: replies go out from each datagram's destination address
+	name string
+	key  string
+	boundSocket
+	addr    netip.AddrPort
+	pol     *policy.Policy
+	stats   *Counters
+	peers   map[netip.AddrPort]int64 // last datagram, unix ns; aged out by the loop's tick
+	vlen    batchSize
+	pktinfo bool // bound to the wildcard: replies go out from each datagram's destination address
 	// lastPeer is the peer most recently written to peers, and when.
 	lastPeer     netip.AddrPort
 	lastPeerSeen int64
@@ -37,6 +37,23 @@ type sourceBucket struct {
 // peerRefresh is how stale a peer's time in the table may get while it keeps sending. It must stay well
 // under the smallest udp_peer_window (one second).
 const peerRefresh = 250 * time.Millisecond
+
+// newUDPEndpoint makes the endpoint for a UDP listener on socket b. On a wildcard address it turns on
+// destination reporting, so replies leave from the address each client sent to.
+func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy) *udpEndpoint {
+	u := &udpEndpoint{name: lc.Name, key: listenerKey(lc), boundSocket: boundSocket{b.FD, b.Inherited},
+		addr: b.Addr, pol: pol, stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
+		buckets: map[netip.Addr]*sourceBucket{}}
+	if b.Addr.Addr().IsUnspecified() {
+		if err := enablePktinfo(b.FD, b.Addr.Addr().Is6()); err != nil {
+			l.log.Warn("replies may leave from another address than the client sent to",
+				"listener", lc.Name, "err", err)
+		} else {
+			u.pktinfo = true
+		}
+	}
+	return u
+}
 
 // udpRounds bounds the batches taken per wake-up, so one flooded socket cannot starve the others.
 const udpRounds = 4
@@ -169,19 +186,6 @@ func (u *udpEndpoint) agePeers(l *Loop) {
 			delete(u.buckets, a)
 		}
 	}
-}
-
-func (u *udpEndpoint) detach(l *Loop) {
-	if u.fd >= 0 {
-		l.unregister(u.fd)
-	}
-}
-
-func (u *udpEndpoint) closeSocket() {
-	if u.fd >= 0 && !u.inherited {
-		unix.Close(u.fd)
-	}
-	u.fd = -1
 }
 
 // batchSize adapts how many datagrams one recvmmsg asks for. Asking for 32 when one is waiting makes the kernel
