@@ -171,7 +171,7 @@ func (l *Loop) waitMillis() int {
 	if !ok {
 		return -1
 	}
-	d := next - time.Now().UnixNano()
+	d := next - l.nowNano // as of this wake-up: handlers take microseconds, timers are coarser
 	if d <= 0 {
 		return 0
 	}
