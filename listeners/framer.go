@@ -58,6 +58,25 @@ func (f *Framer) Next(data []byte) (ev Event, line, rest []byte) {
 	return NeedMore, nil, nil
 }
 
+// PlainRun returns the length n of the longest prefix of data, at most limit bytes, made of whole lines that
+// need nothing but echoing: no unfinished line is pending, no line is over Max, and (when commands is set) no
+// line starts with '/'. lines is how many lines the prefix holds. The caller echoes data[:n] in one copy and
+// goes on with Next from data[n:]; Next would have returned those same lines one by one.
+func (f *Framer) PlainRun(data []byte, limit int, commands bool) (n, lines int) {
+	if len(f.partial) > 0 || f.discarding {
+		return 0, 0
+	}
+	for n < len(data) && (!commands || data[n] != '/') {
+		i := bytes.IndexByte(data[n:], '\n')
+		if i < 0 || i > f.Max || n+i+1 > limit {
+			break
+		}
+		n += i + 1
+		lines++
+	}
+	return n, lines
+}
+
 // Partial returns the unfinished line kept so far (nil while an overlong line is being skipped).
 func (f *Framer) Partial() []byte {
 	if f.discarding {

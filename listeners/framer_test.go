@@ -59,6 +59,37 @@ func TestFramer(t *testing.T) {
 	}
 }
 
+func TestFramerPlainRun(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		data     string
+		limit    int
+		commands bool
+		n, lines int
+	}{
+		{"all plain", "ab\ncd\n", 100, true, 6, 2},
+		{"stops at partial", "ab\ncd", 100, true, 3, 1},
+		{"stops at command", "ab\n/ti\ncd\n", 100, true, 3, 1},
+		{"command echoed when off", "/ti\n", 100, false, 4, 1},
+		{"stops at overlong", "ab\nabcdef\n", 100, true, 3, 1},
+		{"stops at limit", "ab\ncd\n", 5, true, 3, 1},
+		{"empty lines", "\n\n", 100, true, 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := Framer{Max: 4}
+			n, lines := f.PlainRun([]byte(tc.data), tc.limit, tc.commands)
+			if n != tc.n || lines != tc.lines {
+				t.Fatalf("PlainRun = %d, %d; want %d, %d", n, lines, tc.n, tc.lines)
+			}
+		})
+	}
+	f := Framer{Max: 4}
+	f.Next([]byte("ab"))
+	if n, _ := f.PlainRun([]byte("c\nd\n"), 100, true); n != 0 {
+		t.Fatalf("PlainRun with a partial line pending = %d, want 0", n)
+	}
+}
+
 func TestFramerPartialAndDetach(t *testing.T) {
 	f := Framer{Max: 8}
 	f.Attach(make([]byte, 0, 16))
@@ -106,6 +137,25 @@ func FuzzFramer(f *testing.F) {
 					break
 				}
 			}
+		}
+		// PlainRun must agree with Next: its prefix is exactly the lines Next returns, none a command.
+		var pf Framer
+		pf.Max = limit
+		n, count := pf.PlainRun(data, len(data), true)
+		rest, got := data[:n], 0
+		for {
+			ev, line, r := pf.Next(rest)
+			if ev == NeedMore {
+				break
+			}
+			if ev != Line || line[0] == '/' {
+				t.Fatalf("PlainRun prefix %q holds event %v %q", data[:n], ev, line)
+			}
+			got++
+			rest = r
+		}
+		if got != count || pf.Buffered() != 0 {
+			t.Fatalf("PlainRun counted %d lines, Next found %d (buffered %d) in %q", count, got, pf.Buffered(), data[:n])
 		}
 		// every good line must appear in the input, in order
 		pos := 0

@@ -125,7 +125,16 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 			c.hold(l, data)
 			break
 		}
-		if pol.LinesLimited() && hasNewline(data) {
+		if !pol.LinesLimited() {
+			// the common case: a run of plain lines is echoed with one copy
+			if n, lines := io.framer.PlainRun(data, pol.MaxOutput-len(io.out), pol.Commands); n > 0 {
+				io.out = append(io.out, data[:n]...)
+				c.ln.stats.Lines += uint64(lines)
+				c.strikes = 0
+				data = data[n:]
+				continue
+			}
+		} else if hasNewline(data) {
 			if ok, wait := pol.TakeLine(&c.bucket, l.nowNano); !ok {
 				c.ln.stats.RateLimited++
 				c.hold(l, data)
