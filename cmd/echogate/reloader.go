@@ -81,6 +81,7 @@ func (r *reloader) reload(force bool) {
 		return
 	}
 	plan := config.Plan(r.current, next)
+	daemonChanged := config.DaemonChanged(r.current, next)
 	binds, err := listeners.Prepare(plan, r.act.lookup)
 	if err != nil {
 		r.fail(err)
@@ -99,6 +100,9 @@ func (r *reloader) reload(force bool) {
 		r.log.Error("reload: listener not started", "err", err)
 	}
 	r.logPlan(plan, res)
+	if len(daemonChanged) > 0 {
+		r.log.Info("reload: daemon settings", "changed", daemonChanged)
+	}
 	result := "ok"
 	if len(res.Errors) > 0 {
 		result = "partial"
