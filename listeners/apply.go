@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -18,7 +19,11 @@ type Result struct {
 	LoopPause                     time.Duration             // how long the loop spent applying the plan
 	Addrs                         map[string]netip.AddrPort // where each listener now serves
 	Errors                        []error                   // listeners that could not be registered (their sockets are closed)
+	Failed                        []string                  // their names: they are not serving
 }
+
+// errStopping refuses a plan that arrives during a graceful stop.
+var errStopping = errors.New("echogate is shutting down; reload ignored")
 
 // detached is a listening socket taken out of service by a plan, kept until the plan decides its fate.
 type detached struct {
@@ -33,8 +38,16 @@ type detached struct {
 // while their connections drain. It must run on the loop (through Submit or Call).
 func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Binding) Result {
 	start := time.Now()
-	l.setDaemon(d)
 	res := Result{Addrs: map[string]netip.AddrPort{}}
+	if l.stopping {
+		for name, b := range binds {
+			b.Close()
+			res.Failed = append(res.Failed, name)
+		}
+		res.Errors = append(res.Errors, errStopping)
+		return res
+	}
+	l.setDaemon(d)
 	// Several leaving listeners may share a key (e.g. two on "127.0.0.1:0"): keep every socket.
 	leaving := map[string][]*detached{}
 	for _, a := range plan {
@@ -56,6 +69,7 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 		case config.Add, config.Rebind:
 			if err := l.bringUp(a, l.resolve(a, binds[a.Name], leaving)); err != nil {
 				res.Errors = append(res.Errors, err)
+				res.Failed = append(res.Failed, a.Name)
 				continue
 			}
 			if a.Kind == config.Add {

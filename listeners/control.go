@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"math"
 	"time"
 
 	"echogate/config"
@@ -29,6 +30,9 @@ func (l *Loop) checkIdle(c *tcpConn) {
 	deadline := l.nowNano + l.idleSpan(0)
 	if timeout > 0 {
 		deadline = c.lastActive + int64(timeout)
+		if deadline < c.lastActive {
+			deadline = math.MaxInt64
+		}
 	}
 	l.idle.add(c, deadline)
 }
@@ -59,6 +63,9 @@ func (l *Loop) scheduleStats() {
 	l.schedule(every, func() {
 		if l.opts.StatsInterval > 0 {
 			l.logStats()
+			if l.opts.OnStats != nil {
+				l.opts.OnStats(l.stats.TCPNow, l.udpActive())
+			}
 		}
 		l.scheduleStats()
 	})

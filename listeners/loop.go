@@ -29,6 +29,9 @@ type Options struct {
 	// stops the pings.
 	WatchdogEvery time.Duration
 	Watchdog      func()
+	// OnStats, when set, is called on the loop goroutine every stats_interval with the open TCP connections
+	// and active UDP peers (for systemd's STATUS=).
+	OnStats func(tcp, udp int)
 	// OnShutdown is called on the loop goroutine when an admin /shutdown is accepted.
 	OnShutdown func(peer string)
 }
@@ -45,15 +48,19 @@ type Loop struct {
 
 	queueMu sync.Mutex
 	queue   []func()
+	closed  bool          // under queueMu: Run has returned, Submit drops work
+	done    chan struct{} // closed when Run returns
 
-	now     time.Time // cached at every wake-up
-	nowNano int64
+	start   time.Time // the loop's time origin
+	now     time.Time // wall clock, cached at every wake-up (for /time)
+	nowNano int64     // monotonic ns since start, cached at every wake-up: every timer and limit uses it
 
-	readBuf []byte // one read buffer for every connection
-	pool    bufPool
-	timers  timerHeap
-	idle    idleWheel
-	udpIO   *udpBatch
+	readBuf  []byte  // one read buffer for every connection
+	pool     bufPool // output and held input
+	linePool bufPool // unfinished lines
+	timers   timerHeap
+	idle     idleWheel
+	udpIO    *udpBatch
 
 	udpScratch []byte // command replies for datagrams are built here
 	freeIO     []*connIO
@@ -82,6 +89,10 @@ func New(opts Options) (*Loop, error) {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
 	l := &Loop{
+		start:    time.Now(),
+		pool:     bufPool{size: poolBufSize},
+		linePool: bufPool{size: lineBufSize},
+		done:     make(chan struct{}),
 		opts:     opts,
 		log:      opts.Logger,
 		epfd:     epfd,
@@ -115,16 +126,23 @@ const readBufSize = 64 << 10
 // Submit queues fn to run on the loop goroutine and wakes the loop. It is safe from any goroutine.
 func (l *Loop) Submit(fn func()) {
 	l.queueMu.Lock()
+	defer l.queueMu.Unlock()
+	if l.closed {
+		return // the loop is gone; its eventfd may already be another file's number
+	}
 	l.queue = append(l.queue, fn)
-	l.queueMu.Unlock()
 	l.wake.signal()
 }
 
 // Call runs fn on the loop goroutine and waits for it to finish. It must not be called from the loop itself.
+// If the loop stops first, Call returns without running fn.
 func (l *Loop) Call(fn func()) {
 	done := make(chan struct{})
 	l.Submit(func() { fn(); close(done) })
-	<-done
+	select {
+	case <-done:
+	case <-l.done:
+	}
 }
 
 // Run serves until the loop is stopped, then closes everything it owns. It locks its goroutine to one OS thread.
@@ -162,7 +180,7 @@ func (l *Loop) Run() error {
 
 func (l *Loop) updateNow() {
 	l.now = time.Now()
-	l.nowNano = l.now.UnixNano()
+	l.nowNano = int64(l.now.Sub(l.start)) // monotonic: a stepped wall clock moves no timer
 }
 
 // waitMillis is the epoll_wait timeout: the time to the next timer, rounded up.
@@ -237,8 +255,13 @@ func (l *Loop) closeAll() {
 		l.fds.set(fd, nil)
 	})
 	l.spare.release()
+	l.queueMu.Lock()
+	l.closed = true
+	l.queue = nil
 	l.wake.close()
+	l.queueMu.Unlock()
 	unix.Close(l.epfd)
+	close(l.done)
 }
 
 // ensureSpareP makes sure the Go scheduler has a processor (P) besides the loop's. While the loop sleeps in

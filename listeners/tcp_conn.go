@@ -31,14 +31,15 @@ type tcpConn struct {
 // connIO is the part of a connection that exists only while it has data in flight.
 type connIO struct {
 	framer    Framer
-	out       []byte // replies not yet written
+	out       []byte // replies; out[head:] is not written yet
+	head      int
 	held      []byte // input not yet processed (rate limit or full output queue)
 	rateTimer *timer // set while reading is paused by rate_lines
 }
 
 // idle reports whether io holds nothing and can be given back.
 func (io *connIO) idle() bool {
-	return len(io.out) == 0 && len(io.held) == 0 && io.rateTimer == nil && io.framer.Buffered() == 0 &&
+	return io.queued() == 0 && len(io.held) == 0 && io.rateTimer == nil && io.framer.Buffered() == 0 &&
 		!io.framer.discarding
 }
 
@@ -71,7 +72,7 @@ func (c *tcpConn) readable() bool {
 		return false
 	}
 	io := c.io
-	return io == nil || len(io.held) == 0 && io.rateTimer == nil && len(io.out) <= c.ln.pol.MaxOutput/2
+	return io == nil || len(io.held) == 0 && io.rateTimer == nil && io.queued() <= c.ln.pol.MaxOutput/2
 }
 
 // read takes what the socket has (up to a fairness budget) and runs it through the echo.
@@ -79,7 +80,7 @@ func (c *tcpConn) read(l *Loop) {
 	for round := 0; round < readRounds && c.readable(); round++ {
 		room := len(l.readBuf)
 		if c.io != nil {
-			room = min(room, c.ln.pol.MaxOutput-len(c.io.out))
+			room = min(room, c.ln.pol.MaxOutput-c.io.queued())
 		}
 		if room <= 0 {
 			return
@@ -113,22 +114,22 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 	io := l.connIO(c)
 	pol := c.ln.pol
 	if c.raw {
-		io.out = append(io.out, data...)
+		io.out = append(l.outBuf(io), data...)
 		return
 	}
 	if !io.framer.Attached() {
-		io.framer.Attach(l.pool.get())
+		io.framer.Attach(l.linePool.get())
 	}
 	io.framer.Max = pol.MaxLine
 	for len(data) > 0 && !c.closing {
-		if len(io.out) >= pol.MaxOutput {
+		if io.queued() >= pol.MaxOutput {
 			c.hold(l, data)
 			break
 		}
 		if !pol.LinesLimited() {
 			// the common case: a run of plain lines is echoed with one copy
-			if n, lines := io.framer.PlainRun(data, pol.MaxOutput-len(io.out), pol.Commands); n > 0 {
-				io.out = append(io.out, data[:n]...)
+			if n, lines := io.framer.PlainRun(data, pol.MaxOutput-io.queued(), pol.Commands); n > 0 {
+				io.out = append(l.outBuf(io), data[:n]...)
 				c.ln.stats.Lines += uint64(lines)
 				c.strikes = 0
 				data = data[n:]
@@ -151,14 +152,14 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 			c.line(l, line)
 		case Overflow:
 			c.ln.stats.Overflows++
-			io.out = append(io.out, replyTooLong...)
+			io.out = append(l.outBuf(io), replyTooLong...)
 			if c.strikes++; c.strikes >= 2 {
 				c.closing = true
 			}
 		}
 	}
 	if io.framer.Buffered() == 0 {
-		l.pool.put(io.framer.Detach())
+		l.linePool.put(io.framer.Detach())
 	}
 }
 
@@ -175,10 +176,10 @@ func hasNewline(b []byte) bool {
 func (c *tcpConn) line(l *Loop, line []byte) {
 	io := c.io
 	if len(line) > 0 && line[0] == '/' && c.ln.pol.Commands {
-		io.out = l.runCommand(io.out, c.ln.pol, c.ln.stats, c.peer, line, false)
+		io.out = l.runCommand(l.outBuf(io), c.ln.pol, c.ln.stats, c.peer, line, false)
 		return
 	}
-	io.out = append(io.out, line...)
+	io.out = append(l.outBuf(io), line...)
 }
 
 // hold keeps unprocessed input until the connection may go on.
@@ -205,16 +206,16 @@ func (c *tcpConn) pauseFor(l *Loop, d time.Duration) {
 // idle buffers back, and sets the epoll interest to match.
 func (c *tcpConn) settle(l *Loop) {
 	for io := c.io; io != nil; {
-		if len(io.held) > 0 && io.rateTimer == nil && !c.closing && len(io.out) < c.ln.pol.MaxOutput {
+		if len(io.held) > 0 && io.rateTimer == nil && !c.closing && io.queued() < c.ln.pol.MaxOutput {
 			held := io.held
 			io.held = nil
 			c.consume(l, held) // what it cannot take yet it copies into a fresh io.held
 			l.pool.put(held)
 		}
-		if len(io.out) > 0 && !c.flush(l) {
+		if io.queued() > 0 && !c.flush(l) {
 			return
 		}
-		if len(io.out) > 0 || len(io.held) == 0 || io.rateTimer != nil || c.closing {
+		if io.queued() > 0 || len(io.held) == 0 || io.rateTimer != nil || c.closing {
 			break // the socket is full, or nothing more can be done now
 		}
 	}
@@ -223,7 +224,7 @@ func (c *tcpConn) settle(l *Loop) {
 			return
 		}
 	}
-	if c.closing && (c.io == nil || len(c.io.out) == 0) {
+	if c.closing && (c.io == nil || c.io.queued() == 0) {
 		c.close(l, "done")
 		return
 	}
@@ -251,12 +252,12 @@ func (c *tcpConn) finishHalfClose(l *Loop) {
 // was closed.
 func (c *tcpConn) flush(l *Loop) bool {
 	io := c.io
-	for len(io.out) > 0 {
-		n, err := writeNB(int(c.fd), io.out)
+	for io.queued() > 0 {
+		n, err := writeNB(int(c.fd), io.out[io.head:])
 		if n > 0 {
 			c.ln.stats.BytesOut += uint64(n)
 			c.lastActive = l.nowNano
-			io.out = io.out[:copy(io.out, io.out[n:])]
+			io.sent(n)
 			continue
 		}
 		if errors.Is(err, unix.EINTR) {
@@ -277,7 +278,7 @@ func (c *tcpConn) setInterest(l *Loop) {
 	if c.readable() {
 		want |= unix.EPOLLIN
 	}
-	if c.io != nil && len(c.io.out) > 0 {
+	if c.io != nil && c.io.queued() > 0 {
 		want |= unix.EPOLLOUT
 	}
 	if want != c.events {
@@ -317,9 +318,33 @@ func (l *Loop) connIO(c *tcpConn) *connIO {
 		} else {
 			c.io = &connIO{}
 		}
-		c.io.out = l.pool.get()
 	}
 	return c.io
+}
+
+// outBuf returns io's output buffer, taking one from the pool when io has none: a connection holding only
+// an unfinished line does not hold an output buffer too.
+func (l *Loop) outBuf(io *connIO) []byte {
+	if io.out == nil {
+		io.out = l.pool.get()
+	}
+	return io.out
+}
+
+// queued is how many reply bytes wait to be written.
+func (io *connIO) queued() int { return len(io.out) - io.head }
+
+// sent drops n written bytes from the front of the queue. Bytes are moved down only once the written part
+// is at least half the buffer, so a large queue drained a little at a time costs O(n) copying, not O(n²).
+func (io *connIO) sent(n int) {
+	io.head += n
+	switch {
+	case io.head == len(io.out):
+		io.out, io.head = io.out[:0], 0
+	case io.head >= len(io.out)/2:
+		io.out = io.out[:copy(io.out, io.out[io.head:])]
+		io.head = 0
+	}
 }
 
 // releaseIO gives c's buffers and I/O state back to the loop.
@@ -328,7 +353,7 @@ func (l *Loop) releaseIO(c *tcpConn) {
 	c.io = nil
 	l.pool.put(io.out)
 	l.pool.put(io.held)
-	l.pool.put(io.framer.Detach())
+	l.linePool.put(io.framer.Detach())
 	*io = connIO{}
 	if len(l.freeIO) < poolMaxFree {
 		l.freeIO = append(l.freeIO, io)

@@ -147,6 +147,9 @@ func (l *Loop) acceptExhausted(ln *tcpListener, err error) {
 		l.log.Warn("pause listener", "listener", ln.name, "err", err)
 	}
 	l.schedule(ln.backoff, func() {
+		if l.spare < 0 {
+			l.spare.reserve() // it may have failed while descriptors were short
+		}
 		if ln.removed || !ln.paused {
 			return
 		}

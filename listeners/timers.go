@@ -2,6 +2,7 @@ package listeners
 
 import (
 	"container/heap"
+	"math"
 	"time"
 )
 
@@ -45,7 +46,11 @@ func (h timerHeap) next() (int64, bool) {
 
 // schedule runs fn once after d.
 func (l *Loop) schedule(d time.Duration, fn func()) *timer {
-	t := &timer{when: l.nowNano + int64(d), fn: fn, index: -1}
+	when := l.nowNano + int64(d)
+	if when < l.nowNano { // a duration of centuries: saturate rather than wrap into the past
+		when = math.MaxInt64
+	}
+	t := &timer{when: when, fn: fn, index: -1}
 	heap.Push(&l.timers, t)
 	return t
 }

@@ -85,10 +85,8 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 			}
 		}
 		if replies > 0 {
-			sent := b.send(u.fd, replies)
-			for i := 0; i < sent; i++ {
-				u.stats.BytesOut += uint64(b.outIov[i].Len)
-			}
+			sent, bytes := b.send(u.fd, replies)
+			u.stats.BytesOut += bytes
 			u.stats.UDPDropped += uint64(replies - sent)
 		}
 		if u.vlen.observe(n); n < vlen {

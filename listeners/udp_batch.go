@@ -134,36 +134,38 @@ func (b *udpBatch) receiveOne(fd, limit int) (int, error) {
 	return 1, nil
 }
 
-// send writes the first n queued replies and returns how many went out: one with sendto(2), more with
-// sendmmsg(2). A full socket buffer drops the rest: UDP has no backpressure, and the loop must not wait.
-func (b *udpBatch) send(fd, n int) int {
+// send writes the first n queued replies: one with sendto(2), more with sendmmsg(2). It returns how many
+// went out and how many bytes they held. A reply the kernel refuses (an unreachable peer, a full socket
+// buffer) is dropped: UDP has no backpressure, and the loop must not wait.
+func (b *udpBatch) send(fd, n int) (sent int, bytes uint64) {
 	if n == 1 && b.out[0].Hdr.Controllen == 0 {
 		h := &b.out[0].Hdr
 		_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(b.outIov[0].Base)),
 			uintptr(b.outIov[0].Len), unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(h.Name)), uintptr(h.Namelen))
 		if errno != 0 {
-			return 0
+			return 0, 0
 		}
-		return 1
+		return 1, b.outIov[0].Len
 	}
-	sent := 0
-	for sent < n {
-		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.out[sent])),
-			uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
-		if errno == unix.EINTR {
+	for next := 0; next < n; {
+		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.out[next])),
+			uintptr(n-next), unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case errno == unix.EINTR:
 			continue
-		}
-		if errno != 0 {
-			// skip the datagram that failed (for example an unreachable peer) and go on with the rest
-			sent++
+		case errno != 0:
+			next++ // the first datagram failed: skip it and go on with the rest
 			continue
+		case r == 0:
+			return sent, bytes
 		}
-		if r == 0 {
-			break
+		for i := next; i < next+int(r); i++ {
+			bytes += b.outIov[i].Len
 		}
 		sent += int(r)
+		next += int(r)
 	}
-	return sent
+	return sent, bytes
 }
 
 // rawAddrPort converts a kernel socket address to a netip.AddrPort without allocating.
