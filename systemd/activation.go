@@ -32,13 +32,16 @@ type Socket struct {
 	Protocol  string         // "tcp" or "udp" (SO_TYPE + SO_PROTOCOL; MPTCP 262 counts as tcp)
 	Addr      netip.AddrPort // getsockname
 	Listening bool           // SO_ACCEPTCONN
+	// Err says why echogate cannot serve this socket (a unix socket, Accept=yes, …); nil when it can.
+	// Such a socket is an error only if a listener claims it by name.
+	Err error `json:"-"`
 }
 
 // ListenFDs returns the sockets systemd passed to this process (fds 3..3+LISTEN_FDS-1), named from
 // LISTEN_FDNAMES. It returns nil, nil when LISTEN_PID is not this process's pid. Every passed fd is made
 // non-blocking and close-on-exec, and LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are unset, so children
 // do not inherit them. Unix sockets, non-inet sockets and stream sockets that are not listening are
-// refused with an error naming the fd and its name.
+// returned with Err set, naming the fd and its name; the error return is for malformed variables.
 func ListenFDs() ([]Socket, error) {
 	pidText, nText, namesText := os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES")
 	_, namesSet := os.LookupEnv("LISTEN_FDNAMES")
@@ -66,22 +69,15 @@ func ListenFDs() ([]Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	var (
-		sockets []Socket
-		errs    []error
-	)
+	sockets := make([]Socket, 0, n)
 	for i := range n {
 		fd := listenFDsStart + i
 		s, err := adopt(fd)
+		s.FD, s.Name = fd, names[i]
 		if err != nil {
-			errs = append(errs, fmt.Errorf("systemd socket fd %d named %q: %w", fd, names[i], err))
-			continue
+			s.Err = fmt.Errorf("systemd socket fd %d named %q: %w", fd, names[i], err)
 		}
-		s.Name = names[i]
 		sockets = append(sockets, s)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	return sockets, nil
 }

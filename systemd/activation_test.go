@@ -41,6 +41,11 @@ func runHelper() int {
 		r.Err = err.Error()
 	}
 	r.Sockets = sockets
+	for _, s := range sockets {
+		if s.Err != nil {
+			r.Err += s.Err.Error() + "\n"
+		}
+	}
 	for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
 		if _, ok := os.LookupEnv(k); ok {
 			r.Env = append(r.Env, k)

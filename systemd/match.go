@@ -21,10 +21,13 @@ func Match(sockets []Socket, ls []config.Listener) (claimed map[string]Socket, u
 	for _, s := range sockets {
 		l, ok := byName[s.Name]
 		if !ok {
-			if s.Name == UnknownName || s.Name == "" {
+			if (s.Name == UnknownName || s.Name == "") && s.Err == nil {
 				unknown = append(unknown, s)
 			}
 			continue
+		}
+		if s.Err != nil {
+			return nil, nil, fmt.Errorf("listener %q: %w", l.Name, s.Err)
 		}
 		if string(l.Protocol) != s.Protocol {
 			return nil, nil, fmt.Errorf("listener %q is %s but systemd passed a %s socket named %q",

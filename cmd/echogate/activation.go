@@ -35,6 +35,11 @@ func newActivation(cfg *config.Config, log *slog.Logger) (*activation, error) {
 		log.Info("adopting socket from systemd", "listener", name, "fd", s.FD, "addr", s.Addr)
 	}
 	for _, s := range unclaimed {
+		if s.Err != nil {
+			log.Warn("systemd passed a socket echogate cannot serve and no listener claims; leaving it alone",
+				"fd", s.FD, "name", s.Name, "err", s.Err)
+			continue
+		}
 		log.Warn("systemd passed a socket no listener claims; leaving it alone", "fd", s.FD, "name", s.Name,
 			"protocol", s.Protocol, "addr", s.Addr)
 		if _, taken := a.byName[s.Name]; !taken && s.Name != "unknown" {

@@ -178,3 +178,19 @@ func freeAddr(t *testing.T, proto string) string {
 	}
 	return addr
 }
+
+// A passed socket echogate cannot serve (here a unix socket) is only an error when a listener claims it: left
+// unclaimed, it is logged and the daemon serves the rest.
+func TestActivationUnservableUnclaimedSocket(t *testing.T) {
+	t.Parallel()
+	web := passTCP(t, "web")
+	socks := []passedSocket{web, unixSocket(t, "metrics")}
+	d := startDaemon(t, unboundListener("web", "tcp"), activated(socks, true))
+	if _, err := d.waitLog("cannot serve and no listener claims", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, dialTCP(t, web.addr), "still serving\n", "still serving\n")
+	if err := d.stop(); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
