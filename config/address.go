@@ -19,6 +19,9 @@ func normalizeAddress(s string) (string, error) {
 	if err != nil {
 		return "", explainAddress(s)
 	}
+	if ap.Addr().Zone() != "" {
+		return "", fmt.Errorf("%q: zoned addresses are not supported; bind a global address or \"[::]\"", s)
+	}
 	return ap.String(), nil
 }
 

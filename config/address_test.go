@@ -14,7 +14,7 @@ func TestNormalizeAddress(t *testing.T) {
 		{"[::]:7007", "[::]:7007", ""},
 		{"0.0.0.0:0", "0.0.0.0:0", ""},
 		{"[0:0:0:0:0:0:0:1]:7", "[::1]:7", ""},
-		{"[fe80::1%eth0]:7", "[fe80::1%eth0]:7", ""},
+		{"[fe80::1%eth0]:7", "", `"[fe80::1%eth0]:7": zoned addresses are not supported; bind a global address or "[::]"`},
 		{"", "", `"" has no port (want "host:port", e.g. "127.0.0.1:7007")`},
 		{"localhost:7", "", `"localhost:7": host must be an IP address, not a name (e.g. "127.0.0.1:7007")`},
 		{":-1", "", `"127.0.0.1:-1": bad port "-1" (want 0..65535)`},

@@ -61,8 +61,11 @@ func (c *Config) validateDaemon() error {
 			return c.daemonErr(dur.key, "%s must not be negative", dur.key)
 		}
 	}
-	if d.UDPPeerWindow <= 0 {
-		return c.daemonErr("udp_peer_window", "udp_peer_window must be positive")
+	if d.UDPPeerWindow < time.Second {
+		return c.daemonErr("udp_peer_window", "udp_peer_window must be at least 1s (peers are aged once a second)")
+	}
+	if d.StatsInterval > 0 && d.StatsInterval < time.Second {
+		return c.daemonErr("stats_interval", "stats_interval must be \"0s\" (off) or at least 1s")
 	}
 	return nil
 }

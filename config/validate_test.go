@@ -41,7 +41,9 @@ func TestValidateErrors(t *testing.T) {
 		{"credential dotdot", tcp + "token_credential = \"..\"\n", `v.toml:5:1: listener "t": token_credential ".." must be a file name in $CREDENTIALS_DIRECTORY (no '/', not "." or "..")`},
 		{"credential empty", tcp + "token_credential = \"\"\n", `v.toml:5:1: listener "t": token_credential "" must be a file name in $CREDENTIALS_DIRECTORY (no '/', not "." or "..")`},
 		{"token file relative", tcp + "token_file = \"tok\"\n", `v.toml:5:1: listener "t": token_file "tok" must be an absolute path`},
-		{"udp_peer_window", "[daemon]\nudp_peer_window = \"0s\"\n", "v.toml:2:1: udp_peer_window must be positive"},
+		{"udp_peer_window", "[daemon]\nudp_peer_window = \"0s\"\n", "v.toml:2:1: udp_peer_window must be at least 1s (peers are aged once a second)"},
+		{"udp_peer_window short", "[daemon]\nudp_peer_window = \"500ms\"\n", "v.toml:2:1: udp_peer_window must be at least 1s (peers are aged once a second)"},
+		{"stats_interval short", "[daemon]\nstats_interval = \"1ms\"\n", `v.toml:2:1: stats_interval must be "0s" (off) or at least 1s`},
 		{"daemon header placed", "\n[daemon]\nlog_level = \"info\"\n" + tcp + named(tcp, "t"), `v.toml:9:1: listener "t": name "t" is already used by another listener (line 4)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
