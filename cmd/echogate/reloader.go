@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"echogate/config"
@@ -22,6 +24,7 @@ type reloader struct {
 	level    *slog.LevelVar
 	flagLvl  bool // -log-level was given, so the file's log_level is ignored
 	requests chan struct{}
+	stopping *atomic.Bool // set when the daemon begins to stop: no more reloads
 
 	mu      sync.Mutex
 	force   bool
@@ -29,10 +32,9 @@ type reloader struct {
 	status  string
 }
 
-func newReloader(path string, cfg *config.Config, loop *listeners.Loop, log *slog.Logger,
-	notify *systemd.Notifier, act *activation, level *slog.LevelVar, flagLvl bool) *reloader {
-	return &reloader{path: path, current: cfg, loop: loop, log: log, notify: notify, act: act, level: level,
-		flagLvl: flagLvl, requests: make(chan struct{}, 1)}
+func newReloader(d *daemon, loop *listeners.Loop, act *activation) *reloader {
+	return &reloader{path: d.cfg.Path, current: d.cfg, loop: loop, log: d.log, notify: d.notify, act: act,
+		level: d.level, flagLvl: d.levelFromFlag, stopping: &d.stopping, requests: make(chan struct{}, 1)}
 }
 
 // request asks for a reload; force skips the "content unchanged" check (SIGHUP). Requests that arrive while a
@@ -65,8 +67,13 @@ func (r *reloader) run(stop <-chan struct{}) {
 
 // reload performs one reload.
 func (r *reloader) reload(force bool) {
+	if r.stopping.Load() {
+		return
+	}
 	if r.path == "" {
 		r.log.Warn("reload requested, but listeners come from -listen flags; nothing to reload")
+		r.sendNotify(r.notify.Reloading("nothing to reload: listeners come from -listen flags"))
+		r.sendNotify(r.notify.Ready(r.statusLine()))
 		return
 	}
 	start := time.Now()
@@ -92,7 +99,10 @@ func (r *reloader) reload(force bool) {
 		res = r.loop.Apply(next.Daemon, plan, binds)
 		r.loop.CountReload(len(res.Errors) == 0)
 	})
-	r.current = next
+	if r.stopping.Load() {
+		return // the daemon began to stop meanwhile: Apply refused the plan, and systemd has had STOPPING=1
+	}
+	r.current = withoutListeners(next, res.Failed) // a listener that did not start is added again next time
 	if !r.flagLvl {
 		r.level.Set(levelOf(next.Daemon.LogLevel))
 	}
@@ -162,4 +172,16 @@ func levelOf(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return lv
+}
+
+// withoutListeners returns cfg without the named listeners (cfg itself when there are none).
+func withoutListeners(cfg *config.Config, names []string) *config.Config {
+	if len(names) == 0 {
+		return cfg
+	}
+	cp := *cfg
+	cp.Listeners = slices.DeleteFunc(slices.Clone(cfg.Listeners), func(lc config.Listener) bool {
+		return slices.Contains(names, lc.Name)
+	})
+	return &cp
 }

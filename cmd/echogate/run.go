@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -66,6 +67,8 @@ type daemon struct {
 	levelFromFlag bool
 	signals       chan os.Signal
 	notify        *systemd.Notifier
+	stopping      atomic.Bool
+	reloader      *reloader // set before the loop runs
 }
 
 func (d *daemon) serve() error {
@@ -100,7 +103,8 @@ func (d *daemon) serve() error {
 
 	stop := make(chan struct{})
 	defer close(stop)
-	r := newReloader(d.cfg.Path, d.cfg, loop, d.log, d.notify, act, d.level, d.levelFromFlag)
+	r := newReloader(d, loop, act)
+	d.reloader = r
 	go r.run(stop)
 	if d.cfg.Path != "" {
 		if err := watchConfig(d.cfg.Path, d.log, func() { r.request(false) }, stop); err != nil {
@@ -112,6 +116,7 @@ func (d *daemon) serve() error {
 	done := make(chan error, 1)
 	go func() { done <- loop.Run() }()
 	status := fmt.Sprintf("serving %d listeners", len(res.Addrs))
+	r.setStatus(status)
 	d.warnNotify(d.notify.Ready(status))
 	d.log.Info("echogate ready", "listeners", len(res.Addrs), "version", version)
 	err = <-done
@@ -126,7 +131,13 @@ func (d *daemon) loopOptions() listeners.Options {
 		UDPPeerWindow: d.cfg.Daemon.UDPPeerWindow,
 		DrainTimeout:  d.cfg.Daemon.DrainTimeout,
 		ShutdownGrace: d.cfg.Daemon.ShutdownGrace,
+		OnStats: func(tcp, udp int) {
+			if r := d.reloader; r != nil {
+				d.warnNotify(d.notify.Status(fmt.Sprintf("%s; %d TCP connections, %d UDP peers", r.statusLine(), tcp, udp)))
+			}
+		},
 		OnShutdown: func(reason string) {
+			d.stopping.Store(true)
 			d.warnNotify(d.notify.Stopping("stopping: " + reason))
 		},
 	}

@@ -39,6 +39,12 @@ func reloadCommand(args []string) int {
 			return 1
 		}
 	}
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", target)); err == nil &&
+		!strings.HasPrefix(strings.TrimSpace(string(comm)), "echogate") {
+		fmt.Fprintf(os.Stderr, "echogate reload: pid %d is %q, not echogate (a stale pid_file?); not signalling it\n",
+			target, strings.TrimSpace(string(comm)))
+		return 1
+	}
 	if err := unix.Kill(target, unix.SIGHUP); err != nil {
 		fmt.Fprintf(os.Stderr, "echogate reload: signal pid %d: %v\n", target, err)
 		return 1

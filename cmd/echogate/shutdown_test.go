@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A config change that arrives while the daemon is stopping (here: flushing to a client that does not read)
+// is not applied: no listener is started during shutdown, and the stop still ends with exit 0.
+func TestNoReloadDuringShutdown(t *testing.T) {
+	t.Parallel()
+	cfg := "[daemon]\nshutdown_grace = \"3s\"\n" + tcpListenerTOML("main", "127.0.0.1:0")
+	d := startDaemon(t, cfg)
+	c := dialTCP(t, d.addr("main"))
+	// Queue far more than the socket buffers hold, without reading: the daemon has output to flush.
+	line := strings.Repeat("x", 1000) + "\n"
+	go func() {
+		for i := 0; i < 8000; i++ {
+			if _, err := io.WriteString(c, line); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	mark := d.logLines()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	if _, err := d.waitLogAfter(mark, "shutting down", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	saveAtomic(t, d.config, cfg+tcpListenerTOML("late", "127.0.0.1:0"))
+	if err := d.wait(15 * time.Second); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	for _, l := range d.log.snapshot()[mark:] {
+		if strings.Contains(l, "msg=reload") || strings.Contains(l, "listener=late") {
+			t.Errorf("reload applied during shutdown: %s", l)
+		}
+	}
+}
+
+// `echogate reload` refuses to signal a PID that is not echogate: after a crash the pid_file may name an
+// unrelated process, which SIGHUP would kill.
+func TestReloadCommandRefusesStalePID(t *testing.T) {
+	t.Parallel()
+	other := exec.Command("sleep", "30")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "echogate.pid")
+	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", other.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "echogate.toml")
+	toml := fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile) + tcpListenerTOML("main", "127.0.0.1:0")
+	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(echogateBin, "reload", "-config", cfg).CombinedOutput()
+	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "not echogate") {
+		t.Fatalf("reload: exit %d, output %q; want exit 1 refusing the stale PID", code, out)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the unrelated process was signalled: %v", err)
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
