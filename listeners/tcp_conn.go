@@ -25,6 +25,7 @@ type tcpConn struct {
 	raw        bool   // mode at accept time
 	eof        bool   // the peer half-closed
 	closing    bool   // close once the output is flushed; read nothing more
+	lingering  bool   // output sent and write side shut; discarding input until the peer closes
 	closed     bool
 }
 
@@ -34,7 +35,7 @@ type connIO struct {
 	out       []byte // replies; out[head:] is not written yet
 	head      int
 	held      []byte // input not yet processed (rate limit or full output queue)
-	rateTimer *timer // set while reading is paused by rate_lines
+	rateTimer *timer // set while reading is paused by rate_lines, or while lingering before the close
 }
 
 // idle reports whether io holds nothing and can be given back.
@@ -47,6 +48,10 @@ func (io *connIO) idle() bool {
 const readRounds = 4
 
 func (c *tcpConn) onEvent(l *Loop, events uint32) {
+	if c.lingering {
+		c.drainLinger(l, events)
+		return
+	}
 	if events&unix.EPOLLERR != 0 {
 		c.close(l, "reset")
 		return
@@ -225,6 +230,10 @@ func (c *tcpConn) settle(l *Loop) {
 		}
 	}
 	if c.closing && (c.io == nil || c.io.queued() == 0) {
+		if c.strikes >= 2 && !c.eof && !l.stopping {
+			c.linger(l)
+			return
+		}
 		c.close(l, "done")
 		return
 	}
@@ -245,6 +254,44 @@ func (c *tcpConn) finishHalfClose(l *Loop) {
 		c.ln.stats.Lines++
 		c.line(l, p)
 		c.flush(l)
+	}
+}
+
+// lingerTimeout bounds how long a connection closed by echogate waits for its peer to stop sending.
+const lingerTimeout = 2 * time.Second
+
+// linger closes a connection that echogate ends (two overlong lines) without losing its last reply: closing a
+// socket with unread input makes the kernel send a reset, and a client still sending would then lose the
+// "ERR too-long-line" queued just before. So the write side is shut (the peer reads the reply, then EOF),
+// and input is read and thrown away until the peer closes or lingerTimeout passes.
+func (c *tcpConn) linger(l *Loop) {
+	c.lingering = true
+	unix.Shutdown(int(c.fd), unix.SHUT_WR)
+	l.connIO(c).rateTimer = l.schedule(lingerTimeout, func() { c.close(l, "linger timeout") })
+	if c.events != unix.EPOLLIN {
+		c.events = unix.EPOLLIN
+		if err := l.modify(int(c.fd), unix.EPOLLIN); err != nil {
+			c.close(l, "epoll")
+		}
+	}
+}
+
+// drainLinger reads and discards what a lingering connection's peer still sends, and closes on its EOF.
+func (c *tcpConn) drainLinger(l *Loop, events uint32) {
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+		c.close(l, "done")
+		return
+	}
+	for range readRounds {
+		n, err := readNB(int(c.fd), l.readBuf)
+		switch {
+		case n > 0, errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return
+		}
+		c.close(l, "done") // EOF or an error
+		return
 	}
 }
 

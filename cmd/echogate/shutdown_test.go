@@ -83,3 +83,20 @@ func exitCode(err error) int {
 	}
 	return -1
 }
+
+// The connection closed by a second overlong line ends with a clean EOF after both error replies, even while
+// the client is still sending: echogate shuts its write side and drains instead of resetting.
+func TestOverflowCloseIsClean(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, tcpListenerTOML("small", "127.0.0.1:0", "max_line = 8"))
+	c := dialTCP(t, d.addr("small"))
+	// One write: the daemon reads the two overlong lines together with input it will never read.
+	go io.WriteString(c, strings.Repeat("a", 20)+"\n"+strings.Repeat("b", 20)+"\n"+strings.Repeat("z", 512<<10))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read %q, then %v; want a clean EOF", got, err)
+	}
+	if string(got) != "ERR too-long-line\nERR too-long-line\n" {
+		t.Fatalf("got %q", got)
+	}
+}
