@@ -9,25 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	loadreport "echogate/cmd/echoload/report"
 )
 
-// loadResult is the JSON line echoload prints.
-type loadResult struct {
-	Proto       string  `json:"proto"`
-	Conns       int     `json:"conns"`
-	Size        int     `json:"size"`
-	Pipeline    int     `json:"pipeline"`
-	DurationS   float64 `json:"duration_s"`
-	RoundTrips  uint64  `json:"round_trips"`
-	RPS         float64 `json:"rps"`
-	MBps        float64 `json:"mbps"`
-	P50us       float64 `json:"p50_us"`
-	P99us       float64 `json:"p99_us"`
-	P999us      float64 `json:"p999_us"`
-	Errors      uint64  `json:"errors"`
-	Established int     `json:"established"`
-	Lost        int     `json:"lost"`
-}
+// loadResult is the JSON line echoload prints (see package report).
+type loadResult = loadreport.Result
 
 // point is one throughput measurement: a load shape run against both servers.
 type point struct {

@@ -49,7 +49,7 @@ func runIdle(ctx context.Context, o options, d *diag) result {
 		}
 	}
 	res.Errors = uint64(o.idle-res.Established) + uint64(res.Lost)
-	res.setRates(new(histogram))
+	setRates(&res, new(histogram))
 	return res
 }
 

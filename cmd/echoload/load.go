@@ -112,7 +112,7 @@ func sumWorkers(o options, ws []*worker, elapsed time.Duration) result {
 		}
 		h.merge(&w.hist)
 	}
-	r.setRates(h)
+	setRates(&r, h)
 	return r
 }
 

@@ -8,25 +8,12 @@ import (
 	"math"
 	"sync"
 	"syscall"
+
+	"echogate/cmd/echoload/report"
 )
 
-// result is the one JSON line echoload prints.
-type result struct {
-	Proto       string  `json:"proto"`
-	Conns       int     `json:"conns"`
-	Size        int     `json:"size"`
-	Pipeline    int     `json:"pipeline"`
-	DurationS   float64 `json:"duration_s"`
-	RoundTrips  uint64  `json:"round_trips"`
-	RPS         float64 `json:"rps"`
-	MBps        float64 `json:"mbps"` // megabytes (1e6) of echoed payload per second
-	P50us       float64 `json:"p50_us"`
-	P99us       float64 `json:"p99_us"`
-	P999us      float64 `json:"p999_us"`
-	Errors      uint64  `json:"errors"`
-	Established int     `json:"established"`
-	Lost        int     `json:"lost"`
-}
+// result is the JSON line echoload prints (see package report).
+type result = report.Result
 
 // run executes one load or idle run, prints its result and returns the exit status.
 func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
@@ -53,7 +40,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
 }
 
 // setRates fills the per-second figures and latency percentiles of r from its counts.
-func (r *result) setRates(h *histogram) {
+func setRates(r *result, h *histogram) {
 	if r.DurationS > 0 {
 		r.RPS = round(float64(r.RoundTrips)/r.DurationS, 1)
 		r.MBps = round(float64(r.RoundTrips)*float64(r.Size)/r.DurationS/1e6, 3)
