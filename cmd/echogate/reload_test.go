@@ -310,3 +310,24 @@ func TestReloadRemovesListenersSharingAnEphemeralAddress(t *testing.T) {
 		t.Fatalf("exit: %v", err)
 	}
 }
+
+// Two listeners that swap ports in one reload hand their sockets to each other: nothing is closed or
+// refused, each port now applies the other listener's rules, and open connections keep echoing.
+func TestReloadSwapPorts(t *testing.T) {
+	t.Parallel()
+	p1 := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
+	p2 := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
+	d := startDaemon(t, tcpListenerTOML("a", p1, "max_line = 8")+tcpListenerTOML("b", p2, "max_line = 100"))
+	c1, c2 := dialTCP(t, p1), dialTCP(t, p2)
+	roundTrip(t, c1, "short\n", "short\n")
+	mark := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("a", p2, "max_line = 8")+tcpListenerTOML("b", p1, "max_line = 100"))
+	if summary := d.awaitReload(t, mark); !strings.Contains(summary, "result=ok") {
+		t.Fatalf("summary: %s", summary)
+	}
+	long := strings.Repeat("x", 50) + "\n"
+	roundTrip(t, dialTCP(t, p1), long, long)                  // b's rules on p1
+	roundTrip(t, dialTCP(t, p2), long, "ERR too-long-line\n") // a's rules on p2
+	roundTrip(t, c1, "old a\n", "old a\n")
+	roundTrip(t, c2, "old b\n", "old b\n")
+}
