@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -255,4 +256,53 @@ func viaShell(vars ...string) []string {
 		script += "export " + v + "=$$; "
 	}
 	return []string{"sh", "-c", script + `exec "$0" "$@"`}
+}
+
+// statsReply is a decoded `/stats json` reply.
+type statsReply struct {
+	TotalClients  uint64                      `json:"total_clients"`
+	TCPConnected  int                         `json:"tcp_connected"`
+	UDPActive     int                         `json:"udp_active"`
+	ReloadsOK     uint64                      `json:"reloads_ok"`
+	ReloadsFailed uint64                      `json:"reloads_failed"`
+	Listeners     map[string]listenerCounters `json:"listeners"`
+}
+
+// listenerCounters are one listener's counters in `/stats json`.
+type listenerCounters struct {
+	Open            int    `json:"open"`
+	Accepted        uint64 `json:"accepted"`
+	RefusedBusy     uint64 `json:"refused_busy"`
+	RefusedPerIP    uint64 `json:"refused_per_ip"`
+	RefusedCIDR     uint64 `json:"refused_cidr"`
+	Lines           uint64 `json:"lines"`
+	Datagrams       uint64 `json:"datagrams"`
+	BytesIn         uint64 `json:"bytes_in"`
+	BytesOut        uint64 `json:"bytes_out"`
+	Overflows       uint64 `json:"overflows"`
+	IdleClosed      uint64 `json:"idle_closed"`
+	RateLimited     uint64 `json:"rate_limited"`
+	UDPDropped      uint64 `json:"udp_dropped"`
+	ShutdownRefused uint64 `json:"shutdown_refused"`
+	AcceptErrors    uint64 `json:"accept_errors"`
+	ReloadsOK       uint64 `json:"reloads_ok"`
+	ReloadsFailed   uint64 `json:"reloads_failed"`
+}
+
+// statsOn asks for `/stats json` on c, which must have nothing else in flight, and decodes the reply.
+func statsOn(t *testing.T, c net.Conn) statsReply {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "/stats json\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReaderSize(c, 64<<10).ReadString('\n')
+	if err != nil {
+		t.Fatalf("/stats json: %v (got %q)", err, line)
+	}
+	var s statsReply
+	if err := json.Unmarshal([]byte(line), &s); err != nil {
+		t.Fatalf("/stats json: %v in %q", err, line)
+	}
+	return s
 }

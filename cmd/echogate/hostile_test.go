@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,55 +16,16 @@ import (
 // Hostile-client tests: each attacks the real binary on loopback, then checks that well-behaved clients on the
 // same listener and on others are still served byte for byte.
 
-// hostileStats is the part of a /stats json reply these tests read.
-type hostileStats struct {
-	TotalClients  uint64                     `json:"total_clients"`
-	TCPConnected  int                        `json:"tcp_connected"`
-	UDPActive     int                        `json:"udp_active"`
-	ReloadsOK     uint64                     `json:"reloads_ok"`
-	ReloadsFailed uint64                     `json:"reloads_failed"`
-	Listeners     map[string]hostileCounters `json:"listeners"`
-}
-
-// hostileCounters are one listener's counters in /stats json.
-type hostileCounters struct {
-	Open            int    `json:"open"`
-	Accepted        uint64 `json:"accepted"`
-	RefusedBusy     uint64 `json:"refused_busy"`
-	RefusedPerIP    uint64 `json:"refused_per_ip"`
-	Lines           uint64 `json:"lines"`
-	Datagrams       uint64 `json:"datagrams"`
-	BytesIn         uint64 `json:"bytes_in"`
-	BytesOut        uint64 `json:"bytes_out"`
-	Overflows       uint64 `json:"overflows"`
-	IdleClosed      uint64 `json:"idle_closed"`
-	RateLimited     uint64 `json:"rate_limited"`
-	UDPDropped      uint64 `json:"udp_dropped"`
-	ShutdownRefused uint64 `json:"shutdown_refused"`
-	AcceptErrors    uint64 `json:"accept_errors"`
-}
-
 // hStats asks a TCP listener with commands for /stats json on a fresh connection.
-func hStats(t *testing.T, addr string) hostileStats {
+func hStats(t *testing.T, addr string) statsReply {
 	t.Helper()
 	c := dialTCP(t, addr)
 	defer c.Close()
-	if _, err := io.WriteString(c, "/stats json\n"); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReaderSize(c, 64<<10).ReadString('\n')
-	if err != nil {
-		t.Fatalf("/stats json: %q: %v", line, err)
-	}
-	var s hostileStats
-	if err := json.Unmarshal([]byte(line), &s); err != nil {
-		t.Fatalf("/stats json: %v in %q", err, line)
-	}
-	return s
+	return statsOn(t, c)
 }
 
 // hWaitStats polls /stats json until ok accepts it (10 s at most) and returns the last reply.
-func hWaitStats(t *testing.T, addr, what string, ok func(hostileStats) bool) hostileStats {
+func hWaitStats(t *testing.T, addr, what string, ok func(statsReply) bool) statsReply {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -237,12 +237,12 @@ max_udp_peers = 10
 	req := "/stats json" + strings.Repeat(" ", 4000)
 	hSendTo(t, a, custom, req)
 	got, ok := hRecv(t, a, 5*time.Second)
-	var js hostileStats
+	var js statsReply
 	if !ok || len(got) > len(req) || json.Unmarshal([]byte(got), &js) != nil || js.Listeners["custom"].Datagrams == 0 {
 		t.Fatalf("padded /stats json: %q (received %v)", got, ok)
 	}
 
-	s := hWaitStats(t, tcp, "the dropped datagrams", func(s hostileStats) bool {
+	s := hWaitStats(t, tcp, "the dropped datagrams", func(s statsReply) bool {
 		return s.Listeners["u"].UDPDropped >= uint64(wantU) && s.Listeners["custom"].UDPDropped >= uint64(wantCustom)
 	})
 	if got := s.Listeners["u"].UDPDropped; got != uint64(wantU) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,40 +147,6 @@ func checkMaxLine(t *testing.T, c net.Conn, max int) {
 	roundTrip(t, c, strings.Repeat("L", max+1)+"\n", "ERR too-long-line\n")
 	ok := strings.Repeat("k", max) + "\n"
 	roundTrip(t, c, ok, ok)
-}
-
-// daemonStats is the part of `/stats json` the reload tests look at.
-type daemonStats struct {
-	TotalClients  uint64 `json:"total_clients"`
-	TCPConnected  int    `json:"tcp_connected"`
-	ReloadsOK     uint64 `json:"reloads_ok"`
-	ReloadsFailed uint64 `json:"reloads_failed"`
-	Listeners     map[string]struct {
-		Accepted      uint64 `json:"accepted"`
-		Lines         uint64 `json:"lines"`
-		BytesIn       uint64 `json:"bytes_in"`
-		BytesOut      uint64 `json:"bytes_out"`
-		ReloadsOK     uint64 `json:"reloads_ok"`
-		ReloadsFailed uint64 `json:"reloads_failed"`
-	} `json:"listeners"`
-}
-
-// statsOn asks for `/stats json` on c and decodes the reply.
-func statsOn(t *testing.T, c net.Conn) daemonStats {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "/stats json\n"); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(c).ReadString('\n') // the reply is the only thing in flight
-	if err != nil {
-		t.Fatalf("/stats json: %v (got %q)", err, line)
-	}
-	var s daemonStats
-	if err := json.Unmarshal([]byte(line), &s); err != nil {
-		t.Fatalf("/stats json: %v in %q", err, line)
-	}
-	return s
 }
 
 // freeTCPPort returns a loopback port that was free a moment ago, for configs that need a fixed port
