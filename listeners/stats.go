@@ -2,7 +2,6 @@ package listeners
 
 import (
 	"encoding/json"
-	"sort"
 )
 
 // Counters are one listener's totals since the daemon started. They survive reloads that keep the name.
@@ -127,15 +126,12 @@ func (l *Loop) appendStatsJSON(out []byte) []byte {
 
 // logStats writes the periodic stats line.
 func (l *Loop) logStats() {
-	names := make([]string, 0, len(l.tcp)+len(l.udp))
 	var lines, dropped, refused uint64
-	for name, c := range l.stats.byName {
-		names = append(names, name)
+	for _, c := range l.stats.byName {
 		lines += c.Lines + c.Datagrams
 		dropped += c.UDPDropped
 		refused += c.RefusedBusy + c.RefusedCIDR + c.RefusedPerIP
 	}
-	sort.Strings(names)
 	l.log.Info("stats", "total_clients", l.stats.TotalClients, "tcp_connected", l.stats.TCPNow,
 		"udp_active", l.udpActive(), "lines", lines, "refused", refused, "udp_dropped", dropped,
 		"listeners", len(l.tcp)+len(l.udp), "draining", len(l.draining))

@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"time"
@@ -122,9 +123,6 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 		io.out = append(l.outBuf(io), data...)
 		return
 	}
-	if !io.framer.Attached() {
-		io.framer.Attach(l.linePool.get())
-	}
 	io.framer.Max = pol.MaxLine
 	for len(data) > 0 && !c.closing {
 		if io.queued() >= pol.MaxOutput {
@@ -140,13 +138,16 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 				data = data[n:]
 				continue
 			}
-		} else if hasNewline(data) {
+		} else if bytes.IndexByte(data, '\n') >= 0 {
 			if ok, wait := pol.TakeLine(&c.bucket, l.nowNano); !ok {
 				c.ln.stats.RateLimited++
 				c.hold(l, data)
 				c.pauseFor(l, wait)
 				break
 			}
+		}
+		if !io.framer.Attached() { // lent only when Next may keep an unfinished line
+			io.framer.Attach(l.linePool.get())
 		}
 		ev, line, rest := io.framer.Next(data)
 		data = rest
@@ -166,15 +167,6 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 	if io.framer.Buffered() == 0 {
 		l.linePool.put(io.framer.Detach())
 	}
-}
-
-func hasNewline(b []byte) bool {
-	for _, x := range b {
-		if x == '\n' {
-			return true
-		}
-	}
-	return false
 }
 
 // line answers one complete line: a command, or the line itself.
