@@ -64,6 +64,8 @@ type Loop struct {
 
 	udpScratch []byte // command replies for datagrams are built here
 	freeIO     []*connIO
+	again      []*tcpConn // connections to read again before the next wait (see readAgain)
+	againNext  []*tcpConn
 	acceptSA   unix.RawSockaddrAny
 	spare      spareFD
 
@@ -172,6 +174,7 @@ func (l *Loop) Run() error {
 		if n == len(l.events) && n < 4096 {
 			l.events = make([]unix.EpollEvent, 2*n)
 		}
+		l.runAgain()
 		l.runTimers()
 	}
 	l.closeAll()
@@ -185,6 +188,9 @@ func (l *Loop) updateNow() {
 
 // waitMillis is the epoll_wait timeout: the time to the next timer, rounded up.
 func (l *Loop) waitMillis() int {
+	if len(l.again) > 0 {
+		return 0 // connections wait to be read again: only look for new events
+	}
 	next, ok := l.timers.next()
 	if !ok {
 		return -1
@@ -273,4 +279,33 @@ func ensureSpareP() {
 	if runtime.GOMAXPROCS(0) < 2 {
 		runtime.GOMAXPROCS(2)
 	}
+}
+
+// readAgain puts c on the list of connections the loop reads again before its next wait. Connections are
+// edge-triggered: one that stopped reading with input left (its fairness budget ran out, or backpressure has
+// just cleared) gets no new event for that input, so the loop comes back to it by itself.
+func (l *Loop) readAgain(c *tcpConn) {
+	if !c.queuedRead {
+		c.queuedRead = true
+		l.again = append(l.again, c)
+	}
+}
+
+// runAgain gives each connection on the again list one more turn. One that still has input left after it
+// goes on the list for the next turn, after a look at new events, so a busy connection cannot starve the
+// others.
+func (l *Loop) runAgain() {
+	if len(l.again) == 0 {
+		return
+	}
+	list := l.again
+	l.again = l.againNext[:0]
+	for i, c := range list {
+		list[i] = nil
+		c.queuedRead = false
+		if !c.closed {
+			c.onEvent(l, 0)
+		}
+	}
+	l.againNext = list[:0]
 }

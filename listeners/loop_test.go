@@ -95,6 +95,49 @@ func TestLoopEchoAndReload(t *testing.T) {
 	}
 }
 
+// TestLoopEchoBurst sends far more than one wake-up's read budget in one go and then goes quiet. Connections
+// are edge-triggered, so no new event comes for what is left: the loop must come back to it by itself.
+func TestLoopEchoBurst(t *testing.T) {
+	line := strings.Repeat("b", 63) + "\n"
+	for _, tc := range []struct {
+		name string
+		mode config.Mode
+		size int
+	}{
+		{"line mode 2 MiB", config.ModeLine, 2 << 20},
+		{"raw mode 2 MiB", config.ModeRaw, 2 << 20},
+		{"line mode just over the budget", config.ModeLine, readRounds*readBufSize + len(line)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lc := testListener("burst", config.TCP)
+			lc.Mode = tc.mode
+			_, addrs := startLoop(t, lc)
+			c, err := net.Dial("tcp", addrs["burst"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			want := strings.Repeat(line, (tc.size+len(line)-1)/len(line))
+			written := make(chan error, 1)
+			go func() {
+				_, err := io.WriteString(c, want)
+				written <- err
+			}()
+			got := make([]byte, len(want))
+			if n, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("echoed %d of %d bytes: %v", n, len(want), err)
+			}
+			if err := <-written; err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != want {
+				t.Fatal("the echo differs from what was sent")
+			}
+		})
+	}
+}
+
 // benchEcho measures one round trip of `lines` pipelined lines of size bytes through the loop.
 func benchEcho(b *testing.B, lines, size int) {
 	_, addrs := startLoop(b, testListener("bench", config.TCP))

@@ -24,6 +24,9 @@ type tcpConn struct {
 	events     uint32 // current epoll interest
 	strikes    uint8  // overlong lines with no good line between them
 	raw        bool   // mode at accept time
+	mayRead    bool   // the socket may hold input not yet read (connections are edge-triggered)
+	peerShut   bool   // epoll reported the peer's FIN: a short read has not yet reached the end
+	queuedRead bool   // on the loop's again list
 	eof        bool   // the peer half-closed
 	closing    bool   // close once the output is flushed; read nothing more
 	lingering  bool   // output sent and write side shut; discarding input until the peer closes
@@ -61,10 +64,16 @@ func (c *tcpConn) onEvent(l *Loop, events uint32) {
 		c.close(l, "hangup")
 		return
 	}
+	if events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLRDHUP) != 0 {
+		c.mayRead = true
+	}
+	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
+		c.peerShut = true
+	}
 	if events&unix.EPOLLOUT != 0 && c.io != nil && !c.flush(l) {
 		return
 	}
-	if events&(unix.EPOLLIN|unix.EPOLLHUP) != 0 && c.readable() {
+	if c.mayRead && c.readable() {
 		c.read(l)
 	}
 	if !c.closed {
@@ -81,7 +90,10 @@ func (c *tcpConn) readable() bool {
 	return io == nil || len(io.held) == 0 && io.rateTimer == nil && io.queued() <= c.ln.pol.MaxOutput/2
 }
 
-// read takes what the socket has (up to a fairness budget) and runs it through the echo.
+// read takes what the socket has (up to a fairness budget) and runs it through the echo. A read shorter than
+// asked for took everything the socket held, so mayRead is cleared: whatever arrives later raises a new
+// edge-triggered event. The peer's FIN is the exception: it may have come with the data, and only the next
+// read returns the end.
 func (c *tcpConn) read(l *Loop) {
 	for round := 0; round < readRounds && c.readable(); round++ {
 		room := len(l.readBuf)
@@ -97,13 +109,15 @@ func (c *tcpConn) read(l *Loop) {
 			c.lastActive = l.nowNano
 			c.ln.stats.BytesIn += uint64(n)
 			c.consume(l, l.readBuf[:n])
-			if n < room {
+			if n < room && !c.peerShut {
+				c.mayRead = false
 				return
 			}
 		case n == 0:
-			c.eof = true
+			c.eof, c.mayRead = true, false
 			return
 		case errors.Is(err, unix.EAGAIN):
+			c.mayRead = false
 			return
 		case errors.Is(err, unix.EINTR):
 			round--
@@ -232,6 +246,9 @@ func (c *tcpConn) settle(l *Loop) {
 	if c.io != nil && c.io.idle() {
 		l.releaseIO(c)
 	}
+	if c.mayRead && c.readable() {
+		l.readAgain(c) // stopped by the fairness budget or by backpressure that has since cleared
+	}
 	c.setInterest(l)
 }
 
@@ -260,11 +277,8 @@ func (c *tcpConn) linger(l *Loop) {
 	c.lingering = true
 	unix.Shutdown(int(c.fd), unix.SHUT_WR)
 	l.connIO(c).rateTimer = l.schedule(lingerTimeout, func() { c.close(l, "linger timeout") })
-	if c.events != unix.EPOLLIN {
-		c.events = unix.EPOLLIN
-		if err := l.modify(int(c.fd), unix.EPOLLIN); err != nil {
-			c.close(l, "epoll")
-		}
+	if c.arm(l, unix.EPOLLIN) {
+		l.readAgain(c) // input that came while the reply was flushed raised no new edge
 	}
 }
 
@@ -285,6 +299,7 @@ func (c *tcpConn) drainLinger(l *Loop, events uint32) {
 		c.close(l, "done") // EOF or an error
 		return
 	}
+	l.readAgain(c) // the budget ran out with input left
 }
 
 // flush writes queued output until it is gone or the socket is full. It reports false if the connection
@@ -320,12 +335,25 @@ func (c *tcpConn) setInterest(l *Loop) {
 	if c.io != nil && c.io.queued() > 0 {
 		want |= unix.EPOLLOUT
 	}
-	if want != c.events {
-		c.events = want
-		if err := l.modify(int(c.fd), want); err != nil {
-			c.close(l, "epoll")
-		}
+	c.arm(l, want)
+}
+
+// connEdge is added to every connection's epoll interest: edge-triggered, and told of the peer's FIN.
+const connEdge = unix.EPOLLET | unix.EPOLLRDHUP
+
+// arm sets the epoll interest to want, edge-triggered. It reports false if that failed and c was closed.
+// Changing the interest makes the kernel look at the socket again, so input or room that is already there
+// raises an event at once.
+func (c *tcpConn) arm(l *Loop, want uint32) bool {
+	if want == c.events {
+		return true
 	}
+	c.events = want
+	if err := l.modify(int(c.fd), want|connEdge); err != nil {
+		c.close(l, "epoll")
+		return false
+	}
+	return true
 }
 
 // close releases the connection and its buffers.
