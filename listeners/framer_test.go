@@ -74,6 +74,10 @@ func TestFramerPlainRun(t *testing.T) {
 		{"stops at overlong", "ab\nabcdef\n", 100, true, 3, 1},
 		{"stops at limit", "ab\ncd\n", 5, true, 3, 1},
 		{"empty lines", "\n\n", 100, true, 2, 2},
+		{"slash inside lines", "a/b\ncd/\n", 100, true, 8, 2},
+		{"slash inside, then a command", "a/b\n/x\n", 100, true, 4, 1},
+		{"whole read but one line overlong", "abcdef\n", 100, true, 0, 0},
+		{"whole read over the limit", "ab\ncd\n", 6, true, 6, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := Framer{Max: 4}
@@ -157,6 +161,9 @@ func FuzzFramer(f *testing.F) {
 		if got != count || pf.Buffered() != 0 {
 			t.Fatalf("PlainRun counted %d lines, Next found %d (buffered %d) in %q", count, got, pf.Buffered(), data[:n])
 		}
+		if rn, rlines := plainRunLineByLine(data, limit, len(data)); rn != n || rlines != count {
+			t.Fatalf("PlainRun = %d, %d; line by line %d, %d in %q", n, count, rn, rlines, data)
+		}
 		// every good line must appear in the input, in order
 		pos := 0
 		for _, l := range lines {
@@ -167,4 +174,18 @@ func FuzzFramer(f *testing.F) {
 			pos += i + len(l)
 		}
 	})
+}
+
+// plainRunLineByLine is PlainRun with commands on, written the plain way: the fuzz target checks that the
+// whole-read shortcut takes exactly as much.
+func plainRunLineByLine(data []byte, max, limit int) (n, lines int) {
+	for n < len(data) && data[n] != '/' {
+		i := bytes.IndexByte(data[n:], '\n')
+		if i < 0 || i > max || n+i+1 > limit {
+			break
+		}
+		n += i + 1
+		lines++
+	}
+	return n, lines
 }

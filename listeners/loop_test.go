@@ -189,6 +189,19 @@ func BenchmarkFramer(b *testing.B) {
 	}
 }
 
+// BenchmarkFramerPlainRun is the pipelined fast path: 16 plain 64-byte lines taken as one run.
+func BenchmarkFramerPlainRun(b *testing.B) {
+	data := []byte(strings.Repeat(strings.Repeat("y", 63)+"\n", 16))
+	f := Framer{Max: config.DefaultMaxLine}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if n, lines := f.PlainRun(data, len(data), true); n != len(data) || lines != 16 {
+			b.Fatalf("PlainRun = %d, %d", n, lines)
+		}
+	}
+}
+
 func BenchmarkParseCommand(b *testing.B) {
 	line := []byte("/shutdown some-token-value\r\n")
 	b.ReportAllocs()
