@@ -3,6 +3,7 @@ package listeners
 import (
 	"net/netip"
 	"strconv"
+	"time"
 
 	"echogate/policy"
 )
@@ -13,7 +14,7 @@ func (l *Loop) runCommand(out []byte, pol *policy.Policy, st *Counters, peer net
 	cmd, _ := ParseCommand(line)
 	switch string(cmd.Name) {
 	case "time":
-		return l.now.UTC().AppendFormat(out, "2006-01-02 15:04:05\n")
+		return time.Now().UTC().AppendFormat(out, "2006-01-02 15:04:05\n")
 	case "stats":
 		switch string(cmd.Arg) {
 		case "":
