@@ -58,15 +58,22 @@ func startLoop(tb testing.TB, ls ...config.Listener) (*Loop, map[string]string) 
 	return l, addrs
 }
 
-func TestLoopEchoAndReload(t *testing.T) {
-	lc := testListener("diag", config.TCP)
-	l, addrs := startLoop(t, lc)
-	c, err := net.Dial("tcp", addrs["diag"])
+// dialLoop connects to addr with a deadline for the whole test; the connection is closed when it ends.
+func dialLoop(t *testing.T, addr string, deadline time.Duration) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(deadline))
+	return c
+}
+
+func TestLoopEchoAndReload(t *testing.T) {
+	lc := testListener("diag", config.TCP)
+	l, addrs := startLoop(t, lc)
+	c := dialLoop(t, addrs["diag"], 5*time.Second)
 	r := bufio.NewReader(c)
 	io.WriteString(c, "one\ntwo\n")
 	for _, want := range []string{"one\n", "two\n"} {
@@ -112,12 +119,7 @@ func TestLoopEchoBurst(t *testing.T) {
 			lc := testListener("burst", config.TCP)
 			lc.Mode = tc.mode
 			_, addrs := startLoop(t, lc)
-			c, err := net.Dial("tcp", addrs["burst"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(20 * time.Second))
+			c := dialLoop(t, addrs["burst"], 20*time.Second)
 			want := strings.Repeat(line, (tc.size+len(line)-1)/len(line))
 			written := make(chan error, 1)
 			go func() {
