@@ -14,6 +14,8 @@ type rawDaemon struct {
 	ShutdownGrace *duration `toml:"shutdown_grace"`
 	DrainTimeout  *duration `toml:"drain_timeout"`
 	PIDFile       *string   `toml:"pid_file"`
+	LogRefusals   *duration `toml:"log_refusals_every"`
+	ControlSocket *string   `toml:"control_socket"`
 }
 
 // rawListener is one [[listener]] table as written; nil means left out.
@@ -29,6 +31,7 @@ type rawListener struct {
 	MaxDatagram        *int64    `toml:"max_datagram"`
 	MaxOutput          *int64    `toml:"max_output"`
 	IdleTimeout        *duration `toml:"idle_timeout"`
+	LineTimeout        *duration `toml:"line_timeout"`
 	Allow              *[]cidr   `toml:"allow"`
 	AdminAllow         *[]cidr   `toml:"admin_allow"`
 	TokenCredential    *string   `toml:"token_credential"`
@@ -44,11 +47,12 @@ type rawListener struct {
 // DefaultDaemon returns the [daemon] settings used when the table or a key is left out.
 func DefaultDaemon() Daemon {
 	return Daemon{
-		LogLevel:      "info",
-		StatsInterval: DefaultStatsInterval,
-		UDPPeerWindow: DefaultUDPPeerWindow,
-		ShutdownGrace: DefaultShutdownGrace,
-		DrainTimeout:  DefaultDrainTimeout,
+		LogLevel:         "info",
+		StatsInterval:    DefaultStatsInterval,
+		UDPPeerWindow:    DefaultUDPPeerWindow,
+		ShutdownGrace:    DefaultShutdownGrace,
+		DrainTimeout:     DefaultDrainTimeout,
+		LogRefusalsEvery: DefaultLogRefusalsEvery,
 	}
 }
 
@@ -60,6 +64,8 @@ func (r *rawDaemon) daemon() Daemon {
 	setDuration(&d.ShutdownGrace, r.ShutdownGrace)
 	setDuration(&d.DrainTimeout, r.DrainTimeout)
 	set(&d.PIDFile, r.PIDFile)
+	setDuration(&d.LogRefusalsEvery, r.LogRefusals)
+	set(&d.ControlSocket, r.ControlSocket)
 	return d
 }
 
@@ -75,6 +81,7 @@ func DefaultListener(name string, proto Protocol, address string) Listener {
 		l.MaxLine = DefaultMaxLine
 		l.MaxOutput = DefaultMaxOutput
 		l.IdleTimeout = DefaultIdleTimeout
+		l.LineTimeout = DefaultLineTimeout
 		l.AdminAllow = slices.Clone(DefaultAdminAllow)
 	case UDP:
 		l.MaxDatagram = DefaultMaxDatagram
@@ -108,6 +115,7 @@ func (r *rawListener) listener() (l Listener, key string, err error) {
 		l.MaxOutput = l.MaxLine + 1
 	}
 	setDuration(&l.IdleTimeout, r.IdleTimeout)
+	setDuration(&l.LineTimeout, r.LineTimeout)
 	if r.Allow != nil {
 		l.Allow = prefixes(*r.Allow)
 	}

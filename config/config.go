@@ -27,6 +27,12 @@ type Daemon struct {
 	ShutdownGrace time.Duration // how long open connections may drain on shutdown
 	DrainTimeout  time.Duration // how long connections of a removed listener are served after a reload
 	PIDFile       string        // where `run` writes its PID and `reload` finds it; "" = none
+	// LogRefusalsEvery is how often refusals a remote peer can cause are summarised: at most one log line
+	// per listener and reason per interval.
+	LogRefusalsEvery time.Duration
+	// ControlSocket is the unix socket `echogate reload` and `echogate status` talk to; "" = none. The
+	// default under systemd's RuntimeDirectory= is filled in by the daemon, not here.
+	ControlSocket string
 }
 
 // Protocol is the transport of a listener.
@@ -64,6 +70,7 @@ type Listener struct {
 	MaxDatagram   int // udp: larger datagrams are reported truncated
 	MaxOutput     int // tcp: queued reply bytes before the connection stops being read
 	IdleTimeout   time.Duration
+	LineTimeout   time.Duration // tcp line mode: the most a line may take from its first byte to '\n'; 0 = off
 
 	Allow      []netip.Prefix // client CIDRs; nil = every client
 	AdminAllow []netip.Prefix // who may /shutdown
@@ -96,6 +103,9 @@ const (
 	DefaultUDPPeerWindow = 60 * time.Second
 	DefaultShutdownGrace = 5 * time.Second
 	DefaultDrainTimeout  = 5 * time.Minute
+	DefaultLineTimeout   = 60 * time.Second
+	// DefaultLogRefusalsEvery is how often refusal summaries are logged at most, per listener and reason.
+	DefaultLogRefusalsEvery = 10 * time.Second
 )
 
 // DefaultUDPDenySources are the well-known echo/chargen/daytime/time/qotd ports:

@@ -24,6 +24,7 @@ var listenerKeys = []keySpec{
 	{"max_datagram", UDP, "an integer", func(l *Listener) any { return l.MaxDatagram }},
 	{"max_output", TCP, "an integer", func(l *Listener) any { return l.MaxOutput }},
 	{"idle_timeout", TCP, `a duration string like "5m"`, func(l *Listener) any { return l.IdleTimeout }},
+	{"line_timeout", TCP, `a duration string like "60s"`, func(l *Listener) any { return l.LineTimeout }},
 	{"allow", "", "an array of CIDR strings", func(l *Listener) any { return l.Allow }},
 	{"admin_allow", TCP, "an array of CIDR strings", func(l *Listener) any { return l.AdminAllow }},
 	{"token_credential", TCP, "a string", func(l *Listener) any { return l.TokenCredential }},
@@ -51,6 +52,8 @@ var daemonKeys = []daemonKey{
 	{"shutdown_grace", `a duration string like "5s"`, func(d *Daemon) any { return d.ShutdownGrace }},
 	{"drain_timeout", `a duration string like "5m"`, func(d *Daemon) any { return d.DrainTimeout }},
 	{"pid_file", "a string", func(d *Daemon) any { return d.PIDFile }},
+	{"log_refusals_every", `a duration string like "10s"`, func(d *Daemon) any { return d.LogRefusalsEvery }},
+	{"control_socket", "a string", func(d *Daemon) any { return d.ControlSocket }},
 }
 
 // topKeys are the keys allowed at the top level of the file.

@@ -55,6 +55,7 @@ func (c *Config) validateDaemon() error {
 	}{
 		{"stats_interval", d.StatsInterval}, {"udp_peer_window", d.UDPPeerWindow},
 		{"shutdown_grace", d.ShutdownGrace}, {"drain_timeout", d.DrainTimeout},
+		{"log_refusals_every", d.LogRefusalsEvery},
 	}
 	for _, dur := range durations {
 		if dur.v < 0 {
@@ -66,6 +67,12 @@ func (c *Config) validateDaemon() error {
 	}
 	if d.StatsInterval > 0 && d.StatsInterval < time.Second {
 		return c.daemonErr("stats_interval", "stats_interval must be \"0s\" (off) or at least 1s")
+	}
+	if d.LogRefusalsEvery < time.Second {
+		return c.daemonErr("log_refusals_every", "log_refusals_every must be at least 1s")
+	}
+	if d.ControlSocket != "" && !filepath.IsAbs(d.ControlSocket) {
+		return c.daemonErr("control_socket", "control_socket %q must be an absolute path", d.ControlSocket)
 	}
 	return nil
 }
@@ -153,6 +160,9 @@ func (c *Config) validateTCP(i int) error {
 	}
 	if l.IdleTimeout < 0 {
 		return c.listenerErr(i, "idle_timeout", "idle_timeout must not be negative")
+	}
+	if l.LineTimeout < 0 {
+		return c.listenerErr(i, "line_timeout", "line_timeout must not be negative")
 	}
 	if err := c.checkPrefixes(i, "admin_allow", l.AdminAllow); err != nil {
 		return err

@@ -20,6 +20,8 @@ type Counters struct {
 	RateLimited     uint64 `json:"rate_limited"`
 	UDPDropped      uint64 `json:"udp_dropped"`
 	UDPTruncated    uint64 `json:"udp_truncated"`
+	UDPLoopDropped  uint64 `json:"udp_loop_dropped"` // datagrams from our own sockets or from an echo loop
+	LineTimeouts    uint64 `json:"line_timeouts"`    // connections closed because a line took too long
 	ShutdownRefused uint64 `json:"shutdown_refused"`
 	AcceptErrors    uint64 `json:"accept_errors"`
 	ReloadsOK       uint64 `json:"reloads_ok"`
@@ -37,6 +39,12 @@ type ListenerStats struct {
 
 // Snapshot is the daemon-wide view behind /stats and /stats json.
 type Snapshot struct {
+	Version       string                   `json:"version,omitempty"`
+	StartedAt     string                   `json:"started_at,omitempty"` // RFC 3339, UTC
+	Generation    uint64                   `json:"generation"`           // 1 at start, +1 per applied reload
+	ConfigSHA256  string                   `json:"config_sha256,omitempty"`
+	LoadedAt      string                   `json:"loaded_at,omitempty"` // RFC 3339, UTC: when the running config was applied
+	LogsDropped   uint64                   `json:"logs_dropped"`
 	TotalClients  uint64                   `json:"total_clients"`
 	TCPConnected  int                      `json:"tcp_connected"`
 	UDPActive     int                      `json:"udp_active"`
