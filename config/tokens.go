@@ -7,12 +7,17 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 )
 
 // LoadTokens sets each listener's Token from its token_credential (a file in credDir,
-// normally $CREDENTIALS_DIRECTORY) or its token_file (which must be a regular file that
-// only its owner can read or write, mode 0600 or stricter). The content is trimmed of
+// normally $CREDENTIALS_DIRECTORY) or its token_file (which must be owned by root or by
+// the user echogate runs as, and be mode 0600 or stricter). Either must be a regular file
+// once symlinks are followed: a FIFO or a device is refused without blocking on it.
+// The content is trimmed of
 // white space; an empty token, one longer than MaxTokenLen bytes or one holding a
 // control character is an error. A listener with neither key gets Token "".
 // Errors are *Error placed on the token key and never quote the token.
@@ -55,22 +60,19 @@ func credentialPath(credDir, name string) (string, error) {
 	return filepath.Join(credDir, name), nil
 }
 
-// readToken reads and checks one token. private asks for the 0600 mode check.
+// readToken reads and checks one token. private asks for the checks of a token_file: like ssh with a key,
+// it must be owned by root or by the user echogate runs as, and mode 0600 or stricter, since whoever can
+// write it can stop the daemon and whoever can read it can too.
 func readToken(path string, private bool) (string, error) {
-	f, err := os.Open(path)
+	f, st, err := openRegular(path)
 	if err != nil {
-		return "", unwrapPath(err)
+		return "", err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", unwrapPath(err)
-	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("not a regular file (%s)", st.Mode().Type())
-	}
-	if perm := st.Mode().Perm(); private && perm&0o077 != 0 {
-		return "", fmt.Errorf("mode %04o lets others read or write it; want 0600 or stricter (chmod 600)", perm)
+	if private {
+		if err := checkPrivate(st); err != nil {
+			return "", err
+		}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 4*MaxTokenLen+1))
 	if err != nil {
@@ -86,6 +88,29 @@ func readToken(path string, private bool) (string, error) {
 		return "", errors.New("token holds a control character (it could never be typed on one line)")
 	}
 	return string(tok), nil
+}
+
+// checkPrivate refuses a token file that another user owns or that others may read or write.
+func checkPrivate(st fs.FileInfo) error {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		if euid := os.Geteuid(); int(sys.Uid) != 0 && int(sys.Uid) != euid {
+			return fmt.Errorf("owned by %s, who could change it; want root or the user echogate runs as (%s): chown it",
+				describeUser(int(sys.Uid)), describeUser(euid))
+		}
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("mode %04o lets others read or write it; want 0600 or stricter (chmod 600)", perm)
+	}
+	return nil
+}
+
+// describeUser names a uid as "uid 65534 (nobody)", or "uid 65534" when it has no name.
+func describeUser(uid int) string {
+	id := strconv.Itoa(uid)
+	if u, err := user.LookupId(id); err == nil && u.Username != "" {
+		return "uid " + id + " (" + u.Username + ")"
+	}
+	return "uid " + id
 }
 
 // unwrapPath drops the path from an *fs.PathError: the caller names the file already.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -33,6 +34,24 @@ func TestLoadTokens(t *testing.T) {
 	ok400 := write("ok400", "ro-token", 0o400)
 	open644 := write("open644", "leaky-token", 0o644)
 	group640 := write("group640", "leaky-token", 0o640)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	linked := filepath.Join(dir, "linked")
+	if err := os.Symlink(ok600, linked); err != nil {
+		t.Fatal(err)
+	}
+	foreign := write("foreign", "planted-token", 0o600)
+	// Only root can give a file away; without root the file stays ours and is accepted.
+	foreignTok, foreignErr := "planted-token", ""
+	if os.Geteuid() == 0 {
+		if err := os.Chown(foreign, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		foreignTok, foreignErr = "", `t.toml:5:1: listener "t": token_file "`+foreign+`": owned by `+describeUser(65534)+
+			`, who could change it; want root or the user echogate runs as (`+describeUser(0)+`): chown it`
+	}
 
 	for _, tc := range []struct {
 		name, key, value, credDir string
@@ -51,7 +70,12 @@ func TestLoadTokens(t *testing.T) {
 		{"file 0400", "token_file", ok400, "", "ro-token", ""},
 		{"file 0644 refused", "token_file", open644, "", "", `t.toml:5:1: listener "t": token_file "` + open644 + `": mode 0644 lets others read or write it; want 0600 or stricter (chmod 600)`},
 		{"file 0640 refused", "token_file", group640, "", "", `t.toml:5:1: listener "t": token_file "` + group640 + `": mode 0640 lets others read or write it; want 0600 or stricter (chmod 600)`},
-		{"directory refused", "token_file", creds, "", "", `t.toml:5:1: listener "t": token_file "` + creds + `": not a regular file (d---------)`},
+		{"directory refused", "token_file", creds, "", "", `t.toml:5:1: listener "t": token_file "` + creds + `": not a regular file: it is a directory`},
+		{"fifo refused without blocking", "token_file", fifo, "", "", `t.toml:5:1: listener "t": token_file "` + fifo + `": not a regular file: it is a named pipe (FIFO)`},
+		{"fifo credential refused", "token_credential", "fifo", dir, "", `t.toml:5:1: listener "t": token_credential "` + fifo + `": not a regular file: it is a named pipe (FIFO)`},
+		{"device refused", "token_file", "/dev/null", "", "", `t.toml:5:1: listener "t": token_file "/dev/null": not a regular file: it is a character device`},
+		{"symlink to a good file", "token_file", linked, "", "file-token", ""},
+		{"owned by another user", "token_file", foreign, "", foreignTok, foreignErr},
 		{"no token", "", "", creds, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,7 +96,7 @@ func TestLoadTokens(t *testing.T) {
 				if !errors.As(err, &ce) {
 					t.Errorf("got %T, want *Error", err)
 				}
-				for _, secret := range []string{"s3cret", "leaky", "xxxx", "a\x01b"} {
+				for _, secret := range []string{"s3cret", "leaky", "planted", "xxxx", "a\x01b"} {
 					if strings.Contains(err.Error(), secret) {
 						t.Errorf("error shows the token: %v", err)
 					}
