@@ -63,7 +63,13 @@ func (l *Loop) shutdownCommand(pol *policy.Policy, st *Counters, peer netip.Addr
 		return replyTokenMissing
 	case policy.TokenInvalid:
 		st.ShutdownRefused++
-		if l.lockout.Fail(addr, l.nowNano) {
+		banned, lockedAll := l.lockout.Fail(addr, l.nowNano)
+		if lockedAll {
+			l.log.Warn("shutdown: too many bad tokens from all addresses, refusing /shutdown to every address for a while",
+				"listener", pol.Name, "peer", peer, "budget", policy.DefaultGlobalFailures,
+				"within", policy.DefaultGlobalWindow, "lock", policy.DefaultGlobalLock)
+		}
+		if banned {
 			l.log.Warn("shutdown: too many bad tokens, refusing this address for a while",
 				"listener", pol.Name, "peer", peer)
 		} else {
