@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -137,6 +138,35 @@ func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
 	if n := countLogAfter(d, mark, "config file unchanged"); n != 0 {
 		t.Errorf("the config was read again %d times for writes to another file", n)
 	}
+}
+
+// Content that was rejected once is not tried again when it is saved again unchanged; SIGHUP tries it, and
+// so does any other content.
+func TestReloadRejectedContentNotRetried(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0"))
+	broken := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 0")
+	mark := d.logLines()
+	saveAtomic(t, d.config, broken)
+	d.awaitReloadFailed(t, mark)
+
+	again := d.logLines()
+	saveInPlace(t, d.config, broken)
+	if _, err := d.waitLogAfter(again, "config file unchanged since the rejected reload", 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	hup := d.logLines()
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.awaitReloadFailed(t, hup)
+	other := d.logLines()
+	saveAtomic(t, d.config, broken+"# another mistake\nmax_line = 0\n")
+	d.awaitReloadFailed(t, other)
+	if n := countLogAfter(d, mark, "reload failed"); n != 3 {
+		t.Errorf("%d failed reloads, want 3 (the first save, SIGHUP, other content)", n)
+	}
+	fixed := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
+	d.awaitReload(t, fixed)
 }
 
 // The watch follows the path, not the directory: a config directory renamed away and created anew, one
