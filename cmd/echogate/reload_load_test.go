@@ -180,19 +180,27 @@ func (r *loadRun) run() {
 	r.t.Logf("write methods: %v", r.methods)
 }
 
-// write saves content in one of three ways: rename over the file, in place through the symlink, or a
-// ConfigMap-style swap of the ..data symlink.
+// loadSlowPause is how long the slow writer holds the truncated file open: longer than the watcher's
+// debounce, so a watcher that acted on writes would apply the empty file.
+const loadSlowPause = 2 * watchDebounce
+
+// write saves content in one of four ways: rename over the file, in place through the symlink, a
+// ConfigMap-style swap of the ..data symlink, or a slow writer that truncates the file through the symlink,
+// pauses and only then writes it.
 func (r *loadRun) write(method int, content string) {
-	switch method % 3 {
+	switch method % 4 {
 	case 0:
 		r.methods["rename"]++
 		saveAtomic(r.t, r.cm.file(), content)
 	case 1:
 		r.methods["in-place"]++
 		saveInPlace(r.t, r.cm.path(), content)
-	default:
+	case 2:
 		r.methods["symlink-swap"]++
 		r.cm.swap(r.t, content)
+	default:
+		r.methods["slow-writer"]++
+		slowWrite(r.t, r.cm.path(), "", content, loadSlowPause, func() {})
 	}
 }
 
@@ -207,7 +215,7 @@ func (r *loadRun) apply() {
 		saveInPlace(r.t, r.cm.path(), loadVersionTOML(v))
 		r.d.cmd.Process.Signal(syscall.SIGHUP)
 	} else {
-		r.write(v, loadVersionTOML(v))
+		r.write(v-v/4, loadVersionTOML(v)) // v-v/4 counts the versions written without SIGHUP: every method in turn
 	}
 	r.d.awaitReload(r.t, mark)
 	if v%4 == 0 {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,6 +32,8 @@ type reloader struct {
 	force   bool
 	current *config.Config
 	status  string
+
+	tried, failed [32]byte // SHA-256 of the file as the last reload read it, and of the last rejected one
 }
 
 func newReloader(d *daemon, loop *listeners.Loop, act *activation) *reloader {
@@ -74,6 +78,9 @@ func (r *reloader) reload(force bool) {
 		r.log.Warn("reload requested, but listeners come from -listen flags; nothing to reload")
 		r.sendNotify(r.notify.Reloading("nothing to reload: listeners come from -listen flags"))
 		r.sendNotify(r.notify.Ready(r.statusLine()))
+		return
+	}
+	if r.unchangedSinceFailure(force) {
 		return
 	}
 	start := time.Now()
@@ -125,10 +132,29 @@ func (r *reloader) reload(force bool) {
 
 // fail logs a rejected reload; the old config keeps serving.
 func (r *reloader) fail(err error) {
+	r.failed = r.tried
 	r.loop.Submit(func() { r.loop.CountReload(false) })
 	r.log.Error("reload failed, keeping the running config", "err", err)
 	r.setStatus("last reload failed: " + err.Error())
 	r.sendNotify(r.notify.Ready(r.statusLine()))
+}
+
+// unchangedSinceFailure tells whether the file holds the content the last reload rejected, which is not
+// tried again until the content changes or force (SIGHUP) asks for it. The file is read once more for its
+// hash: a file replaced in between is only compared by the next reload, which its own event asks for.
+func (r *reloader) unchangedSinceFailure(force bool) bool {
+	data, err := os.ReadFile(r.path)
+	if err != nil {
+		r.tried = [32]byte{} // config.Load reports the error
+		return false
+	}
+	r.tried = sha256.Sum256(data)
+	if force || r.tried != r.failed {
+		r.failed = [32]byte{}
+		return false
+	}
+	r.log.Debug("config file unchanged since the rejected reload, not retrying; SIGHUP forces it", "config", r.path)
+	return true
 }
 
 func (r *reloader) logPlan(plan []config.Action, res listeners.Result) {

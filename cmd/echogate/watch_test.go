@@ -1,0 +1,331 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Tests of what makes the file watcher ask for a reload, through the real binary.
+
+// watchSettle is long enough for any reload a finished write could still cause (three debounces).
+const watchSettle = 3 * watchDebounce
+
+// startDaemonAt writes toml to path (in a directory of the test's choosing) and runs the daemon on it.
+func startDaemonAt(t *testing.T, path, toml string) *testDaemon {
+	t.Helper()
+	saveInPlace(t, path, toml)
+	return startDaemon(t, "", daemonOptions{noConfig: true, args: []string{"-config", path}})
+}
+
+// keepServing runs check every 100 ms for d: a writer's pause, during which the old config must serve.
+func keepServing(d time.Duration, check func()) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		check()
+	}
+}
+
+// slowWrite rewrites path in place the way a stalled writer does: truncate, write head, pause holding the
+// file open (check runs meanwhile, every 100 ms), write the rest, close.
+func slowWrite(t *testing.T, path, head, rest string, pause time.Duration, check func()) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.WriteString(f, head); err != nil {
+		t.Fatal(err)
+	}
+	keepServing(pause, check)
+	if _, err := io.WriteString(f, rest); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A writer that truncates the config, stalls a second and only then writes it (a template render,
+// `(sleep 1; cat good.toml) > echogate.toml`) is applied once, after it closes the file: meanwhile every
+// listener keeps accepting and an open connection keeps echoing.
+func TestWatchSlowWriterAppliedAfterClose(t *testing.T) {
+	t.Parallel()
+	udp := unboundListener("u", "udp", `address = "127.0.0.1:0"`)
+	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100")+udp)
+	a, u := d.addr("a"), d.addr("u")
+	live := dialTCP(t, a)
+	mark := d.logLines()
+	next := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200") + udp + tcpListenerTOML("b", "127.0.0.1:0")
+	slowWrite(t, d.config, "", next, time.Second, func() {
+		live.SetDeadline(time.Now().Add(5 * time.Second))
+		roundTrip(t, live, "still here\n", "still here\n")
+		tcpEcho(t, a, "new connection while the file is empty\n")
+		udpEcho(t, u, "datagram while the file is empty\n")
+	})
+	summary := d.awaitReload(t, mark)
+	if !strings.Contains(summary, "added=1 removed=0 changed=1") {
+		t.Errorf("summary: %s", summary)
+	}
+	checkMaxLine(t, live, 200)
+	tcpEcho(t, d.addr("b"), "added by the slow write\n")
+	time.Sleep(watchSettle)
+	if n := countLogAfter(d, mark, "msg=reload result="); n != 1 {
+		t.Errorf("%d reloads for one slow write, want 1", n)
+	}
+	if n := countLogAfter(d, mark, "reload failed"); n != 0 {
+		t.Errorf("%d failed reloads: the empty file was read", n)
+	}
+}
+
+// A writer that writes a valid config (the first of two listeners), pauses holding the file open, and then
+// writes the rest: the valid prefix is never applied, only the whole file is.
+func TestWatchValidPrefixNeverApplied(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100"))
+	live := dialTCP(t, d.addr("a"))
+	mark := d.logLines()
+	head := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200")
+	rest := tcpListenerTOML("b", "127.0.0.1:0")
+	slowWrite(t, d.config, head, rest, time.Second, func() { checkMaxLine(t, live, 100) })
+	summary := d.awaitReload(t, mark)
+	if !strings.Contains(summary, "added=1 removed=0 changed=1") {
+		t.Errorf("summary: %s (want the whole file: a changed and b added, in one reload)", summary)
+	}
+	checkMaxLine(t, live, 200)
+	tcpEcho(t, d.addr("b"), "the rest of the file\n")
+	time.Sleep(watchSettle)
+	if n := countLogAfter(d, mark, "msg=reload result="); n != 1 {
+		t.Errorf("%d reloads, want 1", n)
+	}
+}
+
+// While a broken config is in place, 50 writes to a file beside it (the daemon's own log, say) cause no
+// reload at all: one failure is logged, for the broken file itself, and the fixed file is applied.
+func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0"))
+	mark := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 0"))
+	d.awaitReloadFailed(t, mark)
+	neighbour := filepath.Join(filepath.Dir(d.config), "echogate.log")
+	for i := 0; i < 50; i++ {
+		f, err := os.OpenFile(neighbour, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.WriteString(f, "level=INFO msg=\"a log line\"\n")
+		if cerr := f.Close(); err != nil || cerr != nil {
+			t.Fatal(err, cerr)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if i%10 == 9 {
+			time.Sleep(watchSettle) // the log goes quiet for a while: long enough for any debounce to end
+		}
+	}
+	fixed := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
+	d.awaitReload(t, fixed)
+	checkMaxLine(t, dialTCP(t, d.addr("a")), 300)
+	if n := countLogAfter(d, mark, "reload failed"); n != 1 {
+		t.Errorf("%d failed reloads logged, want 1", n)
+	}
+	if n := countLogAfter(d, mark, "config file unchanged"); n != 0 {
+		t.Errorf("the config was read again %d times for writes to another file", n)
+	}
+}
+
+// Content that was rejected once is not tried again when it is saved again unchanged; SIGHUP tries it, and
+// so does any other content.
+func TestReloadRejectedContentNotRetried(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0"))
+	broken := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 0")
+	mark := d.logLines()
+	saveAtomic(t, d.config, broken)
+	d.awaitReloadFailed(t, mark)
+
+	again := d.logLines()
+	saveInPlace(t, d.config, broken)
+	if _, err := d.waitLogAfter(again, "config file unchanged since the rejected reload", 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	hup := d.logLines()
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.awaitReloadFailed(t, hup)
+	other := d.logLines()
+	saveAtomic(t, d.config, broken+"# another mistake\nmax_line = 0\n")
+	d.awaitReloadFailed(t, other)
+	if n := countLogAfter(d, mark, "reload failed"); n != 3 {
+		t.Errorf("%d failed reloads, want 3 (the first save, SIGHUP, other content)", n)
+	}
+	fixed := d.logLines()
+	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
+	d.awaitReload(t, fixed)
+}
+
+// The watch follows the path, not the directory: a config directory renamed away and created anew, one
+// moved into place whole, or one removed and recreated, is watched again, its config applied without
+// SIGHUP, and later edits in it are seen too.
+func TestWatchFollowsReplacedDirectory(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir := filepath.Join(root, "conf")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "echogate.toml")
+	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	d := startDaemonAt(t, path, version(0))
+	live := dialTCP(t, d.addr("a"))
+	for i, step := range []struct {
+		name  string
+		write func(content string)
+	}{
+		{"renamed away, created anew", func(content string) {
+			mustRename(t, dir, filepath.Join(root, "conf.old1"))
+			mustMkdir(t, dir)
+			saveInPlace(t, path, content)
+		}},
+		{"moved into place whole", func(content string) {
+			staging := filepath.Join(root, "conf.new")
+			mustMkdir(t, staging)
+			saveInPlace(t, filepath.Join(staging, "echogate.toml"), content)
+			mustRename(t, dir, filepath.Join(root, "conf.old2"))
+			mustRename(t, staging, dir)
+		}},
+		{"removed and recreated", func(content string) {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond) // a slow deploy: the path is missing for a while
+			mustMkdir(t, dir)
+			saveAtomic(t, path, content)
+		}},
+		{"edited in the new directory", func(content string) { saveInPlace(t, path, content) }},
+	} {
+		mark := d.logLines()
+		step.write(version(i + 1))
+		if summary := d.awaitReload(t, mark); !strings.Contains(summary, "changed=1") {
+			t.Errorf("%s: summary %s", step.name, summary)
+		}
+		checkMaxLine(t, live, 100+i+1)
+	}
+	mark := d.logLines()
+	saveInPlace(t, filepath.Join(root, "conf.old1", "echogate.toml"), version(9)) // no longer the config
+	saveInPlace(t, path, version(5))
+	d.awaitReload(t, mark)
+	checkMaxLine(t, live, 105)
+	time.Sleep(watchSettle)
+	if n := countLogAfter(d, mark, "msg=reload result="); n != 1 {
+		t.Errorf("%d reloads after an edit of the old directory and one of the config, want 1", n)
+	}
+}
+
+// A Kubernetes ConfigMap update (a new versioned directory, ..data swapped to it, the old one removed) is
+// applied once per update.
+func TestWatchConfigMapSwap(t *testing.T) {
+	t.Parallel()
+	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	cm := newConfigMapDir(t, version(0))
+	d := startDaemon(t, "", daemonOptions{noConfig: true, args: []string{"-config", cm.path()}})
+	live := dialTCP(t, d.addr("a"))
+	mark := d.logLines()
+	for n := 1; n <= 3; n++ {
+		step := d.logLines()
+		cm.swap(t, version(n))
+		d.awaitReload(t, step)
+		checkMaxLine(t, live, 100+n)
+	}
+	time.Sleep(watchSettle)
+	if n := countLogAfter(d, mark, "msg=reload result="); n != 3 {
+		t.Errorf("%d reloads for 3 swaps", n)
+	}
+}
+
+// What editors and tools really do to a file is seen, once per save: vim's rename-save (the original
+// renamed to a backup, a new file written), vim with backupcopy=yes (in place), sed -i (a temporary file
+// renamed over), ln -sfn (a temporary symlink renamed over), cp (truncate and write, here through that
+// symlink), install (unlink and create) and mv.
+func TestWatchEditorsAndTools(t *testing.T) {
+	t.Parallel()
+	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	d := startDaemon(t, version(0))
+	dir := filepath.Dir(d.config)
+	live := dialTCP(t, d.addr("a"))
+	vim := func(backupcopy string) func(n int) *exec.Cmd {
+		return func(n int) *exec.Cmd {
+			// backupskip= because vim makes no backup (and so writes in place) for files under /tmp.
+			c := exec.Command("vim", "-N", "-u", "NONE", "-i", "NONE", "-c",
+				"set backupskip= writebackup backupcopy="+backupcopy,
+				"-c", "%s/max_line = "+itoa(100+n-1)+"/max_line = "+itoa(100+n)+"/", "-c", "wq", d.config)
+			c.Env = append(os.Environ(), "TERM=dumb")
+			return c
+		}
+	}
+	src := func(n int) string {
+		p := filepath.Join(t.TempDir(), "new.toml")
+		saveInPlace(t, p, version(n))
+		return p
+	}
+	tools := []struct {
+		name string
+		cmd  func(n int) *exec.Cmd
+	}{
+		{"vim", vim("no")},
+		{"vim backupcopy=yes", vim("yes")},
+		{"sed -i", func(n int) *exec.Cmd {
+			return exec.Command("sed", "-i", "s/max_line = "+itoa(100+n-1)+"/max_line = "+itoa(100+n)+"/", d.config)
+		}},
+		{"ln -sfn", func(n int) *exec.Cmd { return exec.Command("ln", "-sfn", src(n), d.config) }},
+		{"cp", func(n int) *exec.Cmd { return exec.Command("cp", src(n), d.config) }}, // through the symlink
+		{"install", func(n int) *exec.Cmd { return exec.Command("install", "-m", "0644", src(n), d.config) }},
+		{"mv", func(n int) *exec.Cmd {
+			tmp := filepath.Join(dir, "echogate.toml.new")
+			saveInPlace(t, tmp, version(n))
+			return exec.Command("mv", tmp, d.config)
+		}},
+	}
+	mark := d.logLines()
+	saves := 0
+	for _, tool := range tools {
+		if _, err := exec.LookPath(strings.Fields(tool.name)[0]); err != nil {
+			t.Logf("%s: not installed, skipped", tool.name)
+			continue
+		}
+		saves++
+		step := d.logLines()
+		c := tool.cmd(saves)
+		c.Stdin = nil
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", tool.name, err, out)
+		}
+		if _, err := d.waitLogAfter(step, "msg=reload result=ok", 15*time.Second); err != nil {
+			t.Fatalf("%s: %v", tool.name, err)
+		}
+		checkMaxLine(t, live, 100+saves)
+		time.Sleep(watchSettle) // a second reload for the same save would be counted below
+	}
+	if n := countLogAfter(d, mark, "msg=reload result="); n != saves {
+		t.Errorf("%d reloads for %d saves", n, saves)
+	}
+}
+
+func mustRename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustMkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
