@@ -16,10 +16,26 @@ const MaxConfigSize = 16 << 20
 // (credentials from $CREDENTIALS_DIRECTORY). The file must be a regular file (symlinks are
 // followed) of at most MaxConfigSize bytes. Every error is an *Error.
 func Load(path string) (*Config, error) {
+	data, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return LoadData(path, data)
+}
+
+// Read reads the config file at path as Load does: a regular file (symlinks are followed) of at most
+// MaxConfigSize bytes, opened without blocking. The error is an *Error.
+func Read(path string) ([]byte, error) {
 	data, err := readConfig(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("read config: %v", err)}
 	}
+	return data, nil
+}
+
+// LoadData decodes and validates data, the content of the file at path, and reads the listeners' tokens.
+// Every error is an *Error.
+func LoadData(path string, data []byte) (*Config, error) {
 	cfg, err := Decode(path, data)
 	if err != nil {
 		return nil, err

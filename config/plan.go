@@ -86,19 +86,53 @@ func Plan(old, new *Config) []Action {
 // protocol changes, the keys of only one protocol are left out: they all start afresh.
 func ListenerChanged(old, new *Listener) []string {
 	var changed []string
-	for _, k := range listenerKeys {
-		if k.only != "" && old.Protocol != new.Protocol {
-			continue
-		}
-		if !reflect.DeepEqual(k.get(old), k.get(new)) {
-			changed = append(changed, k.name)
-		}
-	}
+	eachChangedKey(old, new, func(k keySpec) { changed = append(changed, k.name) })
 	if old.Token != new.Token {
 		changed = append(changed, "token")
 	}
 	slices.Sort(changed)
 	return changed
+}
+
+// Change is one key whose value differs between two listeners, with both values written as in a log line.
+type Change struct {
+	Key      string
+	Old, New string // "" for the key "token": its content is never shown
+}
+
+// String writes the change as "max_conns 1024→50", or "token changed" for a token.
+func (c Change) String() string {
+	if c.Key == "token" {
+		return "token changed"
+	}
+	return c.Key + " " + c.Old + "→" + c.New
+}
+
+// ListenerDiff is ListenerChanged with the old and new values of every key, in the same order; a changed
+// token is a Change with no values.
+func ListenerDiff(old, new *Listener) []Change {
+	var diff []Change
+	eachChangedKey(old, new, func(k keySpec) {
+		diff = append(diff, Change{Key: k.name, Old: FormatValue(k.get(old)), New: FormatValue(k.get(new))})
+	})
+	if old.Token != new.Token {
+		diff = append(diff, Change{Key: "token"})
+	}
+	slices.SortFunc(diff, func(a, b Change) int { return strings.Compare(a.Key, b.Key) })
+	return diff
+}
+
+// eachChangedKey calls fn for every key of the table whose value differs, leaving out the keys of only one
+// protocol when the protocol changes.
+func eachChangedKey(old, new *Listener, fn func(k keySpec)) {
+	for _, k := range listenerKeys {
+		if k.only != "" && old.Protocol != new.Protocol {
+			continue
+		}
+		if !reflect.DeepEqual(k.get(old), k.get(new)) {
+			fn(k)
+		}
+	}
 }
 
 // DaemonChanged lists, sorted, the [daemon] keys whose values differ.

@@ -20,7 +20,10 @@ type handler interface {
 
 // Options tune a Loop. Zero values mean the config defaults.
 type Options struct {
-	Logger        *slog.Logger
+	Logger *slog.Logger
+	// Version and StartedAt describe the daemon in /stats json.
+	Version       string
+	StartedAt     time.Time
 	StatsInterval time.Duration // periodic stats log line; 0 = off
 	UDPPeerWindow time.Duration // how long a UDP peer counts as active
 	DrainTimeout  time.Duration // connections of a removed listener are closed after this

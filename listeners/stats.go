@@ -2,6 +2,7 @@ package listeners
 
 import (
 	"encoding/json"
+	"time"
 )
 
 // Counters are one listener's totals since the daemon started. They survive reloads that keep the name.
@@ -53,14 +54,37 @@ type Snapshot struct {
 	Listeners     map[string]ListenerStats `json:"listeners"`
 }
 
+// Running describes the config the daemon serves, for /stats json.
+type Running struct {
+	Generation   uint64    // 1 at start, +1 per applied reload
+	ConfigSHA256 string    // hex SHA-256 of the file's bytes; "" when the listeners come from flags
+	LoadedAt     time.Time // when it was applied
+}
+
 // Stats holds the daemon-wide counters; it is owned by the loop goroutine.
 type Stats struct {
 	TotalClients  uint64 // TCP connections and UDP peers ever admitted
 	TCPNow        int
 	ReloadsOK     uint64
 	ReloadsFailed uint64
+	running       Running
 	byName        map[string]*Counters
 }
+
+// timeFormat is how /stats json writes times: RFC 3339 in UTC, to the millisecond.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// FormatTime writes t as /stats json does ("" for the zero time).
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+// SetRunning records which config is serving, for /stats json. It must run on the loop goroutine (through
+// Call or Submit), or before Run.
+func (l *Loop) SetRunning(r Running) { l.stats.running = r }
 
 func newStats() *Stats { return &Stats{byName: make(map[string]*Counters)} }
 
@@ -85,6 +109,11 @@ func (l *Loop) udpActive() int {
 // snapshot copies every counter. It runs on the loop goroutine.
 func (l *Loop) snapshot() Snapshot {
 	s := Snapshot{
+		Version:       l.opts.Version,
+		StartedAt:     FormatTime(l.opts.StartedAt),
+		Generation:    l.stats.running.Generation,
+		ConfigSHA256:  l.stats.running.ConfigSHA256,
+		LoadedAt:      FormatTime(l.stats.running.LoadedAt),
 		TotalClients:  l.stats.TotalClients,
 		TCPConnected:  l.stats.TCPNow,
 		UDPActive:     l.udpActive(),

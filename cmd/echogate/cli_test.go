@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -17,10 +18,20 @@ import (
 // pRunEchogate runs the binary with args and returns its output and exit status.
 func pRunEchogate(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runEchogateWith(t, nil, nil, args...)
+}
+
+// runEchogateWith is pRunEchogate with extra environment and, when cred is set, as another user.
+func runEchogateWith(t *testing.T, env []string, cred *syscall.Credential, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, echogateBin, args...)
-	cmd.Env = append(os.Environ(), "CREDENTIALS_DIRECTORY=", "GORACE=atexit_sleep_ms=0")
+	cmd.Env = append(append(os.Environ(), "CREDENTIALS_DIRECTORY=", "RUNTIME_DIRECTORY=",
+		"GORACE=atexit_sleep_ms=0"), env...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -117,7 +117,8 @@ func startDaemon(t *testing.T, toml string, opts ...daemonOptions) *testDaemon {
 	} else {
 		d.cmd = exec.Command(echogateBin, args...)
 	}
-	d.cmd.Env = append(os.Environ(), o.env...)
+	// No control socket under a RuntimeDirectory= the tests may run in, unless a test asks for one.
+	d.cmd.Env = append(append(os.Environ(), "RUNTIME_DIRECTORY="), o.env...)
 	d.cmd.ExtraFiles = o.files
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {

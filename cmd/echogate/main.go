@@ -11,7 +11,11 @@ const usage = `usage: echogate <command> [flags]
 commands:
   run     serve the listeners of -config (or of -listen flags) until stopped
   check   validate -config and exit 0 (valid) or 1 (invalid); binds nothing
-  reload  validate -config, then send SIGHUP to the daemon named by [daemon] pid_file
+  reload  ask the running daemon to reload its own config, wait, and report the outcome:
+          exit 0 the new config serves, 1 it was rejected (the error is printed), 2 no daemon reached.
+          The daemon is found by -control PATH, or -config FILE's [daemon] control_socket, or
+          $RUNTIME_DIRECTORY/control.sock; without a control socket it gets SIGHUP (pid_file, -pid)
+  status  show what the running daemon serves (-json for scripts); found as for reload
   version print the version
 
 Run 'echogate <command> -h' for a command's flags.
@@ -34,6 +38,8 @@ func main() {
 		code = checkCommand(args)
 	case "reload":
 		code = reloadCommand(args)
+	case "status":
+		code = statusCommand(args)
 	case "version", "-version", "--version":
 		fmt.Println("echogate", version)
 	case "help", "-h", "-help", "--help":

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -207,40 +206,6 @@ func TestReloadTokenReadOnSIGHUP(t *testing.T) {
 		if strings.Contains(l, oldToken) || strings.Contains(l, newToken) {
 			t.Errorf("token in log: %s", l)
 		}
-	}
-}
-
-// `echogate reload -config FILE` signals the daemon named by [daemon] pid_file; an invalid file is refused
-// with exit status 1 and the daemon is not signalled.
-func TestReloadCommandSignalsDaemon(t *testing.T) {
-	t.Parallel()
-	pidFile := filepath.Join(t.TempDir(), "echogate.pid")
-	d := startDaemon(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("x", "127.0.0.1:0"))
-	if b, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(b)) != itoa(d.cmd.Process.Pid) {
-		t.Fatalf("pid_file: %q %v, want %d", b, err, d.cmd.Process.Pid)
-	}
-	bad := filepath.Join(t.TempDir(), "bad.toml")
-	saveInPlace(t, bad, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("x", "127.0.0.1:0", "max_line = 0"))
-	mark := d.logLines()
-	out, err := exec.Command(echogateBin, "reload", "-config", bad).CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "bad.toml:") {
-		t.Fatalf("reload of an invalid file: %v\n%s", err, out)
-	}
-	out, err = exec.Command(echogateBin, "reload", "-config", d.config).CombinedOutput()
-	if err != nil {
-		t.Fatalf("reload: %v\n%s", err, out)
-	}
-	d.awaitReload(t, mark)
-	if n := countLogAfter(d, mark, "SIGHUP: reloading"); n != 1 {
-		t.Errorf("%d SIGHUPs logged, want 1 (the invalid file must not signal)", n)
-	}
-	tcpEcho(t, d.addr("x"), "after reload\n")
-	if err := d.stop(); err != nil {
-		t.Fatalf("exit: %v", err)
-	}
-	if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("pid_file left behind: %v", err)
 	}
 }
 

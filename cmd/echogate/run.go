@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -51,7 +52,8 @@ func runCommand(args []string) int {
 		fmt.Fprintln(os.Stderr, "echogate:", err)
 		return 2
 	}
-	d := &daemon{cfg: cfg, log: log, level: level, levelFromFlag: *levelFlag != "", signals: signals}
+	d := &daemon{cfg: cfg, log: log, level: level, levelFromFlag: *levelFlag != "", signals: signals,
+		startedAt: time.Now()}
 	if err := d.serve(); err != nil {
 		log.Error("echogate stopped", "err", err)
 		return 1
@@ -68,6 +70,8 @@ type daemon struct {
 	signals       chan os.Signal
 	notify        *systemd.Notifier
 	stopping      atomic.Bool
+	startedAt     time.Time
+	control       *controlServer
 	reloader      *reloader // set before the loop runs
 }
 
@@ -93,6 +97,7 @@ func (d *daemon) serve() error {
 		loop.Run()
 		return res.Errors[0]
 	}
+	loop.SetRunning(listeners.Running{Generation: 1, ConfigSHA256: configSHA256(d.cfg), LoadedAt: d.startedAt})
 	for _, lc := range d.cfg.Listeners {
 		d.log.Info("serving", "listener", lc.Name, "protocol", lc.Protocol, "addr", res.Addrs[lc.Name])
 	}
@@ -101,11 +106,22 @@ func (d *daemon) serve() error {
 	}
 	defer removePIDFile(d.cfg.Daemon.PIDFile)
 
+	d.control = newControlServer(d.log)
+	move, err := d.control.prepare(controlPath(d.cfg.Daemon))
+	if err != nil {
+		loop.Shutdown("startup failed")
+		loop.Run()
+		return err
+	}
+	move.commit()
+	defer d.control.close()
+
 	stop := make(chan struct{})
 	defer close(stop)
-	r := newReloader(d, loop, act)
+	r := newReloader(d, loop, act, d.control)
 	d.reloader = r
 	go r.run(stop)
+	d.control.serve(controlHandlers{reload: r.requestAndWait, status: d.statusJSON})
 	if d.cfg.Path != "" {
 		if err := watchConfig(d.cfg.Path, d.log, func() { r.request(false) }, stop); err != nil {
 			d.log.Warn("config watch disabled; reload with SIGHUP", "err", err)
@@ -127,6 +143,8 @@ func (d *daemon) serve() error {
 func (d *daemon) loopOptions() listeners.Options {
 	opts := listeners.Options{
 		Logger:        d.log,
+		Version:       version,
+		StartedAt:     d.startedAt,
 		StatsInterval: d.cfg.Daemon.StatsInterval,
 		UDPPeerWindow: d.cfg.Daemon.UDPPeerWindow,
 		DrainTimeout:  d.cfg.Daemon.DrainTimeout,

@@ -65,8 +65,8 @@ func TestReloadCommandRefusesStalePID(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(echogateBin, "reload", "-config", cfg).CombinedOutput()
-	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "not echogate") {
-		t.Fatalf("reload: exit %d, output %q; want exit 1 refusing the stale PID", code, out)
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "not echogate") {
+		t.Fatalf("reload: exit %d, output %q; want exit 2 (no daemon) refusing the stale PID", code, out)
 	}
 	time.Sleep(100 * time.Millisecond)
 	if err := other.Process.Signal(syscall.Signal(0)); err != nil {

@@ -1,0 +1,133 @@
+package config
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func baseListener(p Protocol) Listener {
+	l := Listener{Name: "x", Protocol: p, Address: "127.0.0.1:7", Commands: true, RateBurst: 0}
+	if p == TCP {
+		l.Mode, l.MaxConns, l.Backlog, l.MaxLine, l.MaxOutput = ModeLine, DefaultMaxConns, DefaultBacklog, DefaultMaxLine, DefaultMaxOutput
+		l.IdleTimeout, l.LineTimeout, l.AdminAllow = DefaultIdleTimeout, DefaultLineTimeout, DefaultAdminAllow
+	} else {
+		l.MaxDatagram, l.MaxUDPPeers, l.UDPDenySources = DefaultMaxDatagram, DefaultMaxUDPPeers, DefaultUDPDenySources
+	}
+	return l
+}
+
+// ListenerDiff gives old and new values for every key of the key table, and never a token's content.
+func TestListenerDiffEveryKey(t *testing.T) {
+	cases := []struct {
+		key    string
+		proto  Protocol
+		change func(l *Listener)
+		want   string
+	}{
+		{"name", TCP, func(l *Listener) { l.Name = "y" }, "name x→y"},
+		{"protocol", TCP, func(l *Listener) { *l = baseListener(UDP) }, "protocol tcp→udp"},
+		{"address", TCP, func(l *Listener) { l.Address = "" }, `address 127.0.0.1:7→""`},
+		{"mode", TCP, func(l *Listener) { l.Mode = ModeRaw }, "mode line→raw"},
+		{"max_conns", TCP, func(l *Listener) { l.MaxConns = 50 }, "max_conns 1024→50"},
+		{"max_conns_per_ip", TCP, func(l *Listener) { l.MaxConnsPerIP = 2 }, "max_conns_per_ip 0→2"},
+		{"backlog", TCP, func(l *Listener) { l.Backlog = 16 }, "backlog 128→16"},
+		{"max_line", TCP, func(l *Listener) { l.MaxLine = 100 }, "max_line 4096→100"},
+		{"max_datagram", UDP, func(l *Listener) { l.MaxDatagram = 512 }, "max_datagram 65535→512"},
+		{"max_output", TCP, func(l *Listener) { l.MaxOutput = 8192 }, "max_output 65536→8192"},
+		{"idle_timeout", TCP, func(l *Listener) { l.IdleTimeout = 30 * time.Second }, "idle_timeout 5m0s→30s"},
+		{"line_timeout", TCP, func(l *Listener) { l.LineTimeout = 0 }, "line_timeout 1m0s→0s"},
+		{"allow", UDP, func(l *Listener) { l.Allow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
+			"allow any→[10.0.0.0/8]"},
+		{"admin_allow", TCP, func(l *Listener) { l.AdminAllow = DefaultAdminAllow[:1] },
+			"admin_allow [127.0.0.0/8,::1/128]→[127.0.0.0/8]"},
+		{"token_credential", TCP, func(l *Listener) { l.TokenCredential = "t" }, `token_credential ""→t`},
+		{"token_file", TCP, func(l *Listener) { l.TokenFile = "/etc/t" }, `token_file ""→/etc/t`},
+		{"commands", UDP, func(l *Listener) { l.Commands = false }, "commands true→false"},
+		{"rate_lines", TCP, func(l *Listener) { l.RateLines = 10 }, "rate_lines 0→10"},
+		{"rate_datagrams", UDP, func(l *Listener) { l.RateDatagrams = 10 }, "rate_datagrams 0→10"},
+		{"rate_burst", TCP, func(l *Listener) { l.RateBurst = 5 }, "rate_burst 0→5"},
+		{"udp_deny_source_ports", UDP, func(l *Listener) { l.UDPDenySources = []uint16{} }, "udp_deny_source_ports [7,13,17,19,37]→[]"},
+		{"max_udp_peers", UDP, func(l *Listener) { l.MaxUDPPeers = 10 }, "max_udp_peers 65536→10"},
+		{"token", TCP, func(l *Listener) { l.Token = "s3cret" }, "token changed"},
+	}
+	covered := map[string]bool{}
+	for _, tc := range cases {
+		covered[tc.key] = true
+		old, new := baseListener(tc.proto), baseListener(tc.proto)
+		tc.change(&new)
+		var got []string
+		for _, c := range ListenerDiff(&old, &new) {
+			got = append(got, c.String())
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s: %q, want [%q]", tc.key, got, tc.want)
+		}
+		if keys := ListenerChanged(&old, &new); len(keys) != 1 || keys[0] != tc.key {
+			t.Errorf("%s: ListenerChanged %q", tc.key, keys)
+		}
+		if strings.Contains(strings.Join(got, " "), "s3cret") {
+			t.Errorf("%s: the token's content is shown: %q", tc.key, got)
+		}
+	}
+	for _, k := range listenerKeys {
+		if !covered[k.name] {
+			t.Errorf("key %q has no case here", k.name)
+		}
+	}
+}
+
+// Settings gives every key of the listener's protocol, in JSON-ready values, and no token.
+func TestSettings(t *testing.T) {
+	l := baseListener(TCP)
+	l.Token = "s3cret"
+	got := map[string]any{}
+	for _, s := range Settings(&l) {
+		got[s.Key] = s.Value
+	}
+	for _, k := range listenerKeys {
+		if _, ok := got[k.name]; ok != (k.only == "" || k.only == TCP) {
+			t.Errorf("key %q: present %v", k.name, ok)
+		}
+	}
+	if got["idle_timeout"] != "5m0s" || got["allow"] != nil || strings.Join(got["admin_allow"].([]string), ",") != "127.0.0.0/8,::1/128" {
+		t.Errorf("values: %v", got)
+	}
+	for k, v := range got {
+		if v == "s3cret" {
+			t.Errorf("token shown as %s", k)
+		}
+	}
+}
+
+// ReadDaemonPaths finds pid_file and control_socket in a file that is TOML but otherwise invalid, or whose
+// syntax error comes after [daemon], and gives a positioned error for one that is broken before.
+func TestReadDaemonPaths(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "a.toml")
+	writeDaemonPathsFile(t, good, "[daemon]\npid_file = \"/run/e.pid\"\ncontrol_socket = \"/run/e.sock\"\nbogus = 1\n[[listener]]\nmax_line = 0\n")
+	p, err := ReadDaemonPaths(good)
+	if err != nil || p.PIDFile != "/run/e.pid" || p.ControlSocket != "/run/e.sock" {
+		t.Errorf("ReadDaemonPaths: %+v %v", p, err)
+	}
+	later := filepath.Join(dir, "later.toml")
+	writeDaemonPathsFile(t, later, "[daemon]\ncontrol_socket = \"/run/e.sock\"\n\n[[listener]]\nname = \"x\"\nmax_line = = 3\n")
+	if p, err := ReadDaemonPaths(later); err != nil || p.ControlSocket != "/run/e.sock" {
+		t.Errorf("syntax error after [daemon]: %+v %v", p, err)
+	}
+	bad := filepath.Join(dir, "b.toml")
+	writeDaemonPathsFile(t, bad, "[daemon]\npid_file = \n")
+	if _, err := ReadDaemonPaths(bad); err == nil || !strings.HasPrefix(err.Error(), bad+":2:") {
+		t.Errorf("not TOML: %v", err)
+	}
+}
+
+func writeDaemonPathsFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
