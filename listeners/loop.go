@@ -76,6 +76,7 @@ type Loop struct {
 	lockout  *policy.Lockout
 
 	stopping bool
+	stopAt   int64 // nowNano when the graceful stop began
 	stopped  bool
 	stopErr  error
 }
