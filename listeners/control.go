@@ -7,9 +7,10 @@ import (
 	"echogate/config"
 )
 
-// tick runs once a second: it closes idle connections and ages UDP peers.
+// tick runs once a second: it closes idle connections and those whose line took too long, and ages UDP peers.
 func (l *Loop) tick() {
 	l.idle.advance(l.nowNano, l.checkIdle)
+	l.lines.advance(l.nowNano, l.checkLine)
 	for _, u := range l.udp {
 		u.agePeers(l)
 	}

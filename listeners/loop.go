@@ -58,7 +58,8 @@ type Loop struct {
 	pool     bufPool // output and held input
 	linePool bufPool // unfinished lines
 	timers   timerHeap
-	idle     idleWheel
+	idle     idleWheel // idle_timeout
+	lines    idleWheel // line_timeout: only connections with an unfinished line are in it
 	udpIO    *udpBatch
 
 	udpScratch []byte // command replies for datagrams are built here
@@ -110,6 +111,7 @@ func New(opts Options) (*Loop, error) {
 	}
 	l.updateNow()
 	l.idle.init(l.nowNano)
+	l.lines.init(l.nowNano)
 	if l.wake, err = newWaker(); err != nil {
 		unix.Close(epfd)
 		return nil, err

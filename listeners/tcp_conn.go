@@ -18,19 +18,21 @@ type tcpConn struct {
 	io         *connIO // nil while idle
 	peer       netip.AddrPort
 	lastActive int64 // loop ns of the last byte read or written
+	lineStart  int64 // loop ns of the read that began the unfinished line, if there is one
 	bucket     policy.Bucket
 	fd         int32
-	idx        int32  // position in ln.conns
-	events     uint32 // current epoll interest
-	strikes    uint8  // overlong lines with no good line between them
-	raw        bool   // mode at accept time
-	mayRead    bool   // the socket may hold input not yet read (connections are edge-triggered)
-	peerShut   bool   // epoll reported the peer's FIN: a short read has not yet reached the end
-	queuedRead bool   // on the loop's again list
-	eof        bool   // the peer half-closed
-	closing    bool   // close once the output is flushed; read nothing more
-	lingering  bool   // echogate ends c: flushing what was answered, dropping input, then closing at the EOF
-	shut       bool   // lingering, and the write side is shut
+	idx        int32 // position in ln.conns
+	lineDue    int32 // second at which c comes round in the line_timeout wheel; 0 = not in it
+	events     uint8 // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
+	strikes    uint8 // overlong lines with no good line between them
+	raw        bool  // mode at accept time
+	mayRead    bool  // the socket may hold input not yet read (connections are edge-triggered)
+	peerShut   bool  // epoll reported the peer's FIN: a short read has not yet reached the end
+	queuedRead bool  // on the loop's again list
+	eof        bool  // the peer half-closed
+	closing    bool  // close once the output is flushed; read nothing more
+	lingering  bool  // echogate ends c: flushing what was answered, dropping input, then closing at the EOF
+	shut       bool  // lingering, and the write side is shut
 	closed     bool
 }
 
@@ -176,6 +178,12 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 			io.out = append(l.outBuf(io), replyTooLong...)
 			if c.strikes++; c.strikes >= 2 {
 				c.closing = true
+			} else if io.framer.Pending() {
+				c.lineUnfinished(l) // skipping to the '\n' of a line that is not over
+			}
+		case NeedMore:
+			if io.framer.Pending() {
+				c.lineUnfinished(l)
 			}
 		}
 	}
@@ -310,10 +318,10 @@ const connEdge = unix.EPOLLET | unix.EPOLLRDHUP
 // Changing the interest makes the kernel look at the socket again, so input or room that is already there
 // raises an event at once.
 func (c *tcpConn) arm(l *Loop, want uint32) bool {
-	if want == c.events {
+	if uint8(want) == c.events {
 		return true
 	}
-	c.events = want
+	c.events = uint8(want)
 	if err := l.modify(int(c.fd), want|connEdge); err != nil {
 		c.close(l, "epoll")
 		return false

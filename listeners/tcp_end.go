@@ -8,7 +8,7 @@ import (
 )
 
 // How a TCP connection ends. A peer that closes or half-closes gets every reply first (settle). When echogate
-// ends a connection itself (a second overlong line, a graceful stop), the peer may still be
+// ends a connection itself (a second overlong line, line_timeout, a graceful stop), the peer may still be
 // sending, and closing a socket that holds unread input, or that input reaches after the close, makes the
 // kernel send a reset and throw away the replies still in its send queue. So such a connection lingers:
 // nothing more is answered, what was already answered is flushed while input is read and dropped, then the
@@ -141,6 +141,66 @@ func (c *tcpConn) lingerDone(l *Loop) bool {
 	}
 	unacked, err := unix.IoctlGetInt(int(c.fd), unix.SIOCOUTQ)
 	return err == nil && unacked == 0
+}
+
+// lineUnfinished is told of each read that leaves a line unfinished. It notes when the line began and makes
+// sure c comes round in the line_timeout wheel by the line's deadline. Reads that end on a line boundary, the
+// common case, never get here.
+func (c *tcpConn) lineUnfinished(l *Loop) {
+	if c.io.framer.Began() {
+		c.lineStart = l.nowNano
+	}
+	timeout := c.ln.pol.LineTimeout
+	if timeout <= 0 {
+		return
+	}
+	deadline := saturatedAdd(c.lineStart, timeout)
+	if due := l.lines.due(deadline); c.lineDue == 0 || due < int64(c.lineDue) {
+		// a second entry when c is already in the wheel (line_timeout was lowered by a reload): the one that no
+		// longer matches lineDue is skipped when it comes round
+		c.lineDue = int32(l.lines.add(c, deadline))
+	}
+}
+
+// checkLine is the line_timeout wheel's visit: it ends c with "ERR line-timeout" if its unfinished line has
+// taken longer than line_timeout, and otherwise puts it back for as long as a line is pending.
+func (l *Loop) checkLine(c *tcpConn) {
+	if c.closed || int64(c.lineDue) != l.lines.base {
+		return // closed, or an entry that a nearer one replaced
+	}
+	c.lineDue = 0
+	timeout := c.ln.pol.LineTimeout
+	if timeout <= 0 || c.raw || c.closing || c.io == nil || !c.io.framer.Pending() {
+		return // the next unfinished line puts c back
+	}
+	deadline := saturatedAdd(c.lineStart, timeout)
+	switch {
+	case !c.readable():
+		// echogate is not reading c (backpressure, rate_lines): the line cannot end now, and that is not the
+		// client's doing. Look again in a second.
+		deadline = max(deadline, l.nowNano+int64(time.Second))
+	case l.nowNano >= deadline:
+		c.lineTimedOut(l)
+		return
+	}
+	c.lineDue = int32(l.lines.add(c, deadline))
+}
+
+// lineTimedOut answers "ERR line-timeout" and ends the connection.
+func (c *tcpConn) lineTimedOut(l *Loop) {
+	c.ln.stats.LineTimeouts++
+	l.log.Debug("line timeout", "listener", c.ln.name, "peer", c.peer, "line_timeout", c.ln.pol.LineTimeout)
+	io := c.io
+	io.out = append(l.outBuf(io), replyLineTimeout...)
+	c.linger(l)
+}
+
+// saturatedAdd returns t+d, or the far future when that would wrap.
+func saturatedAdd(t int64, d time.Duration) int64 {
+	if s := t + int64(d); s >= t {
+		return s
+	}
+	return 1<<63 - 1
 }
 
 // close releases the connection and its buffers.
