@@ -236,7 +236,7 @@ func (l *Loop) connClosed(ln *tcpListener) {
 		delete(l.draining, ln)
 	}
 	if l.stopping && l.stats.TCPNow == 0 {
-		l.stopped = true
+		l.finishShutdown()
 	}
 }
 

@@ -48,6 +48,7 @@ func trimSpace(b []byte) []byte {
 var (
 	replyBusy            = []byte("server busy\n")
 	replyTooLong         = []byte("ERR too-long-line\n")
+	replyLineTimeout     = []byte("ERR line-timeout\n")
 	replyUnknown         = []byte("ERR unknown-command\n")
 	replyUnknownArg      = []byte("ERR unknown-argument\n")
 	replyTokenRequired   = []byte("ERR shutdown-token-required\n")

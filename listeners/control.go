@@ -7,9 +7,10 @@ import (
 	"echogate/config"
 )
 
-// tick runs once a second: it closes idle connections and ages UDP peers.
+// tick runs once a second: it closes idle connections and those whose line took too long, and ages UDP peers.
 func (l *Loop) tick() {
 	l.idle.advance(l.nowNano, l.checkIdle)
+	l.lines.advance(l.nowNano, l.checkLine)
 	for _, u := range l.udp {
 		u.agePeers(l)
 	}
@@ -77,13 +78,16 @@ func (l *Loop) Shutdown(reason string) {
 	l.Submit(func() { l.beginShutdown(reason) })
 }
 
-// beginShutdown closes every listening socket, then lets each connection write what it has queued and close.
-// Input not yet answered is dropped.
+// beginShutdown closes every listening socket, then ends each connection without losing what it was answered:
+// output queued when the stop began is flushed while input is read and dropped, then the write side is shut
+// and the connection closes at the peer's EOF (see linger). Input not yet answered when the stop began (held
+// back by backpressure or rate_lines, an unfinished line, still in the socket) is never answered. Whatever is
+// still open when shutdown_grace runs out is closed.
 func (l *Loop) beginShutdown(reason string) {
 	if l.stopping {
 		return
 	}
-	l.stopping = true
+	l.stopping, l.stopAt = true, l.nowNano
 	l.log.Info("shutting down", "reason", reason, "connections", l.stats.TCPNow, "grace", l.opts.ShutdownGrace)
 	if l.opts.OnShutdown != nil {
 		l.opts.OnShutdown(reason)
@@ -100,13 +104,12 @@ func (l *Loop) beginShutdown(reason string) {
 		delete(l.udp, name)
 	}
 	l.fds.each(func(_ int, h handler) {
-		if c, ok := h.(*tcpConn); ok {
-			c.closing = true
-			c.settle(l)
+		if c, ok := h.(*tcpConn); ok && !c.lingering {
+			c.linger(l)
 		}
 	})
 	if l.stats.TCPNow == 0 {
-		l.stopped = true
+		l.finishShutdown()
 		return
 	}
 	l.schedule(l.opts.ShutdownGrace, func() {
@@ -115,6 +118,15 @@ func (l *Loop) beginShutdown(reason string) {
 		}
 		l.stopped = true
 	})
+}
+
+// finishShutdown ends the graceful stop once the last connection has closed.
+func (l *Loop) finishShutdown() {
+	if !l.stopped {
+		l.log.Info("every connection flushed and closed",
+			"took", time.Duration(l.nowNano-l.stopAt).Round(time.Millisecond))
+	}
+	l.stopped = true
 }
 
 // CountReload records the outcome of a reload for /stats json. It must run on the loop goroutine.

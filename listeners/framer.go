@@ -19,6 +19,7 @@ type Framer struct {
 	Max        int
 	partial    []byte
 	discarding bool
+	began      bool // Next kept the start of a new unfinished line; Began reports it once
 }
 
 // Next returns the next event in data and the unread rest of data. A returned line is valid until the next
@@ -35,6 +36,9 @@ func (f *Framer) Next(data []byte) (ev Event, line, rest []byte) {
 			continue
 		}
 		if i < 0 {
+			if len(f.partial) == 0 {
+				f.began = true // a new line starts in data and does not end there
+			}
 			if len(f.partial)+len(data) > f.Max {
 				f.partial = f.partial[:0]
 				f.discarding = true
@@ -91,6 +95,17 @@ func (f *Framer) Partial() []byte {
 		return nil
 	}
 	return f.partial
+}
+
+// Pending reports whether a line has begun and not ended: bytes of it are kept, or it is being skipped.
+func (f *Framer) Pending() bool { return len(f.partial) > 0 || f.discarding }
+
+// Began reports whether a line that is still pending began in the input given to Next since the last call.
+// The caller times a line from there (line_timeout).
+func (f *Framer) Began() bool {
+	b := f.began
+	f.began = false
+	return b
 }
 
 // Buffered reports how many bytes of an unfinished line the framer holds.

@@ -112,6 +112,38 @@ func TestFramerPartialAndDetach(t *testing.T) {
 	}
 }
 
+// TestFramerBegan checks when the framer says a pending line began in the latest input: line_timeout times a
+// line from there, so a line that goes on in a later read must not be restarted, and one that starts after
+// the end of another (or of a skipped overlong line) must be.
+func TestFramerBegan(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		chunks  []string
+		pending []bool // after each chunk
+		began   []bool
+	}{
+		{"whole lines", []string{"a\n", "b\nc\n"}, []bool{false, false}, []bool{false, false}},
+		{"one line in three reads", []string{"ab", "cd", "e\n"}, []bool{true, true, false}, []bool{true, false, false}},
+		{"a new line after a whole one", []string{"ab", "c\nde"}, []bool{true, true}, []bool{true, true}},
+		{"an overlong line in one read", []string{"abcdefghij", "kl", "\n"}, []bool{true, true, false}, []bool{true, false, false}},
+		{"overlong after a slow start", []string{"abc", "defghij", "k"}, []bool{true, true, true}, []bool{true, false, false}},
+		{"a new line after a skipped one", []string{"abcdefghij", "k\nxy"}, []bool{true, true}, []bool{true, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := Framer{Max: 8}
+			f.Attach(make([]byte, 0, 16))
+			for i, chunk := range tc.chunks {
+				for data := []byte(chunk); len(data) > 0; {
+					_, _, data = f.Next(data)
+				}
+				if p, b := f.Pending(), f.Began(); p != tc.pending[i] || b != tc.began[i] {
+					t.Fatalf("after %q: pending %v, began %v; want %v, %v", chunk, p, b, tc.pending[i], tc.began[i])
+				}
+			}
+		})
+	}
+}
+
 // FuzzFramer checks that the framer, fed any bytes in any chunking, never returns a line longer than the
 // limit, never loses or invents bytes of good lines, and never holds more than the limit.
 func FuzzFramer(f *testing.F) {

@@ -61,7 +61,8 @@ type Loop struct {
 	pool     bufPool // output and held input
 	linePool bufPool // unfinished lines
 	timers   timerHeap
-	idle     idleWheel
+	idle     idleWheel // idle_timeout
+	lines    idleWheel // line_timeout: only connections with an unfinished line are in it
 	udpIO    *udpBatch
 
 	udpScratch []byte // command replies for datagrams are built here
@@ -79,6 +80,7 @@ type Loop struct {
 	lockout  *policy.Lockout
 
 	stopping bool
+	stopAt   int64 // nowNano when the graceful stop began
 	stopped  bool
 	stopErr  error
 }
@@ -112,6 +114,7 @@ func New(opts Options) (*Loop, error) {
 	}
 	l.updateNow()
 	l.idle.init(l.nowNano)
+	l.lines.init(l.nowNano)
 	if l.wake, err = newWaker(); err != nil {
 		unix.Close(epfd)
 		return nil, err

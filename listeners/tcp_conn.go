@@ -17,19 +17,22 @@ type tcpConn struct {
 	ln         *tcpListener
 	io         *connIO // nil while idle
 	peer       netip.AddrPort
-	lastActive int64 // unix ns of the last byte read or written
+	lastActive int64 // loop ns of the last byte read or written
+	lineStart  int64 // loop ns of the read that began the unfinished line, if there is one
 	bucket     policy.Bucket
 	fd         int32
-	idx        int32  // position in ln.conns
-	events     uint32 // current epoll interest
-	strikes    uint8  // overlong lines with no good line between them
-	raw        bool   // mode at accept time
-	mayRead    bool   // the socket may hold input not yet read (connections are edge-triggered)
-	peerShut   bool   // epoll reported the peer's FIN: a short read has not yet reached the end
-	queuedRead bool   // on the loop's again list
-	eof        bool   // the peer half-closed
-	closing    bool   // close once the output is flushed; read nothing more
-	lingering  bool   // output sent and write side shut; discarding input until the peer closes
+	idx        int32 // position in ln.conns
+	lineDue    int32 // second at which c comes round in the line_timeout wheel; 0 = not in it
+	events     uint8 // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
+	strikes    uint8 // overlong lines with no good line between them
+	raw        bool  // mode at accept time
+	mayRead    bool  // the socket may hold input not yet read (connections are edge-triggered)
+	peerShut   bool  // epoll reported the peer's FIN: a short read has not yet reached the end
+	queuedRead bool  // on the loop's again list
+	eof        bool  // the peer half-closed
+	closing    bool  // close once the output is flushed; read nothing more
+	lingering  bool  // echogate ends c: flushing what was answered, dropping input, then closing at the EOF
+	shut       bool  // lingering, and the write side is shut
 	closed     bool
 }
 
@@ -53,7 +56,7 @@ const readRounds = 4
 
 func (c *tcpConn) onEvent(l *Loop, events uint32) {
 	if c.lingering {
-		c.drainLinger(l, events)
+		c.onLingerEvent(l, events)
 		return
 	}
 	if events&unix.EPOLLERR != 0 {
@@ -175,6 +178,12 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 			io.out = append(l.outBuf(io), replyTooLong...)
 			if c.strikes++; c.strikes >= 2 {
 				c.closing = true
+			} else if io.framer.Pending() {
+				c.lineUnfinished(l) // skipping to the '\n' of a line that is not over
+			}
+		case NeedMore:
+			if io.framer.Pending() {
+				c.lineUnfinished(l)
 			}
 		}
 	}
@@ -235,11 +244,11 @@ func (c *tcpConn) settle(l *Loop) {
 			return
 		}
 	}
+	if c.closing && !c.eof {
+		c.linger(l) // echogate ends c (two overlong lines): its last reply must not be lost to a reset
+		return
+	}
 	if c.closing && (c.io == nil || c.io.queued() == 0) {
-		if c.strikes >= 2 && !c.eof && !l.stopping {
-			c.linger(l)
-			return
-		}
 		c.close(l, "done")
 		return
 	}
@@ -264,42 +273,6 @@ func (c *tcpConn) finishHalfClose(l *Loop) {
 		c.line(l, p)
 		c.flush(l)
 	}
-}
-
-// lingerTimeout bounds how long a connection closed by echogate waits for its peer to stop sending.
-const lingerTimeout = 2 * time.Second
-
-// linger closes a connection that echogate ends (two overlong lines) without losing its last reply: closing a
-// socket with unread input makes the kernel send a reset, and a client still sending would then lose the
-// "ERR too-long-line" queued just before. So the write side is shut (the peer reads the reply, then EOF),
-// and input is read and thrown away until the peer closes or lingerTimeout passes.
-func (c *tcpConn) linger(l *Loop) {
-	c.lingering = true
-	unix.Shutdown(int(c.fd), unix.SHUT_WR)
-	l.connIO(c).rateTimer = l.schedule(lingerTimeout, func() { c.close(l, "linger timeout") })
-	if c.arm(l, unix.EPOLLIN) {
-		l.readAgain(c) // input that came while the reply was flushed raised no new edge
-	}
-}
-
-// drainLinger reads and discards what a lingering connection's peer still sends, and closes on its EOF.
-func (c *tcpConn) drainLinger(l *Loop, events uint32) {
-	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-		c.close(l, "done")
-		return
-	}
-	for range readRounds {
-		n, err := readNB(int(c.fd), l.readBuf)
-		switch {
-		case n > 0, errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EAGAIN):
-			return
-		}
-		c.close(l, "done") // EOF or an error
-		return
-	}
-	l.readAgain(c) // the budget ran out with input left
 }
 
 // flush writes queued output until it is gone or the socket is full. It reports false if the connection
@@ -345,34 +318,15 @@ const connEdge = unix.EPOLLET | unix.EPOLLRDHUP
 // Changing the interest makes the kernel look at the socket again, so input or room that is already there
 // raises an event at once.
 func (c *tcpConn) arm(l *Loop, want uint32) bool {
-	if want == c.events {
+	if uint8(want) == c.events {
 		return true
 	}
-	c.events = want
+	c.events = uint8(want)
 	if err := l.modify(int(c.fd), want|connEdge); err != nil {
 		c.close(l, "epoll")
 		return false
 	}
 	return true
-}
-
-// close releases the connection and its buffers.
-func (c *tcpConn) close(l *Loop, reason string) {
-	if c.closed {
-		return
-	}
-	c.closed = true
-	l.setHandler(int(c.fd), nil)
-	unix.Close(int(c.fd))
-	c.ln.removeConn(c)
-	if c.io != nil {
-		l.cancel(c.io.rateTimer)
-		c.io.rateTimer = nil
-		l.releaseIO(c)
-	}
-	l.stats.TCPNow--
-	l.log.Debug("connection closed", "listener", c.ln.name, "peer", c.peer, "reason", reason)
-	l.connClosed(c.ln)
 }
 
 // connIO returns c's I/O state, taking one from the loop's free list when c was idle.

@@ -80,30 +80,35 @@ func (l *Loop) runTimers() {
 	}
 }
 
-// idleWheel finds idle connections without a timer per connection: each connection sits in one one-second
-// slot and is looked at when that slot comes round; if it was active since, it moves to a later slot.
+// idleWheel finds due connections without a timer per connection: each connection sits in one one-second
+// slot and is looked at when that slot comes round; if it is not due yet, it moves to a later slot. The loop
+// has two: one for idle_timeout, where every connection sits, and one for line_timeout, where only
+// connections with an unfinished line do.
 type idleWheel struct {
 	slots   [wheelSlots][]*tcpConn
 	current int   // slot index of the last tick
-	base    int64 // unix second of that tick
+	base    int64 // second of that tick (nowNano / 1 s)
 }
 
 const wheelSlots = 64
 
 func (w *idleWheel) init(nowNano int64) { w.base = nowNano / int64(time.Second) }
 
-// add puts c in the slot for its deadline (capped to the wheel's span).
-func (w *idleWheel) add(c *tcpConn, deadline int64) {
-	sec := deadline/int64(time.Second) + 1
-	ahead := sec - w.base
-	if ahead < 1 {
-		ahead = 1
-	}
-	if ahead >= wheelSlots {
-		ahead = wheelSlots - 1
-	}
+// add puts c in the slot for its deadline (capped to the wheel's span) and returns the second of that slot:
+// c comes round when base reaches it.
+func (w *idleWheel) add(c *tcpConn, deadline int64) int64 {
+	ahead := w.ahead(deadline)
 	i := (w.current + int(ahead)) % wheelSlots
 	w.slots[i] = append(w.slots[i], c)
+	return w.base + ahead
+}
+
+// due returns the second of the slot that add would put a deadline in.
+func (w *idleWheel) due(deadline int64) int64 { return w.base + w.ahead(deadline) }
+
+// ahead is how many slots past the current one a deadline goes in: 1 to wheelSlots-1.
+func (w *idleWheel) ahead(deadline int64) int64 {
+	return min(max(deadline/int64(time.Second)+1-w.base, 1), wheelSlots-1)
 }
 
 // advance moves the wheel to nowNano and returns the connections whose slots came round.

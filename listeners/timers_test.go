@@ -36,8 +36,11 @@ func TestIdleWheel(t *testing.T) {
 	var w idleWheel
 	w.init(0)
 	near, far := &tcpConn{}, &tcpConn{}
-	w.add(near, int64(3*time.Second))
-	w.add(far, int64(1000*time.Second))
+	nearDue := w.add(near, int64(3*time.Second))
+	farDue := w.add(far, int64(1000*time.Second))
+	if d := w.due(int64(3 * time.Second)); d != nearDue {
+		t.Errorf("due = %d, add returned %d", d, nearDue)
+	}
 	seen := map[*tcpConn]int64{}
 	for s := int64(1); s <= wheelSlots+1; s++ {
 		w.advance(s*int64(time.Second), func(c *tcpConn) {
@@ -46,10 +49,12 @@ func TestIdleWheel(t *testing.T) {
 			}
 		})
 	}
-	if seen[near] != 4 {
-		t.Errorf("near connection came round at %ds, want 4s (deadline 3s, rounded up)", seen[near])
+	if seen[near] != 4 || nearDue != 4 {
+		t.Errorf("near connection came round at %ds (add said %ds), want 4s (deadline 3s, rounded up)",
+			seen[near], nearDue)
 	}
-	if s := seen[far]; s == 0 || s > wheelSlots {
-		t.Errorf("far connection came round at %ds, want within the %d s span", s, wheelSlots)
+	if s := seen[far]; s == 0 || s > wheelSlots || s != farDue {
+		t.Errorf("far connection came round at %ds (add said %ds), want within the %d s span", s, farDue,
+			wheelSlots)
 	}
 }

@@ -23,6 +23,7 @@ type Policy struct {
 	MaxDatagram   int
 	MaxUDPPeers   int
 	IdleTimeout   time.Duration // 0 = never
+	LineTimeout   time.Duration // line mode: the most a line may take from its first byte to '\n'; 0 = off
 
 	allow      []netip.Prefix // nil = every client; empty = no client
 	adminAllow []netip.Prefix
@@ -47,6 +48,7 @@ func New(l *config.Listener) *Policy {
 		MaxDatagram:   l.MaxDatagram,
 		MaxUDPPeers:   l.MaxUDPPeers,
 		IdleTimeout:   l.IdleTimeout,
+		LineTimeout:   l.LineTimeout,
 		allow:         normalize(l.Allow),
 		adminAllow:    normalize(l.AdminAllow),
 		lines:         newRate(l.RateLines, l.RateBurst),

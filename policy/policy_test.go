@@ -38,14 +38,14 @@ func TestNewCopiesListener(t *testing.T) {
 	l := &config.Listener{
 		Name: "diag", Protocol: config.TCP, Mode: config.ModeRaw, Commands: true,
 		MaxConns: 10, MaxConnsPerIP: 2, MaxLine: 64, MaxOutput: 128, MaxDatagram: 512,
-		MaxUDPPeers: 7, IdleTimeout: time.Second,
+		MaxUDPPeers: 7, IdleTimeout: time.Second, LineTimeout: 2 * time.Second,
 		Allow:          prefixes("10.0.0.0/8"),
 		UDPDenySources: []uint16{7},
 	}
 	p := New(l)
 	want := Policy{Name: "diag", Protocol: config.TCP, Raw: true, Commands: true, MaxConns: 10,
 		MaxConnsPerIP: 2, MaxLine: 64, MaxOutput: 128, MaxDatagram: 512, MaxUDPPeers: 7,
-		IdleTimeout: time.Second}
+		IdleTimeout: time.Second, LineTimeout: 2 * time.Second}
 	got := *p
 	got.allow, got.adminAllow, got.denyPorts = nil, nil, nil
 	if !reflect.DeepEqual(got, want) {

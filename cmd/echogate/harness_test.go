@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/listeners"
 )
 
 // The integration tests run the real echogate binary: $ECHOGATE_BIN (make test builds it with -race), or one
@@ -259,36 +261,8 @@ func viaShell(vars ...string) []string {
 	return []string{"sh", "-c", script + `exec "$0" "$@"`}
 }
 
-// statsReply is a decoded `/stats json` reply.
-type statsReply struct {
-	TotalClients  uint64                      `json:"total_clients"`
-	TCPConnected  int                         `json:"tcp_connected"`
-	UDPActive     int                         `json:"udp_active"`
-	ReloadsOK     uint64                      `json:"reloads_ok"`
-	ReloadsFailed uint64                      `json:"reloads_failed"`
-	Listeners     map[string]listenerCounters `json:"listeners"`
-}
-
-// listenerCounters are one listener's counters in `/stats json`.
-type listenerCounters struct {
-	Open            int    `json:"open"`
-	Accepted        uint64 `json:"accepted"`
-	RefusedBusy     uint64 `json:"refused_busy"`
-	RefusedPerIP    uint64 `json:"refused_per_ip"`
-	RefusedCIDR     uint64 `json:"refused_cidr"`
-	Lines           uint64 `json:"lines"`
-	Datagrams       uint64 `json:"datagrams"`
-	BytesIn         uint64 `json:"bytes_in"`
-	BytesOut        uint64 `json:"bytes_out"`
-	Overflows       uint64 `json:"overflows"`
-	IdleClosed      uint64 `json:"idle_closed"`
-	RateLimited     uint64 `json:"rate_limited"`
-	UDPDropped      uint64 `json:"udp_dropped"`
-	ShutdownRefused uint64 `json:"shutdown_refused"`
-	AcceptErrors    uint64 `json:"accept_errors"`
-	ReloadsOK       uint64 `json:"reloads_ok"`
-	ReloadsFailed   uint64 `json:"reloads_failed"`
-}
+// statsReply is a decoded `/stats json` reply: the daemon's own type, so that a test reads what it serves.
+type statsReply = listeners.Snapshot
 
 // statsOn asks for `/stats json` on c, which must have nothing else in flight, and decodes the reply.
 func statsOn(t *testing.T, c net.Conn) statsReply {
