@@ -44,10 +44,19 @@ soak: build
 	$(GO) build -o $(BIN)/echoload ./cmd/echoload
 	ECHOGATE_BIN=$(CURDIR)/$(BIN)/echogate ECHOGATE_SOAK=2m $(GO) test -count=1 -timeout 10m -run '^TestSoak$$' -v ./cmd/echogate
 
+# The .deb: this tree's static binary (or DEB_BIN=FILE, e.g. another build to try with these units), the units
+# in systemd/ and the packaged default config systemd/echogate.toml as /etc/echogate/echogate.toml.
 DEB_VERSION ?= 0.1.0
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB         := dist/echogate_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_BIN     ?=
 deb:
+ifeq ($(DEB_BIN),)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/echogate ./cmd/echogate
-	bash systemd/build-deb.sh $(DEB_VERSION) dist $(BIN)/echogate examples/echogate.toml
+	bash systemd/build-deb.sh $(DEB_VERSION) dist $(BIN)/echogate systemd/echogate.toml
+else
+	bash systemd/build-deb.sh $(DEB_VERSION) dist $(DEB_BIN) systemd/echogate.toml
+endif
 
 clean:
 	rm -rf $(BIN) dist
