@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin
 
-.PHONY: all build run test check bench fuzz soak deb clean
+.PHONY: all build run test test-systemd check bench fuzz soak deb clean
 
 all: build
 
@@ -57,6 +57,16 @@ ifeq ($(DEB_BIN),)
 else
 	bash systemd/build-deb.sh $(DEB_VERSION) dist $(DEB_BIN) systemd/echogate.toml
 endif
+
+# The .deb under a real systemd: boots a Debian root (built once with mmdebstrap, cached in SYSTEMD_CACHE)
+# with systemd-nspawn and runs TestSystemdPackage in systemd/package_systemd_test.go. Needs root, mmdebstrap
+# and systemd-container; skipped with a message where the container cannot boot. SYSTEMD_SUITE=trixie runs
+# it on Debian 13 (systemd 257).
+SYSTEMD_SUITE ?= bookworm
+SYSTEMD_CACHE ?= /var/cache/echogate-test
+test-systemd: deb
+	ECHOGATE_SYSTEMD_TEST=1 ECHOGATE_DEB=$(CURDIR)/$(DEB) ECHOGATE_SYSTEMD_SUITE=$(SYSTEMD_SUITE) \
+	ECHOGATE_SYSTEMD_CACHE=$(SYSTEMD_CACHE) $(GO) test -count=1 -timeout 10m -run '^TestSystemdPackage$$' -v ./systemd
 
 clean:
 	rm -rf $(BIN) dist
