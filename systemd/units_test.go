@@ -177,6 +177,16 @@ func TestUnitsAgree(t *testing.T) {
 	}
 }
 
+// TestReadmeRecipe checks that the README shows the recipe these tests verify, word for word.
+func TestReadmeRecipe(t *testing.T) {
+	readme := readFile(t, "../README.md")
+	for _, part := range []string{adminSocket, strings.ReplaceAll(adminDropIn, "\n", `\n`)} {
+		if !strings.Contains(readme, part) {
+			t.Errorf("README.md does not show the recipe's\n%s", part)
+		}
+	}
+}
+
 // unitKeys reads a unit file into key -> values, ignoring sections and comments.
 func unitKeys(t *testing.T, name string) map[string][]string {
 	t.Helper()
