@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin
 
-.PHONY: all build run test check bench fuzz soak deb clean
+.PHONY: all build run test test-systemd check bench fuzz soak deb clean
 
 all: build
 
@@ -44,10 +44,29 @@ soak: build
 	$(GO) build -o $(BIN)/echoload ./cmd/echoload
 	ECHOGATE_BIN=$(CURDIR)/$(BIN)/echogate ECHOGATE_SOAK=2m $(GO) test -count=1 -timeout 10m -run '^TestSoak$$' -v ./cmd/echogate
 
+# The .deb: this tree's static binary (or DEB_BIN=FILE, e.g. another build to try with these units), the units
+# in systemd/ and the packaged default config systemd/echogate.toml as /etc/echogate/echogate.toml.
 DEB_VERSION ?= 0.1.0
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB         := dist/echogate_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_BIN     ?=
 deb:
+ifeq ($(DEB_BIN),)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/echogate ./cmd/echogate
-	bash systemd/build-deb.sh $(DEB_VERSION) dist $(BIN)/echogate examples/echogate.toml
+	bash systemd/build-deb.sh $(DEB_VERSION) dist $(BIN)/echogate systemd/echogate.toml
+else
+	bash systemd/build-deb.sh $(DEB_VERSION) dist $(DEB_BIN) systemd/echogate.toml
+endif
+
+# The .deb under a real systemd: boots a Debian root (built once with mmdebstrap, cached in SYSTEMD_CACHE)
+# with systemd-nspawn and runs TestSystemdPackage in systemd/package_systemd_test.go. Needs root, mmdebstrap
+# and systemd-container; skipped with a message where the container cannot boot. SYSTEMD_SUITE=trixie runs
+# it on Debian 13 (systemd 257).
+SYSTEMD_SUITE ?= bookworm
+SYSTEMD_CACHE ?= /var/cache/echogate-test
+test-systemd: deb
+	ECHOGATE_SYSTEMD_TEST=1 ECHOGATE_DEB=$(CURDIR)/$(DEB) ECHOGATE_SYSTEMD_SUITE=$(SYSTEMD_SUITE) \
+	ECHOGATE_SYSTEMD_CACHE=$(SYSTEMD_CACHE) $(GO) test -count=1 -timeout 10m -run '^TestSystemdPackage$$' -v ./systemd
 
 clean:
 	rm -rf $(BIN) dist

@@ -1,23 +1,24 @@
 #!/bin/sh
-# build-deb.sh VERSION OUTDIR BINARY [EXAMPLE]: build OUTDIR/echogate_VERSION_ARCH.deb with dpkg-deb.
+# build-deb.sh VERSION OUTDIR BINARY [CONFIG]: build OUTDIR/echogate_VERSION_ARCH.deb with dpkg-deb.
 #
-# BINARY becomes /usr/bin/echogate; the socket units and legacy/echogate.service (Type=notify, correct on
-# every systemd version, Debian 12 included) go to /usr/lib/systemd/system; EXAMPLE (default
-# examples/echogate.toml in the repository) goes to /usr/share/doc/echogate/examples/ and becomes the
-# default /etc/echogate/echogate.toml, a conffile. The Type=notify-reload unit for systemd >= 253 is shipped
-# as an example beside it. ARCH is `dpkg --print-architecture` unless DEB_ARCH is set.
+# BINARY becomes /usr/bin/echogate; echogate.service and the echogate-*.socket units go to
+# /usr/lib/systemd/system; CONFIG (default systemd/echogate.toml, the packaged default that matches the
+# socket units) becomes /etc/echogate/echogate.toml, a conffile. The full example examples/echogate.toml
+# and README.md go to /usr/share/doc/echogate/. ARCH is `dpkg --print-architecture` unless DEB_ARCH is set.
 set -eu
 umask 022
 
 if [ $# -lt 3 ] || [ $# -gt 4 ]; then
-	echo "usage: $0 VERSION OUTDIR BINARY [EXAMPLE]" >&2
+	echo "usage: $0 VERSION OUTDIR BINARY [CONFIG]" >&2
 	exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 version=${1#v}
 outdir=$2
 binary=$3
-example=${4:-$here/../examples/echogate.toml}
+config=${4:-$here/echogate.toml}
+example=$here/../examples/echogate.toml
+readme=$here/../README.md
 arch=${DEB_ARCH:-$(dpkg --print-architecture)}
 
 case $version in
@@ -25,23 +26,25 @@ case $version in
 *) echo "build-deb.sh: version $1 must start with a digit" >&2; exit 2 ;;
 esac
 [ -f "$binary" ] && [ -x "$binary" ] || { echo "build-deb.sh: $binary is not an executable file" >&2; exit 2; }
-[ -f "$example" ] || { echo "build-deb.sh: example config $example not found" >&2; exit 2; }
+for f in "$config" "$example" "$readme"; do
+	[ -f "$f" ] || { echo "build-deb.sh: $f not found" >&2; exit 2; }
+done
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT INT TERM
 root=$stage/echogate
-units="echogate-echo-tcp.socket echogate-echo-udp.socket echogate-admin.socket"
+units=$(cd "$here" && echo echogate-*.socket)
 
 install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/systemd/system" \
 	"$root/usr/share/doc/echogate/examples" "$root/etc/echogate"
 install -m 0755 "$binary" "$root/usr/bin/echogate"
-install -m 0644 "$here/legacy/echogate.service" "$root/usr/lib/systemd/system/echogate.service"
+install -m 0644 "$here/echogate.service" "$root/usr/lib/systemd/system/echogate.service"
 for u in $units; do
 	install -m 0644 "$here/$u" "$root/usr/lib/systemd/system/$u"
 done
 install -m 0644 "$example" "$root/usr/share/doc/echogate/examples/echogate.toml"
-install -m 0644 "$here/echogate.service" "$root/usr/share/doc/echogate/examples/echogate-notify-reload.service"
-install -m 0644 "$example" "$root/etc/echogate/echogate.toml"
+install -m 0644 "$readme" "$root/usr/share/doc/echogate/README.md"
+install -m 0644 "$config" "$root/etc/echogate/echogate.toml"
 
 echo /etc/echogate/echogate.toml >"$root/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)

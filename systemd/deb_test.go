@@ -26,12 +26,6 @@ func TestBuildDeb(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"v1.2.3", filepath.Join(dir, "out"), binary}
-	example, err := os.ReadFile("../examples/echogate.toml")
-	if err != nil { // not written yet: use a stand-in
-		example = []byte("[[listener]]\nname = \"echo-tcp\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:7007\"\n")
-		copyTo(t, dir, "example.toml", string(example))
-		args = append(args, filepath.Join(dir, "example.toml"))
-	}
 	out, err := exec.Command("./build-deb.sh", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("build-deb.sh: %v\n%s", err, out)
@@ -46,9 +40,9 @@ func TestBuildDeb(t *testing.T) {
 		"-rwxr-xr-x root/root ./usr/bin/echogate",
 		"-rw-r--r-- root/root ./usr/lib/systemd/system/echogate.service",
 		"-rw-r--r-- root/root ./usr/share/doc/echogate/examples/echogate.toml",
-		"-rw-r--r-- root/root ./usr/share/doc/echogate/examples/echogate-notify-reload.service",
+		"-rw-r--r-- root/root ./usr/share/doc/echogate/README.md",
 		"-rw-r--r-- root/root ./etc/echogate/echogate.toml",
-	}, socketListing()...) {
+	}, socketListing(t)...) {
 		if !listed(listing, p) {
 			t.Errorf("dpkg-deb -c does not list %q:\n%s", p, listing)
 		}
@@ -70,9 +64,10 @@ func TestBuildDeb(t *testing.T) {
 	root := filepath.Join(dir, "root")
 	dpkgDeb(t, "-x", deb, root)
 	for path, want := range map[string]string{
-		"etc/echogate/echogate.toml":              string(example),
-		"usr/lib/systemd/system/echogate.service": readFile(t, "legacy/echogate.service"),
-		"usr/bin/echogate":                        "#!/bin/sh\necho echogate\n",
+		"etc/echogate/echogate.toml":                    readFile(t, packagedConfig),
+		"usr/share/doc/echogate/examples/echogate.toml": readFile(t, "../examples/echogate.toml"),
+		"usr/lib/systemd/system/echogate.service":       readFile(t, "echogate.service"),
+		"usr/bin/echogate":                              "#!/bin/sh\necho echogate\n",
 	} {
 		if got := readFile(t, filepath.Join(root, path)); got != want {
 			t.Errorf("/%s differs from its source", path)
@@ -88,9 +83,10 @@ func TestBuildDeb(t *testing.T) {
 }
 
 // socketListing is the dpkg-deb -c entry of every socket unit.
-func socketListing() []string {
+func socketListing(t *testing.T) []string {
+	t.Helper()
 	var out []string
-	for _, s := range socketUnits {
+	for _, s := range socketUnits(t) {
 		out = append(out, "-rw-r--r-- root/root ./usr/lib/systemd/system/"+s)
 	}
 	return out

@@ -10,113 +10,179 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"echogate/config"
 )
 
-// socketUnits are the example socket units shipped beside echogate.service.
-var socketUnits = []string{"echogate-echo-tcp.socket", "echogate-echo-udp.socket", "echogate-admin.socket"}
+// The service's reload command: it waits for the daemon's verdict on its control socket.
+const execReload = "/usr/bin/echogate reload -control ${RUNTIME_DIRECTORY}/control.sock"
 
-// notifyReloadWarning is what systemd before 253 says about Type=notify-reload.
-const notifyReloadWarning = "Failed to parse service type, ignoring: notify-reload"
+// maxExposure is `systemd-analyze security`'s overall exposure of echogate.service, in tenths: 1.1 when
+// the units were last hardened. It may go down, never up.
+const maxExposure = 11
 
-// TestUnitsVerify runs systemd-analyze verify on copies of both service variants and the socket
-// units, with ExecStart pointing at an existing binary, and fails on any message about them.
+// The README's recipe for a socket-activated listener: a socket unit naming the service, and a drop-in that
+// adds it to the service's Sockets=. TestUnitsVerify checks it with systemd-analyze, TestSystemdPackage under
+// a real systemd.
+const (
+	adminSocket = `[Unit]
+Description=echogate admin listener (TCP 127.0.0.1:7070)
+
+[Socket]
+ListenStream=127.0.0.1:7070
+FileDescriptorName=admin
+Service=echogate.service
+`
+	adminDropIn = "[Service]\nSockets=echogate-admin.socket\n"
+)
+
+// socketUnits returns the socket units shipped beside echogate.service, sorted.
+func socketUnits(t *testing.T) []string {
+	t.Helper()
+	units, err := filepath.Glob("echogate-*.socket")
+	if err != nil || len(units) == 0 {
+		t.Fatalf("no echogate-*.socket units: %v", err)
+	}
+	return units
+}
+
+// TestUnitsVerify runs systemd-analyze verify on copies of the units, with ExecStart and ExecReload pointing
+// at an existing binary, and fails on any message about them: first the shipped units, then with the
+// README's recipe for a socket-activated listener added (a socket unit and a drop-in).
 func TestUnitsVerify(t *testing.T) {
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
 		t.Skip("systemd-analyze not installed")
 	}
-	trueBin, err := exec.LookPath("true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	version := systemdVersion(t, analyze)
-	for _, service := range []string{"echogate.service", "legacy/echogate.service"} {
-		t.Run(service, func(t *testing.T) {
-			dir := t.TempDir()
-			unit := readFile(t, service)
-			copyTo(t, dir, "echogate.service", strings.ReplaceAll(unit, "/usr/bin/echogate ", trueBin+" "))
-			args := []string{"verify", "--man=no", filepath.Join(dir, "echogate.service")}
-			for _, s := range socketUnits {
-				copyTo(t, dir, s, readFile(t, s))
-				args = append(args, filepath.Join(dir, s))
-			}
-			cmd := exec.Command(analyze, args...)
+	for _, tc := range []struct {
+		name  string
+		extra map[string]string // more files, relative to the unit directory
+	}{
+		{"shipped units", nil},
+		{"drop-in recipe", map[string]string{"echogate-admin.socket": adminSocket, "echogate.service.d/admin.conf": adminDropIn}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := stageUnits(t, tc.extra)
+			units, _ := filepath.Glob(filepath.Join(dir, "echogate-*.socket"))
+			cmd := exec.Command(analyze, append([]string{"verify", "--man=no", filepath.Join(dir, "echogate.service")}, units...)...)
 			cmd.Dir = dir
 			out, err := cmd.CombinedOutput()
 			var problems []string
 			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				if line == "" || !aboutUnits(line, dir) {
-					continue
+				if line != "" && (strings.Contains(line, dir) || strings.Contains(line, "echogate")) {
+					problems = append(problems, line)
 				}
-				if version < 253 && service == "echogate.service" && strings.Contains(line, notifyReloadWarning) {
-					continue // expected: this variant is for systemd >= 253
-				}
-				problems = append(problems, line)
 			}
 			if err != nil || len(problems) > 0 {
-				t.Errorf("systemd-analyze verify (systemd %d): %v\n%s", version, err, strings.Join(problems, "\n"))
+				t.Errorf("systemd-analyze verify: %v\n%s", err, strings.Join(problems, "\n"))
 			}
 		})
 	}
 }
 
-// aboutUnits reports whether a systemd-analyze message concerns echogate's units.
-func aboutUnits(line, dir string) bool {
-	return strings.Contains(line, dir) || strings.Contains(line, "echogate")
+// TestUnitsSecurity checks that `systemd-analyze security` rates echogate.service no worse than maxExposure.
+func TestUnitsSecurity(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	dir := stageUnits(t, nil)
+	cmd := exec.Command(analyze, "security", "--offline=true", "--no-pager", "--threshold="+strconv.Itoa(maxExposure),
+		filepath.Join(dir, "echogate.service"))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for echogate.service: (\S+)`).FindSubmatch(out)
+	if m == nil {
+		t.Skipf("systemd-analyze security --offline is not supported here: %v\n%s", err, out)
+	}
+	if err != nil {
+		t.Errorf("exposure %s is above %d.%d: %v", m[1], maxExposure/10, maxExposure%10, err)
+	}
+	t.Logf("overall exposure %s", m[1])
 }
 
-// systemdVersion returns the major version systemd-analyze reports ("systemd 252 (252.38-1~deb12u1)").
-func systemdVersion(t *testing.T, analyze string) int {
+// stageUnits copies the units into a temporary directory with the echogate binary replaced by true(1), plus
+// extra files, and returns the directory.
+func stageUnits(t *testing.T, extra map[string]string) string {
 	t.Helper()
-	out, err := exec.Command(analyze, "--version").Output()
+	trueBin, err := exec.LookPath("true")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`^systemd (\d+)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("systemd-analyze --version: %q", out)
+	dir := t.TempDir()
+	copyTo(t, dir, "echogate.service", strings.ReplaceAll(readFile(t, "echogate.service"), "/usr/bin/echogate ", trueBin+" "))
+	for _, s := range socketUnits(t) {
+		copyTo(t, dir, s, readFile(t, s))
 	}
-	v, _ := strconv.Atoi(string(m[1]))
-	return v
+	for name, content := range extra {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyTo(t, dir, name, content)
+	}
+	return dir
 }
 
-// TestUnitsAgree checks that the unit files tell one story: the service lists every socket unit, each
-// socket names the service and a listener of examples/echogate.toml, and the two service variants
-// differ only in how reload is signalled.
+// TestUnitsAgree checks that the units and the packaged config tell one story: the service waits for the
+// reload's outcome, lists every socket unit, and each socket unit names the service and one listener of
+// the packaged config, with the same protocol and address, one to one.
 func TestUnitsAgree(t *testing.T) {
-	modern, legacy := unitKeys(t, "echogate.service"), unitKeys(t, "legacy/echogate.service")
-	if got := strings.Fields(modern["Sockets"][0]); !slices.Equal(got, socketUnits) {
-		t.Errorf("Sockets= %v; want %v", got, socketUnits)
-	}
-	if modern["Type"][0] != "notify-reload" || legacy["Type"][0] != "notify" ||
-		len(legacy["ExecReload"]) != 1 || legacy["ExecReload"][0] != "/bin/kill -HUP $MAINPID" {
-		t.Errorf("Type= %v / %v, legacy ExecReload= %v", modern["Type"], legacy["Type"], legacy["ExecReload"])
-	}
-	delete(modern, "Type")
-	delete(legacy, "Type")
-	delete(legacy, "ExecReload")
-	for k, v := range modern {
-		if !slices.Equal(v, legacy[k]) {
-			t.Errorf("%s= differs: %v in echogate.service, %v in legacy/echogate.service", k, v, legacy[k])
+	svc := unitKeys(t, "echogate.service")
+	for key, want := range map[string][]string{
+		"Type":             {"notify"},
+		"ExecReload":       {execReload},
+		"RuntimeDirectory": {"echogate"},
+		"ExecStart":        {"/usr/bin/echogate run -config /etc/echogate/echogate.toml"},
+	} {
+		if !slices.Equal(svc[key], want) {
+			t.Errorf("echogate.service: %s=%q; want %q", key, svc[key], want)
 		}
 	}
-	for k, v := range legacy {
-		if _, ok := modern[k]; !ok {
-			t.Errorf("%s=%v only in legacy/echogate.service", k, v)
+	sockets := socketUnits(t)
+	for _, key := range []string{"Sockets", "Also"} {
+		if got := strings.Fields(strings.Join(svc[key], " ")); !slices.Equal(sorted(got), sockets) {
+			t.Errorf("echogate.service: %s= %v; want the socket units %v", key, got, sockets)
 		}
 	}
-	example, err := os.ReadFile("../examples/echogate.toml")
+	cfg, err := config.Load(mustAbs(t, packagedConfig))
 	if err != nil {
-		t.Logf("no example config to compare names with: %v", err)
+		t.Fatal(err)
 	}
-	for _, s := range socketUnits {
+	unmatched := map[string]config.Listener{}
+	for _, l := range cfg.Listeners {
+		unmatched[l.Name] = l
+	}
+	for _, s := range sockets {
 		keys := unitKeys(t, s)
-		name := keys["FileDescriptorName"][0]
-		if keys["Service"][0] != "echogate.service" || "echogate-"+name+".socket" != s {
-			t.Errorf("%s: Service=%v FileDescriptorName=%s", s, keys["Service"], name)
+		name := first(keys["FileDescriptorName"])
+		l, ok := unmatched[name]
+		delete(unmatched, name)
+		proto, addr := "tcp", first(keys["ListenStream"])
+		if addr == "" {
+			proto, addr = "udp", first(keys["ListenDatagram"])
 		}
-		if example != nil && !regexp.MustCompile(`(?m)^\s*name\s*=\s*"`+regexp.QuoteMeta(name)+`"`).Match(example) {
-			t.Errorf("%s: no listener named %q in examples/echogate.toml", s, name)
+		switch {
+		case first(keys["Service"]) != "echogate.service" || "echogate-"+name+".socket" != s:
+			t.Errorf("%s: Service=%v FileDescriptorName=%s", s, keys["Service"], name)
+		case !ok:
+			t.Errorf("%s: no listener named %q in %s", s, name, packagedConfig)
+		case string(l.Protocol) != proto || l.Address != addr:
+			t.Errorf("%s: %s %s; listener %q in %s is %s %s", s, proto, addr, name, packagedConfig, l.Protocol, l.Address)
+		case proto == "tcp" && first(keys["Backlog"]) != strconv.Itoa(l.Backlog):
+			t.Errorf("%s: Backlog=%v; listener %q has backlog %d", s, keys["Backlog"], name, l.Backlog)
+		}
+	}
+	for name := range unmatched {
+		t.Errorf("listener %q of %s has no socket unit echogate-%s.socket", name, packagedConfig, name)
+	}
+}
+
+// TestReadmeRecipe checks that the README shows the recipe these tests verify, word for word.
+func TestReadmeRecipe(t *testing.T) {
+	readme := readFile(t, "../README.md")
+	for _, part := range []string{adminSocket, strings.ReplaceAll(adminDropIn, "\n", `\n`)} {
+		if !strings.Contains(readme, part) {
+			t.Errorf("README.md does not show the recipe's\n%s", part)
 		}
 	}
 }
@@ -133,6 +199,28 @@ func unitKeys(t *testing.T, name string) map[string][]string {
 		}
 	}
 	return keys
+}
+
+func first(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func mustAbs(t *testing.T, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
 
 func readFile(t *testing.T, name string) string {
