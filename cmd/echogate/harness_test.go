@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/listeners"
 )
 
 // The integration tests run the real echogate binary: $ECHOGATE_BIN (make test builds it with -race), or one
@@ -90,6 +92,9 @@ type daemonOptions struct {
 	noConfig bool     // do not pass -config (use args, e.g. -listen)
 	wrap     []string // a command that execs the binary put after it: viaShell(...), systemd-socket-activate
 	noReady  bool     // return at once instead of waiting for "echogate ready"
+	// logReader, when set, is read instead of the daemon's stderr pipe, which it is given: a test can stall
+	// or close the log's reader.
+	logReader func(stderr io.ReadCloser) io.Reader
 }
 
 // startDaemon writes toml to a temp dir as echogate.toml and runs `echogate run -config` on it, waiting for
@@ -126,9 +131,13 @@ func startDaemon(t *testing.T, toml string, opts ...daemonOptions) *testDaemon {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var logs io.Reader = stderr
+	if o.logReader != nil {
+		logs = o.logReader(stderr)
+	}
 	go func() {
-		d.log.consume(stderr) // to EOF before Wait closes the pipe, so no line logged before exit is lost
-		io.Copy(io.Discard, stderr)
+		d.log.consume(logs) // to EOF before Wait closes the pipe, so no line logged before exit is lost
+		io.Copy(io.Discard, logs)
 		d.waitErr = d.cmd.Wait()
 		close(d.exited)
 	}()
@@ -258,36 +267,8 @@ func viaShell(vars ...string) []string {
 	return []string{"sh", "-c", script + `exec "$0" "$@"`}
 }
 
-// statsReply is a decoded `/stats json` reply.
-type statsReply struct {
-	TotalClients  uint64                      `json:"total_clients"`
-	TCPConnected  int                         `json:"tcp_connected"`
-	UDPActive     int                         `json:"udp_active"`
-	ReloadsOK     uint64                      `json:"reloads_ok"`
-	ReloadsFailed uint64                      `json:"reloads_failed"`
-	Listeners     map[string]listenerCounters `json:"listeners"`
-}
-
-// listenerCounters are one listener's counters in `/stats json`.
-type listenerCounters struct {
-	Open            int    `json:"open"`
-	Accepted        uint64 `json:"accepted"`
-	RefusedBusy     uint64 `json:"refused_busy"`
-	RefusedPerIP    uint64 `json:"refused_per_ip"`
-	RefusedCIDR     uint64 `json:"refused_cidr"`
-	Lines           uint64 `json:"lines"`
-	Datagrams       uint64 `json:"datagrams"`
-	BytesIn         uint64 `json:"bytes_in"`
-	BytesOut        uint64 `json:"bytes_out"`
-	Overflows       uint64 `json:"overflows"`
-	IdleClosed      uint64 `json:"idle_closed"`
-	RateLimited     uint64 `json:"rate_limited"`
-	UDPDropped      uint64 `json:"udp_dropped"`
-	ShutdownRefused uint64 `json:"shutdown_refused"`
-	AcceptErrors    uint64 `json:"accept_errors"`
-	ReloadsOK       uint64 `json:"reloads_ok"`
-	ReloadsFailed   uint64 `json:"reloads_failed"`
-}
+// statsReply is a decoded `/stats json` reply: the daemon's own type, so the tests cannot drift from it.
+type statsReply = listeners.Snapshot
 
 // statsOn asks for `/stats json` on c, which must have nothing else in flight, and decodes the reply.
 func statsOn(t *testing.T, c net.Conn) statsReply {
