@@ -246,6 +246,7 @@ func (l *Loop) setDaemon(d config.Daemon) {
 	l.opts.UDPPeerWindow = d.UDPPeerWindow
 	l.opts.DrainTimeout = d.DrainTimeout
 	l.opts.ShutdownGrace = d.ShutdownGrace
+	l.setRefusalsEvery(d.LogRefusalsEvery)
 }
 
 // warnInherited explains, when a listener whose socket systemd passed leaves service, that the port stays

@@ -48,11 +48,12 @@ func (l *Loop) shutdownCommand(pol *policy.Policy, st *Counters, peer netip.Addr
 	addr := peer.Addr()
 	if !pol.AdminAllowed(addr) {
 		st.ShutdownRefused++
-		l.log.Warn("shutdown refused", "listener", pol.Name, "peer", peer, "reason", "admin_allow")
+		l.refused(pol.Name, reasonAdminAllow, peer)
 		return replyLoopbackOnly
 	}
 	if l.lockout.Blocked(addr, l.nowNano) {
 		st.ShutdownRefused++
+		l.refused(pol.Name, reasonLockout, peer)
 		return replyLockedOut
 	}
 	switch pol.CheckToken(arg) {
@@ -60,20 +61,19 @@ func (l *Loop) shutdownCommand(pol *policy.Policy, st *Counters, peer netip.Addr
 		return replyTokenRequired
 	case policy.TokenMissing:
 		st.ShutdownRefused++
+		l.refused(pol.Name, reasonNoToken, peer)
 		return replyTokenMissing
 	case policy.TokenInvalid:
 		st.ShutdownRefused++
+		l.refused(pol.Name, reasonToken, peer)
 		banned, lockedAll := l.lockout.Fail(addr, l.nowNano)
-		if lockedAll {
+		if lockedAll { // once per lock: the daemon-wide budget is spent
 			l.log.Warn("shutdown: too many bad tokens from all addresses, refusing /shutdown to every address for a while",
 				"listener", pol.Name, "peer", peer, "budget", policy.DefaultGlobalFailures,
 				"within", policy.DefaultGlobalWindow, "lock", policy.DefaultGlobalLock)
 		}
 		if banned {
-			l.log.Warn("shutdown: too many bad tokens, refusing this address for a while",
-				"listener", pol.Name, "peer", peer)
-		} else {
-			l.log.Warn("shutdown refused", "listener", pol.Name, "peer", peer, "reason", "token-invalid")
+			l.refused(pol.Name, reasonBan, peer) // too many bad tokens: this address is refused for a while
 		}
 		return replyTokenInvalid
 	}

@@ -37,6 +37,12 @@ type Options struct {
 	OnStats func(tcp, udp int)
 	// OnShutdown is called on the loop goroutine when an admin /shutdown is accepted.
 	OnShutdown func(peer string)
+	// LogRefusalsEvery is how often refusals of one reason on one listener are summarised in the log, at
+	// most (see refusals.go).
+	LogRefusalsEvery time.Duration
+	// LogsDropped, when set, reports how many log lines were lost to a full log queue, for /stats json. It
+	// is called on the loop goroutine and must not block.
+	LogsDropped func() uint64
 }
 
 // Loop is the single event loop. Everything it owns is touched only by the goroutine running Run; other
@@ -78,6 +84,7 @@ type Loop struct {
 	draining map[*tcpListener]struct{}
 	stats    *Stats
 	lockout  *policy.Lockout
+	refusals refusals // summary lines of what remote peers were refused
 
 	stopping bool
 	stopAt   int64 // nowNano when the graceful stop began
@@ -182,6 +189,7 @@ func (l *Loop) Run() error {
 		l.runAgain()
 		l.runTimers()
 	}
+	l.flushRefusals(true)
 	l.closeAll()
 	return l.stopErr
 }

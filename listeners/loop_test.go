@@ -29,11 +29,17 @@ func testDaemon() config.Daemon {
 // startLoop runs a loop serving ls and returns it with the listeners' addresses.
 func startLoop(tb testing.TB, ls ...config.Listener) (*Loop, map[string]string) {
 	tb.Helper()
-	l, err := New(Options{})
+	return startLoopWith(tb, Options{}, testDaemon(), ls...)
+}
+
+// startLoopWith is startLoop with the loop's options and [daemon] settings.
+func startLoopWith(tb testing.TB, opts Options, d config.Daemon, ls ...config.Listener) (*Loop, map[string]string) {
+	tb.Helper()
+	l, err := New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg := &config.Config{Daemon: testDaemon(), Listeners: ls}
+	cfg := &config.Config{Daemon: d, Listeners: ls}
 	plan := config.Plan(nil, cfg)
 	binds, err := Prepare(plan, nil)
 	if err != nil {

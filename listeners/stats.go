@@ -121,6 +121,9 @@ func (l *Loop) snapshot() Snapshot {
 		ReloadsFailed: l.stats.ReloadsFailed,
 		Listeners:     make(map[string]ListenerStats),
 	}
+	if l.opts.LogsDropped != nil {
+		s.LogsDropped = l.opts.LogsDropped()
+	}
 	for name, ln := range l.tcp {
 		s.Listeners[name] = ListenerStats{Protocol: "tcp", Address: ln.addr.String(), Open: len(ln.conns),
 			Counters: l.withReloads(ln.stats)}

@@ -60,15 +60,17 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 	case !pol.Admit(addr):
 		ln.stats.RefusedCIDR++
 		unix.Close(fd)
-		l.log.Debug("refused by allow list", "listener", ln.name, "peer", peer)
+		l.refused(ln.name, reasonCIDR, peer)
 		return
 	case len(ln.conns) >= pol.MaxConns:
 		ln.stats.RefusedBusy++
 		refuseBusy(fd)
+		l.refused(ln.name, reasonBusy, peer)
 		return
 	case !pol.PerIPAllowed(int(ln.perIP[addr])):
 		ln.stats.RefusedPerIP++
 		refuseBusy(fd)
+		l.refused(ln.name, reasonPerIP, peer)
 		return
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)

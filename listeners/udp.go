@@ -77,6 +77,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 			}
 			if !ok {
 				u.stats.UDPDropped++ // sent to a multicast or broadcast address
+				l.refused(u.name, reasonBroadcast, rawAddrPort(&b.names[i]))
 				continue
 			}
 			if reply, ok := u.answer(l, b, i); ok {
@@ -107,16 +108,19 @@ func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int) ([]byte, bool) {
 		if v == policy.DropCIDR {
 			u.stats.RefusedCIDR++
 		}
+		l.refused(u.name, verdictReason(v), src)
 		return nil, false
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	if !u.track(l, src) {
 		u.stats.UDPDropped++
+		l.refused(u.name, reasonRate, src)
 		return nil, false
 	}
 	u.stats.Datagrams++
 	if b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
 		u.stats.UDPTruncated++
+		l.refused(u.name, reasonTruncated, src)
 		return fitReply(data, replyDatagramTooLong, size, u.stats)
 	}
 	if u.pol.Commands && len(data) > 0 && data[0] == '/' {

@@ -92,6 +92,9 @@ type daemonOptions struct {
 	noConfig bool     // do not pass -config (use args, e.g. -listen)
 	wrap     []string // a command that execs the binary put after it: viaShell(...), systemd-socket-activate
 	noReady  bool     // return at once instead of waiting for "echogate ready"
+	// logReader, when set, is read instead of the daemon's stderr pipe, which it is given: a test can stall
+	// or close the log's reader.
+	logReader func(stderr io.ReadCloser) io.Reader
 }
 
 // startDaemon writes toml to a temp dir as echogate.toml and runs `echogate run -config` on it, waiting for
@@ -129,9 +132,13 @@ func startDaemon(t *testing.T, toml string, opts ...daemonOptions) *testDaemon {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var logs io.Reader = stderr
+	if o.logReader != nil {
+		logs = o.logReader(stderr)
+	}
 	go func() {
-		d.log.consume(stderr) // to EOF before Wait closes the pipe, so no line logged before exit is lost
-		io.Copy(io.Discard, stderr)
+		d.log.consume(logs) // to EOF before Wait closes the pipe, so no line logged before exit is lost
+		io.Copy(io.Discard, logs)
 		d.waitErr = d.cmd.Wait()
 		close(d.exited)
 	}()

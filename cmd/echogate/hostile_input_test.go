@@ -161,7 +161,7 @@ token_file = %q
 	if got := hStats(t, admin).Listeners["admin"].ShutdownRefused; got != 7 {
 		t.Errorf("shutdown_refused = %d, want 7", got)
 	}
-	if _, err := d.waitLog("too many bad tokens", 5*time.Second); err != nil {
+	if _, err := d.waitLog("msg=refused listener=admin reason=ban count=1", 5*time.Second); err != nil {
 		t.Error(err)
 	}
 	// Another address is not locked out by the first one's failures.

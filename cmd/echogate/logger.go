@@ -9,12 +9,29 @@ import (
 	"github.com/lmittmann/tint"
 	"golang.org/x/sys/unix"
 
+	"echogate/internal/logq"
 	"echogate/systemd"
 )
 
+// logQueueSize is how many records may wait for a slow log reader. Records are queued as pointers, so the
+// bound costs 8 KiB until lines really wait, and a stopped reader makes the daemon hold 1024 records of
+// about 300 bytes at most. Bursts larger than that come from goroutines that may wait (start-up lines of
+// thousands of listeners, reloads): they wait for room while the writer makes progress (logPatience).
+const logQueueSize = 1024
+
+// logPatience is how long a goroutine other than the loop waits for a write stuck on the log's reader
+// before its lines are dropped too.
+const logPatience = 250 * time.Millisecond
+
+// logFlushWait is how long a stopping daemon waits for its queued log lines to be written: a reader that
+// has stopped must not hold up the exit.
+const logFlushWait = time.Second
+
 // newLogger picks the log handler: journald's "<N>" lines under systemd, tint with colours on a terminal,
-// plain leveled text lines otherwise (or what -log-format asks for).
-func newLogger(format string, level slog.Leveler) (*slog.Logger, error) {
+// plain leveled text lines otherwise (or what -log-format asks for). Every format is written from a bounded
+// queue by a goroutine of its own, so that the event loop never waits for stderr's reader; take loggers
+// from the queue (Handler for the loop, Waiting elsewhere) and Close it before exiting.
+func newLogger(format string, level slog.Leveler) (*logq.Queue, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	if format == "auto" {
 		switch {
@@ -40,7 +57,7 @@ func newLogger(format string, level slog.Leveler) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("-log-format %q: want auto, tint, text, json or journal", format)
 	}
-	return slog.New(h), nil
+	return logq.New(h, logQueueSize), nil
 }
 
 func isTerminal(f *os.File) bool {

@@ -31,6 +31,10 @@ func runCommand(args []string) int {
 	// SIGHUP must be caught before anything can tell systemd we are ready, or a reload would kill us.
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	// Go kills a program whose write to fd 1 or 2 meets a closed pipe, unless SIGPIPE is handled: a
+	// restarted log shipper would take the daemon down with it. Ignored, the write fails with EPIPE and the
+	// line is counted as dropped (logs_dropped).
+	signal.Ignore(syscall.SIGPIPE)
 
 	cfg, err := loadConfig(*path, listens)
 	if err != nil {
@@ -47,13 +51,15 @@ func runCommand(args []string) int {
 		}
 		level.Set(lv)
 	}
-	log, err := newLogger(*format, level)
+	logs, err := newLogger(*format, level)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echogate:", err)
 		return 2
 	}
-	d := &daemon{cfg: cfg, log: log, level: level, levelFromFlag: *levelFlag != "", signals: signals,
-		startedAt: time.Now()}
+	defer logs.Close(logFlushWait)
+	log := slog.New(logs.Waiting(logPatience))
+	d := &daemon{cfg: cfg, log: log, loopLog: slog.New(logs.Handler()), logsDropped: logs.Dropped, level: level,
+		levelFromFlag: *levelFlag != "", signals: signals, startedAt: time.Now()}
 	if err := d.serve(); err != nil {
 		log.Error("echogate stopped", "err", err)
 		return 1
@@ -65,6 +71,8 @@ func runCommand(args []string) int {
 type daemon struct {
 	cfg           *config.Config
 	log           *slog.Logger
+	loopLog       *slog.Logger  // never waits for the log's reader: for the loop and what runs on it
+	logsDropped   func() uint64 // log lines lost to a full queue or a failed write
 	level         *slog.LevelVar
 	levelFromFlag bool
 	signals       chan os.Signal
@@ -142,7 +150,7 @@ func (d *daemon) serve() error {
 
 func (d *daemon) loopOptions() listeners.Options {
 	opts := listeners.Options{
-		Logger:        d.log,
+		Logger:        d.loopLog,
 		Version:       version,
 		StartedAt:     d.startedAt,
 		StatsInterval: d.cfg.Daemon.StatsInterval,
@@ -159,6 +167,8 @@ func (d *daemon) loopOptions() listeners.Options {
 			d.warnNotify(d.notify.Stopping("stopping: " + reason))
 		},
 	}
+	opts.LogRefusalsEvery = d.cfg.Daemon.LogRefusalsEvery
+	opts.LogsDropped = d.logsDropped
 	if every, ok := systemd.WatchdogInterval(); ok {
 		opts.WatchdogEvery = every
 		opts.Watchdog = func() { d.warnNotify(d.notify.Watchdog()) }
@@ -183,9 +193,11 @@ func (d *daemon) handleSignals(loop *listeners.Loop, r *reloader, stop <-chan st
 	}
 }
 
+// warnNotify logs a failed sd_notify. It runs on the loop goroutine too (watchdog, status), so it never
+// waits for the log.
 func (d *daemon) warnNotify(err error) {
 	if err != nil {
-		d.log.Warn("sd_notify failed", "err", err)
+		d.loopLog.Warn("sd_notify failed", "err", err)
 	}
 }
 
