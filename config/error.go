@@ -81,17 +81,22 @@ func (l *errorList) add(e *Error) { l.errs = append(l.errs, e) }
 func (l *errorList) empty() bool { return len(l.errs) == 0 }
 
 // err returns nil, or the errors sorted into file order and cut to MaxErrors.
-func (l *errorList) err() error {
-	if len(l.errs) == 0 {
+func (l *errorList) err() error { return JoinErrors(l.file, l.errs) }
+
+// JoinErrors returns errs as Errors, sorted into file order and cut to MaxErrors as Decode does (the note
+// of how many were left out names file), or nil when errs is empty. It is for errors found outside this
+// package, such as binds that fail in `echogate check -bind`.
+func JoinErrors(file string, errs []*Error) error {
+	if len(errs) == 0 {
 		return nil
 	}
-	es := slices.Clone(l.errs)
+	es := slices.Clone(errs)
 	slices.SortStableFunc(es, func(a, b *Error) int {
 		return cmp.Or(cmp.Compare(sortLine(a), sortLine(b)), cmp.Compare(a.Col, b.Col))
 	})
 	if len(es) > MaxErrors {
 		more := len(es) - MaxErrors
-		es = append(es[:MaxErrors], &Error{File: l.file, Msg: fmt.Sprintf("and %d more error(s) not shown", more)})
+		es = append(es[:MaxErrors], &Error{File: file, Msg: fmt.Sprintf("and %d more error(s) not shown", more)})
 	}
 	return Errors(es)
 }

@@ -287,6 +287,13 @@ func (c *Config) lineOf(j int) string {
 	return ""
 }
 
+// ListenerError returns an *Error for listener i with the place of key in the file (the listener's table
+// header when key is "" or was not written): for problems found outside this package, such as a bind that
+// fails in `echogate check -bind`.
+func (c *Config) ListenerError(i int, key, msg string) *Error {
+	return c.listenerErr(i, key, "%s", msg)
+}
+
 // listenerErr builds the *Error for key of listener i; key "" places it on the table header.
 func (c *Config) listenerErr(i int, key, format string, args ...any) *Error {
 	e := &Error{Listener: c.Listeners[i].Name, Msg: fmt.Sprintf(format, args...)}

@@ -10,7 +10,7 @@ const usage = `usage: echogate <command> [flags]
 
 commands:
   run     serve the listeners of -config (or of -listen flags) until stopped
-  check   validate -config and exit 0 (valid) or 1 (invalid); binds nothing
+  check   validate -config and exit 0 (valid) or 1 (every error printed); -bind also tries each address
   reload  validate -config, then send SIGHUP to the daemon named by [daemon] pid_file
   version print the version
 
