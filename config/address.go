@@ -72,21 +72,32 @@ var ErrNoAddress = errors.New("no address (and no socket from systemd)")
 // address they map (see listeners.Bind), so they count as IPv4. "[::]" is dual-stack: it overlaps every
 // address on its port. "0.0.0.0" overlaps every IPv4 address. Port 0 never overlaps (each bind gets its own
 // port). Each add is O(1), so validating n listeners is O(n).
-type bindSet map[bindKey]*portUsers
+type bindSet struct {
+	addrs map[bindAddr]int      // the first listener on each protocol, address and port
+	ports map[bindKey]portUsers // the first listener of each kind on each protocol and port
+}
 
 type bindKey struct {
 	proto Protocol
 	port  uint16
 }
 
-// portUsers are the listeners on one protocol and port: the first on each address and the first of each
-// kind, which are the only ones an overlap needs to name. -1 means none.
+type bindAddr struct {
+	bindKey
+	addr netip.Addr
+}
+
+// portUsers are the first listeners of each kind on one protocol and port, the only ones an overlap needs to
+// name. -1 means none.
 type portUsers struct {
-	byAddr map[netip.Addr]int
-	first  int // any address
-	ipv4   int // any IPv4 address, 0.0.0.0 included
-	any4   int // 0.0.0.0
-	any6   int // [::]
+	first int // any address
+	ipv4  int // any IPv4 address, 0.0.0.0 included
+	any4  int // 0.0.0.0
+	any6  int // [::]
+}
+
+func newBindSet(n int) bindSet {
+	return bindSet{addrs: make(map[bindAddr]int, n), ports: make(map[bindKey]portUsers, n)}
 }
 
 // add records listener i on ap and returns the first earlier listener whose address overlaps, or -1.
@@ -94,55 +105,43 @@ func (s bindSet) add(proto Protocol, ap netip.AddrPort, i int) int {
 	if ap.Port() == 0 {
 		return -1
 	}
-	k := bindKey{proto, ap.Port()}
-	u := s[k]
-	if u == nil {
-		u = &portUsers{byAddr: map[netip.Addr]int{}, first: -1, ipv4: -1, any4: -1, any6: -1}
-		s[k] = u
+	k := bindAddr{bindKey{proto, ap.Port()}, ap.Addr().Unmap()}
+	u, ok := s.ports[k.bindKey]
+	if !ok {
+		u = portUsers{first: -1, ipv4: -1, any4: -1, any6: -1}
 	}
-	addr := ap.Addr().Unmap()
 	clash := -1
 	earliest := func(j int) {
 		if j >= 0 && (clash < 0 || j < clash) {
 			clash = j
 		}
 	}
-	if j, ok := u.byAddr[addr]; ok {
+	if j, ok := s.addrs[k]; ok {
 		earliest(j)
+	} else {
+		s.addrs[k] = i
 	}
 	earliest(u.any6)
-	switch {
-	case addr == netip.IPv6Unspecified():
-		earliest(u.first)
-	case addr == netip.IPv4Unspecified():
-		earliest(u.ipv4)
-	case addr.Is4():
-		earliest(u.any4)
-	}
-	u.note(addr, i)
-	return clash
-}
-
-// note records listener i on addr where it is the first of its kind.
-func (u *portUsers) note(addr netip.Addr, i int) {
-	if _, ok := u.byAddr[addr]; !ok {
-		u.byAddr[addr] = i
-	}
 	firstOf := func(p *int) {
 		if *p < 0 {
 			*p = i
 		}
 	}
-	firstOf(&u.first)
-	switch {
+	switch addr := k.addr; {
 	case addr == netip.IPv6Unspecified():
+		earliest(u.first)
 		firstOf(&u.any6)
 	case addr == netip.IPv4Unspecified():
+		earliest(u.ipv4)
 		firstOf(&u.any4)
 		firstOf(&u.ipv4)
 	case addr.Is4():
+		earliest(u.any4)
 		firstOf(&u.ipv4)
 	}
+	firstOf(&u.first)
+	s.ports[k.bindKey] = u
+	return clash
 }
 
 // overlapReason explains an overlap between two addresses that differ as written, "" when they are equal.

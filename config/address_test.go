@@ -71,7 +71,7 @@ func TestOverlaps(t *testing.T) {
 	} {
 		a, b := netip.MustParseAddrPort(tc.a), netip.MustParseAddrPort(tc.b)
 		for _, pair := range [][2]netip.AddrPort{{a, b}, {b, a}} {
-			s := bindSet{}
+			s := newBindSet(0)
 			s.add(TCP, pair[0], 0)
 			if got := s.add(TCP, pair[1], 1) == 0; got != tc.want {
 				t.Errorf("%s then %s: overlap %v, want %v", pair[0], pair[1], got, tc.want)
@@ -85,7 +85,7 @@ func TestOverlaps(t *testing.T) {
 
 // TestOverlapsFirst checks that a listener is reported against the earliest one it overlaps.
 func TestOverlapsFirst(t *testing.T) {
-	s := bindSet{}
+	s := newBindSet(0)
 	for i, tc := range []struct {
 		addr string
 		want int

@@ -118,7 +118,7 @@ func (v *validator) listener(i int) {
 	case !nameRE.MatchString(l.Name):
 		v.add(i, "name", "name %q is not valid: use 1 to 64 characters from a-z 0-9 . _ -", l.Name)
 	}
-	if l.Address != "" {
+	if l.Address != "" && v.c.src == nil { // Decode has checked it already
 		if _, err := normalizeAddress(l.Address); err != nil {
 			v.add(i, "address", "address %v", err)
 		}
@@ -250,7 +250,7 @@ func (v *validator) prefixes(i int, key string, ps []netip.Prefix) {
 func (v *validator) unique() {
 	c := v.c
 	names := make(map[string]int, len(c.Listeners))
-	ports := bindSet{}
+	ports := newBindSet(len(c.Listeners))
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		if l.Name != "" {
@@ -263,9 +263,11 @@ func (v *validator) unique() {
 		if l.Address == "" || (l.Protocol != TCP && l.Protocol != UDP) {
 			continue
 		}
-		ap, err := parseAddrPort(l.Address)
+		ap, err := netip.ParseAddrPort(l.Address) // as Decode writes it; by hand it may be ":7007"
 		if err != nil {
-			continue
+			if ap, err = parseAddrPort(l.Address); err != nil {
+				continue
+			}
 		}
 		if j := ports.add(l.Protocol, ap, i); j >= 0 {
 			o := &c.Listeners[j]
