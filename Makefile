@@ -36,7 +36,7 @@ bench: build
 	$(GO) build -o $(BIN)/echoload ./cmd/echoload
 	$(GO) build -o $(BIN)/echobench ./cmd/echobench
 	$(CC) -O2 -o $(BIN)/echo-c cmd/echoload/cbaseline/echo.c
-	$(GO) test -run '^$$' -bench . -benchmem ./listeners ./policy
+	$(GO) test -run '^$$' -bench . -benchmem ./listeners ./policy ./config
 	$(BIN)/echobench -echogate $(BIN)/echogate -cbaseline $(BIN)/echo-c -echoload $(BIN)/echoload
 
 # Two minutes of mixed good and hostile traffic with reloads; prints fds, RSS, goroutines and CPU at both ends.

@@ -41,6 +41,15 @@ func explainAddress(s string) error {
 	return fmt.Errorf("%q: bad port %q (want 0..65535)", s, port)
 }
 
+// parseAddrPort parses an address as normalizeAddress accepts it.
+func parseAddrPort(s string) (netip.AddrPort, error) {
+	norm, err := normalizeAddress(s)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return netip.ParseAddrPort(norm)
+}
+
 // AddrPort returns the listener's address to bind. It fails when Address is empty
 // (the socket is expected from systemd) or not a valid "host:port".
 func (l *Listener) AddrPort() (netip.AddrPort, error) {
@@ -58,26 +67,100 @@ func (l *Listener) AddrPort() (netip.AddrPort, error) {
 // can only be served by a socket passed by systemd.
 var ErrNoAddress = errors.New("no address (and no socket from systemd)")
 
-// overlaps reports whether two listeners on the same protocol would fight for one
-// port: the same address, or a wildcard that covers the other. Port 0 never overlaps.
-func overlaps(a, b netip.AddrPort) bool {
-	if a.Port() != b.Port() || a.Port() == 0 {
-		return false
-	}
-	if a.Addr() == b.Addr() {
-		return true
-	}
-	return covers(a.Addr(), b.Addr()) || covers(b.Addr(), a.Addr())
+// bindSet finds listeners that would fight for a port, the way the kernel sees it: one protocol, one port,
+// and addresses that overlap. IPv4-mapped IPv6 addresses ("[::ffff:127.0.0.1]") are bound as the IPv4
+// address they map (see listeners.Bind), so they count as IPv4. "[::]" is dual-stack: it overlaps every
+// address on its port. "0.0.0.0" overlaps every IPv4 address. Port 0 never overlaps (each bind gets its own
+// port). Each add is O(1), so validating n listeners is O(n).
+type bindSet struct {
+	addrs map[bindAddr]int      // the first listener on each protocol, address and port
+	ports map[bindKey]portUsers // the first listener of each kind on each protocol and port
 }
 
-// covers reports whether a wildcard bind on w includes address x: "[::]" (dual-stack)
-// covers everything, "0.0.0.0" covers IPv4 (and IPv4-mapped) addresses.
-func covers(w, x netip.Addr) bool {
-	switch {
-	case w == netip.IPv6Unspecified():
-		return true
-	case w == netip.IPv4Unspecified():
-		return x.Unmap().Is4()
+type bindKey struct {
+	proto Protocol
+	port  uint16
+}
+
+type bindAddr struct {
+	bindKey
+	addr netip.Addr
+}
+
+// portUsers are the first listeners of each kind on one protocol and port, the only ones an overlap needs to
+// name. -1 means none.
+type portUsers struct {
+	first int // any address
+	ipv4  int // any IPv4 address, 0.0.0.0 included
+	any4  int // 0.0.0.0
+	any6  int // [::]
+}
+
+func newBindSet(n int) bindSet {
+	return bindSet{addrs: make(map[bindAddr]int, n), ports: make(map[bindKey]portUsers, n)}
+}
+
+// add records listener i on ap and returns the first earlier listener whose address overlaps, or -1.
+func (s bindSet) add(proto Protocol, ap netip.AddrPort, i int) int {
+	if ap.Port() == 0 {
+		return -1
 	}
-	return false
+	k := bindAddr{bindKey{proto, ap.Port()}, ap.Addr().Unmap()}
+	u, ok := s.ports[k.bindKey]
+	if !ok {
+		u = portUsers{first: -1, ipv4: -1, any4: -1, any6: -1}
+	}
+	clash := -1
+	earliest := func(j int) {
+		if j >= 0 && (clash < 0 || j < clash) {
+			clash = j
+		}
+	}
+	if j, ok := s.addrs[k]; ok {
+		earliest(j)
+	} else {
+		s.addrs[k] = i
+	}
+	earliest(u.any6)
+	firstOf := func(p *int) {
+		if *p < 0 {
+			*p = i
+		}
+	}
+	switch addr := k.addr; {
+	case addr == netip.IPv6Unspecified():
+		earliest(u.first)
+		firstOf(&u.any6)
+	case addr == netip.IPv4Unspecified():
+		earliest(u.ipv4)
+		firstOf(&u.any4)
+		firstOf(&u.ipv4)
+	case addr.Is4():
+		earliest(u.any4)
+		firstOf(&u.ipv4)
+	}
+	firstOf(&u.first)
+	s.ports[k.bindKey] = u
+	return clash
+}
+
+// overlapReason explains an overlap between two addresses that differ as written, "" when they are equal.
+func overlapReason(a, b netip.Addr) string {
+	if a == b {
+		return ""
+	}
+	var why []string
+	if a.Is4In6() || b.Is4In6() {
+		why = append(why, "an IPv4-mapped address is bound as the IPv4 address it maps")
+	}
+	switch {
+	case a == netip.IPv6Unspecified() || b == netip.IPv6Unspecified():
+		why = append(why, `"[::]" is dual-stack and takes the port on every IPv4 and IPv6 address`)
+	case a.Unmap() == netip.IPv4Unspecified() || b.Unmap() == netip.IPv4Unspecified():
+		why = append(why, "0.0.0.0 takes the port on every IPv4 address")
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(why, "; ")
 }

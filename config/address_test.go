@@ -53,18 +53,54 @@ func TestOverlaps(t *testing.T) {
 		{"127.0.0.1:0", "127.0.0.1:0", false},
 		{"127.0.0.1:7", "127.0.0.2:7", false},
 		{"0.0.0.0:7", "127.0.0.1:7", true},
+		{"0.0.0.0:7", "0.0.0.0:7", true},
 		{"0.0.0.0:7", "[::1]:7", false},
 		{"[::]:7", "[::1]:7", true},
 		{"[::]:7", "10.0.0.1:7", true},
 		{"[::]:7", "0.0.0.0:7", true},
+		{"[::]:7", "[::]:7", true},
 		{"[::1]:7", "127.0.0.1:7", false},
+		{"[::1]:7", "[::2]:7", false},
+		{"[::ffff:127.0.0.1]:7", "127.0.0.1:7", true},
+		{"[::ffff:127.0.0.1]:7", "127.0.0.2:7", false},
+		{"[::ffff:0.0.0.0]:7", "127.0.0.1:7", true},
+		{"[::ffff:0.0.0.0]:7", "[::ffff:10.1.2.3]:7", true},
+		{"[::ffff:0.0.0.0]:7", "[::1]:7", false},
+		{"[::ffff:127.0.0.1]:7", "[::]:7", true},
+		{"[::ffff:127.0.0.1]:0", "127.0.0.1:0", false},
 	} {
 		a, b := netip.MustParseAddrPort(tc.a), netip.MustParseAddrPort(tc.b)
-		if got := overlaps(a, b); got != tc.want {
-			t.Errorf("overlaps(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+		for _, pair := range [][2]netip.AddrPort{{a, b}, {b, a}} {
+			s := newBindSet(0)
+			s.add(TCP, pair[0], 0)
+			if got := s.add(TCP, pair[1], 1) == 0; got != tc.want {
+				t.Errorf("%s then %s: overlap %v, want %v", pair[0], pair[1], got, tc.want)
+			}
+			if got := s.add(UDP, pair[1], 2); got != -1 {
+				t.Errorf("%s then udp %s: overlaps listener %d across protocols", pair[0], pair[1], got)
+			}
 		}
-		if got := overlaps(b, a); got != tc.want {
-			t.Errorf("overlaps(%s, %s) = %v, want %v", tc.b, tc.a, got, tc.want)
+	}
+}
+
+// TestOverlapsFirst checks that a listener is reported against the earliest one it overlaps.
+func TestOverlapsFirst(t *testing.T) {
+	s := newBindSet(0)
+	for i, tc := range []struct {
+		addr string
+		want int
+	}{
+		{"127.0.0.1:7", -1},
+		{"[::1]:7", -1},
+		{"10.0.0.1:7", -1},
+		{"0.0.0.0:7", 0},
+		{"[::]:7", 0},
+		{"[::2]:7", 4},
+		{"10.0.0.1:7", 2},
+		{"[::ffff:10.0.0.2]:7", 3},
+	} {
+		if got := s.add(TCP, netip.MustParseAddrPort(tc.addr), i); got != tc.want {
+			t.Errorf("listener %d on %s: overlaps %d, want %d", i, tc.addr, got, tc.want)
 		}
 	}
 }

@@ -91,18 +91,24 @@ func DefaultListener(name string, proto Protocol, address string) Listener {
 	return l
 }
 
-// listener applies the written keys over the defaults of the listener's protocol. On a
-// bad value it returns the key at fault. Keys of the other protocol are copied too, so
-// that Validate can name them. A left-out max_output grows to hold one full line.
-func (r *rawListener) listener() (l Listener, key string, err error) {
+// keyError is a bad value of one key.
+type keyError struct{ key, msg string }
+
+// listener applies the written keys over the defaults of the listener's protocol. A bad
+// value is returned with its key, and that key keeps its default. Keys of the other
+// protocol are copied too, so that Validate can name them. A left-out max_output grows to
+// hold one full line.
+func (r *rawListener) listener() (l Listener, bad []keyError) {
 	var proto Protocol
 	set(&proto, r.Protocol)
 	l = DefaultListener("", proto, "")
 	set(&l.Name, r.Name)
 	if r.Address != nil {
-		if l.Address, err = normalizeAddress(*r.Address); err != nil {
-			return l, "address", fmt.Errorf("address: %w", err)
+		addr, err := normalizeAddress(*r.Address)
+		if err != nil {
+			bad = append(bad, keyError{"address", "address: " + err.Error()})
 		}
+		l.Address = addr
 	}
 	set(&l.Mode, r.Mode)
 	setInt(&l.MaxConns, r.MaxConns)
@@ -129,12 +135,15 @@ func (r *rawListener) listener() (l Listener, key string, err error) {
 	setInt(&l.RateDatagrams, r.RateDatagrams)
 	setInt(&l.RateBurst, r.RateBurst)
 	if r.UDPDenySourcePorts != nil {
-		if l.UDPDenySources, err = ports(*r.UDPDenySourcePorts); err != nil {
-			return l, "udp_deny_source_ports", err
+		deny, err := ports(*r.UDPDenySourcePorts)
+		if err != nil {
+			bad = append(bad, keyError{"udp_deny_source_ports", err.Error()})
+		} else {
+			l.UDPDenySources = deny
 		}
 	}
 	setInt(&l.MaxUDPPeers, r.MaxUDPPeers)
-	return l, "", nil
+	return l, bad
 }
 
 // ports converts port numbers, sorted and without repeats.

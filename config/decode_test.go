@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,8 +49,8 @@ func TestDecodeValues(t *testing.T) {
 		name, src string
 		check     func(c *Config) bool
 	}{
-		{"empty file", "", func(c *Config) bool { return len(c.Listeners) == 0 && c.Daemon == DefaultDaemon() }},
-		{"daemon", "[daemon]\nlog_level = \"debug\"\nstats_interval = \"0s\"\ndrain_timeout = \"1h30m\"\npid_file = \"/run/e.pid\"\n",
+		{"no daemon table", tcp, func(c *Config) bool { return len(c.Listeners) == 1 && c.Daemon == DefaultDaemon() }},
+		{"daemon", "[daemon]\nlog_level = \"debug\"\nstats_interval = \"0s\"\ndrain_timeout = \"1h30m\"\npid_file = \"/run/e.pid\"\n" + tcp,
 			func(c *Config) bool {
 				d := c.Daemon
 				return d.LogLevel == "debug" && d.StatsInterval == 0 && d.DrainTimeout == 90*time.Minute && d.PIDFile == "/run/e.pid"
@@ -86,7 +88,7 @@ func TestDecodeValues(t *testing.T) {
 			}},
 		{"inline listeners of both protocols", "listener = [{name = \"a\", protocol = \"tcp\"}, {name = \"b\", protocol = \"udp\", max_datagram = 5}]\n",
 			func(c *Config) bool { return c.Listeners[1].MaxDatagram == 5 && c.Listeners[0].MaxDatagram == 0 }},
-		{"dotted daemon key", "daemon.log_level = \"warn\"\n", func(c *Config) bool { return c.Daemon.LogLevel == "warn" }},
+		{"dotted daemon key", "daemon.log_level = \"warn\"\n" + tcp, func(c *Config) bool { return c.Daemon.LogLevel == "warn" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Decode("v.toml", []byte(tc.src))
@@ -104,23 +106,23 @@ func TestDecodeErrors(t *testing.T) {
 	for _, tc := range []struct{ name, src, want string }{
 		{"syntax", "[daemon]\n  x = = 1\n", "c.toml:2:7: expected value but found '=' instead"},
 		{"duplicate key", tcp + "name = \"x\"\n", "c.toml:5:1: Key 'listener.name' has already been defined."},
-		{"unknown top key", "name = \"x\"\n", `c.toml:1:1: unknown key "name"`},
-		{"unknown table", "[deamon]\n", `c.toml:1:1: unknown key "deamon" (did you mean "daemon"?)`},
-		{"table case", "[Daemon]\n", `c.toml:1:1: unknown key "Daemon" (keys are lower-case: "daemon")`},
-		{"unknown daemon key", "[daemon]\n\nlog = \"info\"\n", `c.toml:3:1: unknown key "log"`},
+		{"unknown top key", "name = \"x\"\n" + tcp, `c.toml:1:1: unknown key "name"`},
+		{"unknown table", "[deamon]\n" + tcp, `c.toml:1:1: unknown key "deamon" (did you mean "daemon"?)`},
+		{"table case", "[Daemon]\n" + tcp, `c.toml:1:1: unknown key "Daemon" (keys are lower-case: "daemon")`},
+		{"unknown daemon key", "[daemon]\n\nlog = \"info\"\n" + tcp, `c.toml:3:1: unknown key "log"`},
 		{"unknown listener key", tcp + "  max_conn = 10\n", `c.toml:5:3: listener "t": unknown key "max_conn" (did you mean "max_conns"?)`},
 		{"case trap", tcp + "PROTOCOL = \"udp\"\n", `c.toml:5:1: listener "t": unknown key "PROTOCOL" (keys are lower-case: "protocol")`},
 		{"nested key", tcp + "allow.x = 1\n", `c.toml:5:1: listener "t": unknown key "allow.x" (did you mean "allow"?)`},
 		{"sub-table", tcp + "[listener.extra]\n", `c.toml:5:1: listener "t": unknown key "extra"`},
-		{"daemon sub-table", "[daemon.x]\n", `c.toml:1:1: unknown key "x"`},
+		{"daemon sub-table", "[daemon.x]\n" + tcp, `c.toml:1:1: unknown key "x"`},
 		{"listener not array", "[listener]\nname = \"a\"\n", "c.toml:1:1: listener must be an array of tables ([[listener]])"},
 		{"daemon not table", "daemon = 1\n", "c.toml:1:1: daemon must be a table ([daemon])"},
 		{"listener element", "listener = [1]\n", "c.toml:1:1: each listener must be a table"},
 		{"bare duration", tcp + "idle_timeout = 5\n", `c.toml:5:1: listener "t": idle_timeout: missing unit in duration "5" (write e.g. "5s")`},
-		{"zero duration", "[daemon]\nstats_interval = 0\n", `c.toml:2:1: stats_interval: missing unit in duration "0" (write e.g. "0s")`},
-		{"bad duration", "[daemon]\nshutdown_grace = \"5 parsecs\"\n", `c.toml:2:1: shutdown_grace: bad duration "5 parsecs" (write e.g. "30s", "5m", "1h30m")`},
+		{"zero duration", "[daemon]\nstats_interval = 0\n" + tcp, `c.toml:2:1: stats_interval: missing unit in duration "0" (write e.g. "0s")`},
+		{"bad duration", "[daemon]\nshutdown_grace = \"5 parsecs\"\n" + tcp, `c.toml:2:1: shutdown_grace: bad duration "5 parsecs" (write e.g. "30s", "5m", "1h30m")`},
 		{"negative duration", tcp + "idle_timeout = \"-1s\"\n", `c.toml:5:1: listener "t": idle_timeout: duration "-1s" must not be negative`},
-		{"log level", "[daemon]\nlog_level = \"loud\"\n", `c.toml:2:1: log_level: unknown log level "loud" (want debug, info, warn or error)`},
+		{"log level", "[daemon]\nlog_level = \"loud\"\n" + tcp, `c.toml:2:1: log_level: unknown log level "loud" (want debug, info, warn or error)`},
 		{"protocol enum", "[[listener]]\nname = \"p\"\nprotocol = \"sctp\"\n", `c.toml:3:1: listener "p": protocol: unknown protocol "sctp" (want "tcp" or "udp")`},
 		{"mode enum", tcp + "mode = \"fast\"\n", `c.toml:5:1: listener "t": mode: unknown mode "fast" (want "line" or "raw")`},
 		{"int type", tcp + "max_line = \"big\"\n", `c.toml:5:1: listener "t": max_line must be an integer, not a TOML string`},
@@ -136,8 +138,25 @@ func TestDecodeErrors(t *testing.T) {
 		{"ipv6 without brackets", strings.Replace(tcp, "127.0.0.1:7007", "::1:7007", 1), `c.toml:4:1: listener "t": address: "::1:7007": write an IPv6 host in brackets, e.g. "[::1]:7007"`},
 		{"second listener placed", tcp + "\n" + strings.Replace(udp, "\"u\"", "\"u\"\nbacklog = 1", 1),
 			`c.toml:8:1: listener "u": backlog applies only to tcp listeners (this one is udp)`},
-		{"value error in first of two", tcp + "idle_timeout = \"x\"\n" + strings.Replace(tcp, `"t"`, `"t2"`, 1) + "idle_timeout = \"y\"\n",
-			`c.toml:5:1: listener "t": idle_timeout: bad duration "x" (write e.g. "30s", "5m", "1h30m")`},
+		{"value errors in two listeners", tcp + "idle_timeout = \"x\"\n" + strings.NewReplacer(`"t"`, `"t2"`, ":7007", ":7008").Replace(tcp) + "idle_timeout = \"y\"\n",
+			`c.toml:5:1: listener "t": idle_timeout: bad duration "x" (write e.g. "30s", "5m", "1h30m")` + "\n" +
+				`c.toml:10:1: listener "t2": idle_timeout: bad duration "y" (write e.g. "30s", "5m", "1h30m")`},
+		{"every error of one listener, in file order", tcp + "max_line = \"big\"\nfoo = 1\nmax_conns = 0\nmode = \"fast\"\nallow = \"x\"\n",
+			`c.toml:5:1: listener "t": max_line must be an integer, not a TOML string` + "\n" +
+				`c.toml:6:1: listener "t": unknown key "foo"` + "\n" +
+				`c.toml:7:1: listener "t": max_conns must be between 1 and 1000000` + "\n" +
+				`c.toml:8:1: listener "t": mode: unknown mode "fast" (want "line" or "raw")` + "\n" +
+				`c.toml:9:1: listener "t": allow must be an array of CIDR strings, not a TOML string`},
+		{"bad protocol hides the protocol's checks", "[[listener]]\nname = \"p\"\nprotocol = \"sctp\"\nmax_line = 0\n",
+			`c.toml:3:1: listener "p": protocol: unknown protocol "sctp" (want "tcp" or "udp")`},
+		{"bad name is not also missing", "[[listener]]\nname = 5\nprotocol = \"udp\"\nmax_datagram = 0\n",
+			"c.toml:2:1: name must be a string, not a TOML integer\nc.toml:4:1: max_datagram must be between 1 and 65535"},
+		{"empty file", "", "c.toml: " + msgNoListeners},
+		{"only comments", "# echogate.toml\n\n", "c.toml: " + msgNoListeners},
+		{"only daemon", "[daemon]\nlog_level = \"info\"\n", "c.toml: " + msgNoListeners},
+		{"no listeners, and a daemon error", "[daemon]\nlog_level = \"loud\"\n",
+			`c.toml:2:1: log_level: unknown log level "loud" (want debug, info, warn or error)` + "\nc.toml: " + msgNoListeners},
+		{"inline empty listener list", "listener = []\n", "c.toml: " + msgNoListeners},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode("c.toml", []byte(tc.src))
@@ -165,6 +184,24 @@ func TestErrorString(t *testing.T) {
 	} {
 		if got := tc.e.Error(); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestKeyTablesMatchRawStructs checks that the keys checkKeys accepts are exactly the fields Decode fills:
+// then no accepted key can be left undecoded.
+func TestKeyTablesMatchRawStructs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		keys  []string
+		value any
+	}{
+		{"listener", listenerKeyNames(), rawListener{}},
+		{"daemon", daemonKeyNames(), rawDaemon{}},
+	} {
+		fields := slices.Sorted(maps.Keys(tomlFields(reflect.TypeOf(tc.value))))
+		if keys := slices.Sorted(slices.Values(tc.keys)); !slices.Equal(keys, fields) {
+			t.Errorf("%s: keys %v, fields %v", tc.name, keys, fields)
 		}
 	}
 }

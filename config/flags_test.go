@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,7 @@ func TestFromListenFlags(t *testing.T) {
 		specs []string
 		want  string // "name proto address" per listener, or the error
 	}{
-		{"none", nil, ""},
+		{"none", nil, msgNoListeners},
 		{"tcp and udp", []string{"tcp://127.0.0.1:7007", "udp://[::1]:7007"}, "tcp-7007 tcp 127.0.0.1:7007, udp-7007 udp [::1]:7007"},
 		{"empty host", []string{"tcp://:7007"}, "tcp-7007 tcp 127.0.0.1:7007"},
 		{"name clash", []string{"tcp://127.0.0.1:0", "tcp://[::1]:0", "tcp://127.0.0.2:0"}, "tcp-0 tcp 127.0.0.1:0, tcp-0-2 tcp [::1]:0, tcp-0-3 tcp 127.0.0.2:0"},
@@ -24,8 +25,9 @@ func TestFromListenFlags(t *testing.T) {
 			cfg, err := FromListenFlags(tc.specs)
 			var got string
 			if err != nil {
-				if _, ok := err.(*Error); !ok {
-					t.Errorf("got %T, want *Error", err)
+				var ce *Error
+				if !errors.As(err, &ce) {
+					t.Errorf("got %T, want an *Error", err)
 				}
 				got = err.Error()
 			} else {

@@ -24,9 +24,7 @@ func TestErrorsGolden(t *testing.T) {
 			if err == nil {
 				t.Fatal("decoded without error")
 			}
-			if _, ok := err.(*Error); !ok {
-				t.Errorf("got %T, want *Error", err)
-			}
+			mustErrors(t, err)
 			got := err.Error() + "\n"
 			sidecar := strings.TrimSuffix(file, ".toml") + ".err"
 			if *update {

@@ -53,12 +53,15 @@ func TestPlanGolden(t *testing.T) {
 // planOutput decodes both configs and returns the golden section header and its body.
 func planOutput(t *testing.T, oldText, newText string) (section, body string) {
 	t.Helper()
-	old, err := Decode("old.toml", []byte(oldText))
-	if err != nil {
-		t.Fatalf("old config: %v", err)
-	}
-	if err := LoadTokens(old, "testdata/plan/creds/old"); err != nil {
-		t.Fatalf("old tokens: %v", err)
+	var old *Config // an empty old file is a first start, planned from nil as `echogate run` does
+	if strings.TrimSpace(oldText) != "" {
+		var err error
+		if old, err = Decode("old.toml", []byte(oldText)); err != nil {
+			t.Fatalf("old config: %v", err)
+		}
+		if err := LoadTokens(old, "testdata/plan/creds/old"); err != nil {
+			t.Fatalf("old tokens: %v", err)
+		}
 	}
 	next, err := Decode("new.toml", []byte(newText))
 	if err == nil {
@@ -68,8 +71,10 @@ func planOutput(t *testing.T, oldText, newText string) (section, body string) {
 		return "----- error\n", err.Error() + "\n"
 	}
 	var b strings.Builder
-	if d := DaemonChanged(old, next); len(d) > 0 {
-		b.WriteString("daemon: " + strings.Join(d, ",") + "\n")
+	if old != nil {
+		if d := DaemonChanged(old, next); len(d) > 0 {
+			b.WriteString("daemon: " + strings.Join(d, ",") + "\n")
+		}
 	}
 	for _, a := range Plan(old, next) {
 		b.WriteString(a.String() + "\n")

@@ -16,7 +16,14 @@ func TestValidateErrors(t *testing.T) {
 		{"duplicate name", tcp + strings.Replace(udp, `"u"`, `"t"`, 1), `v.toml:6:1: listener "t": name "t" is already used by another listener (line 1)`},
 		{"duplicate address", tcp + named(tcp, "t2"), `v.toml:8:1: listener "t2": address 127.0.0.1:7007 overlaps listener "t" (tcp 127.0.0.1:7007)`},
 		{"same address written differently", tcp + strings.Replace(named(tcp, "t2"), "127.0.0.1:7007", ":7007", 1), `v.toml:8:1: listener "t2": address 127.0.0.1:7007 overlaps listener "t" (tcp 127.0.0.1:7007)`},
-		{"wildcard overlap", tcp + strings.Replace(named(tcp, "w"), "127.0.0.1", "[::]", 1), `v.toml:8:1: listener "w": address [::]:7007 overlaps listener "t" (tcp 127.0.0.1:7007)`},
+		{"wildcard overlap", tcp + strings.Replace(named(tcp, "w"), "127.0.0.1", "[::]", 1), `v.toml:8:1: listener "w": address [::]:7007 overlaps listener "t" (tcp 127.0.0.1:7007): "[::]" is dual-stack and takes the port on every IPv4 and IPv6 address`},
+		{"v4-mapped overlap", tcp + strings.Replace(named(tcp, "m"), "127.0.0.1", "[::ffff:127.0.0.1]", 1), `v.toml:8:1: listener "m": address [::ffff:127.0.0.1]:7007 overlaps listener "t" (tcp 127.0.0.1:7007): an IPv4-mapped address is bound as the IPv4 address it maps`},
+		{"v4-mapped wildcard overlap", strings.Replace(tcp, "127.0.0.1", "[::ffff:0.0.0.0]", 1) + named(tcp, "t2"), `v.toml:8:1: listener "t2": address 127.0.0.1:7007 overlaps listener "t" (tcp [::ffff:0.0.0.0]:7007): an IPv4-mapped address is bound as the IPv4 address it maps; 0.0.0.0 takes the port on every IPv4 address`},
+		{"errors in three listeners", tcp + "max_line = 0\n" + named(udp, "u") + "max_datagram = 0\n" + named(tcp, "t3") + "backlog = 0\n",
+			`v.toml:5:1: listener "t": max_line must be between 1 and 1048576` + "\n" +
+				`v.toml:10:1: listener "u": max_datagram must be between 1 and 65535` + "\n" +
+				`v.toml:14:1: listener "t3": address 127.0.0.1:7007 overlaps listener "t" (tcp 127.0.0.1:7007)` + "\n" +
+				`v.toml:15:1: listener "t3": backlog must be between 1 and 65535`},
 		{"mode on udp", udp + "mode = \"line\"\n", `v.toml:5:1: listener "u": mode applies only to tcp listeners (this one is udp)`},
 		{"max_line on udp even zero", udp + "max_line = 0\n", `v.toml:5:1: listener "u": max_line applies only to tcp listeners (this one is udp)`},
 		{"max_datagram on tcp", tcp + "max_datagram = 512\n", `v.toml:5:1: listener "t": max_datagram applies only to udp listeners (this one is tcp)`},
@@ -41,19 +48,18 @@ func TestValidateErrors(t *testing.T) {
 		{"credential dotdot", tcp + "token_credential = \"..\"\n", `v.toml:5:1: listener "t": token_credential ".." must be a file name in $CREDENTIALS_DIRECTORY (no '/', not "." or "..")`},
 		{"credential empty", tcp + "token_credential = \"\"\n", `v.toml:5:1: listener "t": token_credential "" must be a file name in $CREDENTIALS_DIRECTORY (no '/', not "." or "..")`},
 		{"token file relative", tcp + "token_file = \"tok\"\n", `v.toml:5:1: listener "t": token_file "tok" must be an absolute path`},
-		{"udp_peer_window", "[daemon]\nudp_peer_window = \"0s\"\n", "v.toml:2:1: udp_peer_window must be at least 1s (peers are aged once a second)"},
-		{"udp_peer_window short", "[daemon]\nudp_peer_window = \"500ms\"\n", "v.toml:2:1: udp_peer_window must be at least 1s (peers are aged once a second)"},
-		{"stats_interval short", "[daemon]\nstats_interval = \"1ms\"\n", `v.toml:2:1: stats_interval must be "0s" (off) or at least 1s`},
-		{"daemon header placed", "\n[daemon]\nlog_level = \"info\"\n" + tcp + named(tcp, "t"), `v.toml:9:1: listener "t": name "t" is already used by another listener (line 4)`},
+		{"udp_peer_window", "[daemon]\nudp_peer_window = \"0s\"\n" + tcp, "v.toml:2:1: udp_peer_window must be at least 1s (peers are aged once a second)"},
+		{"udp_peer_window short", "[daemon]\nudp_peer_window = \"500ms\"\n" + tcp, "v.toml:2:1: udp_peer_window must be at least 1s (peers are aged once a second)"},
+		{"stats_interval short", "[daemon]\nstats_interval = \"1ms\"\n" + tcp, `v.toml:2:1: stats_interval must be "0s" (off) or at least 1s`},
+		{"daemon header placed", "\n[daemon]\nlog_level = \"info\"\n" + tcp + named(tcp, "t"), `v.toml:9:1: listener "t": name "t" is already used by another listener (line 4)` +
+			"\n" + `v.toml:11:1: listener "t": address 127.0.0.1:7007 overlaps listener "t" (tcp 127.0.0.1:7007)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode("v.toml", []byte(tc.src))
 			if err == nil {
 				t.Fatalf("no error, want %s", tc.want)
 			}
-			if _, ok := err.(*Error); !ok {
-				t.Errorf("got %T, want *Error", err)
-			}
+			mustErrors(t, err)
 			if got := err.Error(); got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
@@ -77,6 +83,8 @@ func TestValidateByHand(t *testing.T) {
 		{"invalid prefix", func(l *Listener) { l.Allow = []netip.Prefix{{}} }, `listener "tcp-7": allow: bad CIDR "invalid Prefix"`},
 		{"unmasked prefix", func(l *Listener) { l.AdminAllow = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/8")} }, `listener "tcp-7": admin_allow: bad CIDR "10.1.0.0/8"`},
 		{"negative idle", func(l *Listener) { l.IdleTimeout = -1 }, `listener "tcp-7": idle_timeout must not be negative`},
+		{"two errors", func(l *Listener) { l.MaxConns, l.Backlog = 0, 0 },
+			"listener \"tcp-7\": max_conns must be between 1 and 1000000\nlistener \"tcp-7\": backlog must be between 1 and 65535"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := FromListenFlags([]string{"tcp://:7"})
@@ -92,8 +100,31 @@ func TestValidateByHand(t *testing.T) {
 	}
 }
 
-func TestValidateDaemonByHand(t *testing.T) {
+// TestValidateOverlapsByHand checks overlaps in a Config not decoded from text, with addresses as written.
+func TestValidateOverlapsByHand(t *testing.T) {
+	cfg := &Config{Daemon: DefaultDaemon(), Listeners: []Listener{
+		DefaultListener("a", TCP, "127.0.0.1:7"),
+		DefaultListener("b", UDP, "127.0.0.1:7"),
+		DefaultListener("c", TCP, "[::ffff:127.0.0.1]:7"),
+		DefaultListener("d", UDP, ":7"),
+	}}
+	want := `listener "c": address [::ffff:127.0.0.1]:7 overlaps listener "a" (tcp 127.0.0.1:7): an IPv4-mapped address is bound as the IPv4 address it maps` +
+		"\n" + `listener "d": address :7 overlaps listener "b" (udp 127.0.0.1:7)`
+	if got := errString(cfg.Validate()); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestValidateNoListeners checks that a Config with no listener is refused, whatever its origin.
+func TestValidateNoListeners(t *testing.T) {
 	cfg := &Config{Path: "x.toml", Daemon: DefaultDaemon()}
+	if got, want := errString(cfg.Validate()), "x.toml: "+msgNoListeners; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestValidateDaemonByHand(t *testing.T) {
+	cfg := &Config{Path: "x.toml", Daemon: DefaultDaemon(), Listeners: []Listener{DefaultListener("a", TCP, "127.0.0.1:7")}}
 	cfg.Daemon.DrainTimeout = -1
 	if got, want := errString(cfg.Validate()), "x.toml: drain_timeout must not be negative"; got != want {
 		t.Errorf("got %s, want %s", got, want)

@@ -10,7 +10,7 @@ const usage = `usage: echogate <command> [flags]
 
 commands:
   run     serve the listeners of -config (or of -listen flags) until stopped
-  check   validate -config and exit 0 (valid) or 1 (invalid); binds nothing
+  check   validate -config and exit 0 (valid) or 1 (every error printed); -bind also tries each address
   reload  ask the running daemon to reload its own config, wait, and report the outcome:
           exit 0 the new config serves, 1 it was rejected (the error is printed), 2 no daemon reached.
           The daemon is found by -control PATH, or -config FILE's [daemon] control_socket, or
