@@ -14,7 +14,8 @@ const MaxConfigSize = 16 << 20
 
 // Load reads the file at path, decodes and validates it, and reads the listeners' tokens
 // (credentials from $CREDENTIALS_DIRECTORY). The file must be a regular file (symlinks are
-// followed) of at most MaxConfigSize bytes. Every error is an *Error.
+// followed) of at most MaxConfigSize bytes. A read error is an *Error; a config error is an Errors
+// list (or an *Error for a token), and errors.As finds its first *Error either way.
 func Load(path string) (*Config, error) {
 	data, err := Read(path)
 	if err != nil {
@@ -34,7 +35,7 @@ func Read(path string) ([]byte, error) {
 }
 
 // LoadData decodes and validates data, the content of the file at path, and reads the listeners' tokens.
-// Every error is an *Error.
+// Its errors are as Load's.
 func LoadData(path string, data []byte) (*Config, error) {
 	cfg, err := Decode(path, data)
 	if err != nil {

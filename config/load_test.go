@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,8 +50,9 @@ func TestLoadRefusesOddFiles(t *testing.T) {
 			if got := errString(err); got != tc.want {
 				t.Errorf("error:\n got %s\nwant %s", got, tc.want)
 			}
-			if _, ok := err.(*Error); !ok {
-				t.Errorf("got %T, want *Error", err)
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Errorf("got %T, want an *Error (alone or in Errors)", err)
 			}
 		})
 	}
