@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -85,22 +86,29 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 			s.tally.hostile.Add(1)
 		}
 	})
-	s.loop(500*time.Millisecond, func(*rand.Rand) { // guessing the /shutdown token from 127.0.0.3
-		c, err := net.DialTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)},
-			net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr["admin"])))
+	s.startTokenGuessers(addr["admin"])
+	s.loop(200*time.Millisecond, func(*rand.Rand) { // slowloris: one byte every 300 ms on a line_timeout of 2s
+		c, err := soakDial(addr["slow"])
 		if err != nil {
-			s.tally.fail(true, "token guesser dial: %v", err)
+			s.tally.fail(true, "slow line dial: %v", err)
 			return
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(15 * time.Second))
-		io.WriteString(c, "/shutdown guess\n")
-		got := make([]byte, 64)
-		n, _ := c.Read(got)
-		if r := string(got[:n]); r != "ERR shutdown-token-invalid\n" && r != "ERR shutdown-locked-out\n" {
-			s.tally.fail(true, "bad token got %q", r)
-		}
 		s.tally.hostile.Add(1)
+		start := time.Now()
+		for time.Since(start) < 3500*time.Millisecond { // past the 2 s line_timeout
+			if s.stopped() {
+				return // too early to judge; and the soak's end must not wait for this client
+			}
+			if _, err := c.Write([]byte{'s'}); err != nil {
+				break // cut: the reply is read below
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		got, err := io.ReadAll(c)
+		if string(got) != "ERR line-timeout\n" {
+			s.tally.fail(true, "slow line: got %q, %v; want ERR line-timeout and EOF", got, err)
+		}
 	})
 	s.loop(100*time.Millisecond, s.udpFlood(addr["udprl"]))
 	s.loop(100*time.Millisecond, func(*rand.Rand) { // a denied source port (an echo loop)
@@ -185,4 +193,46 @@ func (s *soak) trickle(addr string, n int) func() {
 			}
 		}
 	}
+}
+
+// startTokenGuessers starts two /shutdown guessers: one address that is banned after its first failures, and
+// a flood of wrong tokens from ever new addresses in 127.20/16, trying to push the ban out of the lockout
+// table. Once banned, the first must never be told its token is wrong again (a ban lasts longer than a
+// soak), and neither may ever get anything but a refusal.
+func (s *soak) startTokenGuessers(admin string) {
+	var banned atomic.Bool
+	guess := func(from netip.Addr) (string, bool) {
+		c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0)),
+			net.TCPAddrFromAddrPort(netip.MustParseAddrPort(admin)))
+		if err != nil {
+			s.tally.fail(true, "token guesser dial from %s: %v", from, err)
+			return "", false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(15 * time.Second))
+		io.WriteString(c, "/shutdown guess\n")
+		got := make([]byte, 64)
+		n, _ := c.Read(got)
+		r := string(got[:n])
+		if r != "ERR shutdown-token-invalid\n" && r != "ERR shutdown-locked-out\n" {
+			s.tally.fail(true, "bad token from %s got %q", from, r)
+		}
+		s.tally.hostile.Add(1)
+		return r, true
+	}
+	attacker := netip.MustParseAddr("127.0.0.3")
+	s.loop(500*time.Millisecond, func(*rand.Rand) {
+		r, ok := guess(attacker)
+		switch {
+		case ok && r == "ERR shutdown-locked-out\n":
+			banned.Store(true)
+		case ok && banned.Load():
+			s.tally.fail(true, "the banned guesser was un-banned: got %q", r)
+		}
+	})
+	next := 0
+	s.loop(20*time.Millisecond, func(*rand.Rand) {
+		next++
+		guess(netip.AddrFrom4([4]byte{127, 20, byte(next >> 8), byte(next)}))
+	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -17,18 +18,26 @@ import (
 
 // soakConfig is the soak's config; variants change limits and add or remove the "extra" listener, so that
 // every reload changes something. Well-behaved traffic stays within every variant's limits.
-func soakConfig(variant int, tokenFile string, deniedPort int) string {
+func soakConfig(variant int, tokenFile string, deniedPort int, control string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `
 [daemon]
 stats_interval = "15s"
+control_socket = %q
 
 [[listener]]
 name = "echo"
 protocol = "tcp"
 address = "127.0.0.1:0"
 idle_timeout = "%ds"
+line_timeout = "0s"
 max_line = %d
+
+[[listener]]
+name = "slow"
+protocol = "tcp"
+address = "127.0.0.1:0"
+line_timeout = "2s"
 
 [[listener]]
 name = "raw"
@@ -66,7 +75,7 @@ name = "admin"
 protocol = "tcp"
 address = "127.0.0.1:0"
 token_file = %q
-`, 2+variant%2, []int{4096, 1024, 2048}[variant%3], deniedPort, tokenFile)
+`, control, 2+variant%2, []int{4096, 1024, 2048}[variant%3], deniedPort, tokenFile)
 	if variant%2 == 1 {
 		b.WriteString("\n[[listener]]\nname = \"extra\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n")
 	}
@@ -96,10 +105,11 @@ func (s *soakTally) fail(anomaly bool, format string, args ...any) {
 
 // soak runs the workers until stop is closed.
 type soak struct {
-	t     *testing.T
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	tally soakTally
+	t       *testing.T
+	control string // the daemon's control socket
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	tally   soakTally
 }
 
 func (s *soak) stopped() bool {
@@ -120,7 +130,10 @@ func (s *soak) loop(pause time.Duration, fn func(r *rand.Rand)) {
 		r := rand.New(rand.NewPCG(seed, 1))
 		for !s.stopped() {
 			fn(r)
-			time.Sleep(pause)
+			select { // a long pause must not hold up the soak's end
+			case <-s.stop:
+			case <-time.After(pause):
+			}
 		}
 	}()
 }
@@ -198,13 +211,20 @@ func TestSoak(t *testing.T) {
 	}
 	defer denied.Close()
 	deniedPort := denied.LocalAddr().(*net.UDPAddr).Port
-	d := startDaemon(t, soakConfig(0, tokenFile, deniedPort), daemonOptions{args: []string{"-log-level", "info"}})
+	control := filepath.Join(t.TempDir(), "control.sock")
+	// The log is at debug level (a line per connection) and its reader stalls for 6 s in every 9: the
+	// loop must go on serving while the pipe is full, and reloads are confirmed through the control socket,
+	// not by log lines that a stalled reader may make the daemon drop.
+	logs := &stallingReader{}
+	d := startDaemon(t, soakConfig(0, tokenFile, deniedPort, control), daemonOptions{
+		logReader: func(stderr io.ReadCloser) io.Reader { logs.r = stderr; return logs }})
 	start := d.usage()
 	t.Logf("soak start: %v", start)
 
-	s := &soak{t: t, stop: make(chan struct{})}
+	s := &soak{t: t, stop: make(chan struct{}), control: control}
+	s.loop(3*time.Second, func(*rand.Rand) { s.stallLog(logs, 6*time.Second) })
 	addr := map[string]string{}
-	for _, n := range []string{"echo", "raw", "limited", "small", "udp", "udprl", "admin"} {
+	for _, n := range []string{"echo", "slow", "raw", "limited", "small", "udp", "udprl", "admin"} {
 		addr[n] = d.addr(n)
 	}
 	for range 4 {
@@ -226,17 +246,17 @@ func TestSoak(t *testing.T) {
 	reloads := 0
 	for variant := 1; time.Until(end) > 0; variant++ {
 		time.Sleep(min(5*time.Second, time.Until(end)))
-		s.reload(d, soakConfig(variant, tokenFile, deniedPort))
+		s.reload(d, soakConfig(variant, tokenFile, deniedPort, control))
 		reloads++
 		if variant%2 == 1 {
-			s.goodTCP(d.addr("extra"), 0)(rand.New(rand.NewPCG(1, 2)))
+			s.goodTCP(s.addrOf("extra"), 0)(rand.New(rand.NewPCG(1, 2)))
 		}
 	}
 	close(s.stop)
 	s.wg.Wait()
 	trickle()
 	if reloads%2 == 1 { // back to the first config: no "extra" listener, so the descriptors can be compared
-		s.reload(d, soakConfig(reloads+1, tokenFile, deniedPort))
+		s.reload(d, soakConfig(reloads+1, tokenFile, deniedPort, control))
 	}
 	if _, ok := soakRecv(denied, 200*time.Millisecond); ok {
 		t.Error("a denied source port got a reply")
@@ -247,9 +267,9 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak end:   %v (after %v, %d reloads)", final, dur, reloads)
 	t.Logf("well-behaved round trips: %d ok, %d failed; hostile actions: %d, not handled as expected: %d",
 		s.tally.good.Load(), s.tally.failed.Load(), s.tally.hostile.Load(), s.tally.anomalies.Load())
-	t.Logf("daemon: total_clients=%d reloads_ok=%d reloads_failed=%d", st.TotalClients, st.ReloadsOK,
-		st.ReloadsFailed)
-	for _, n := range []string{"echo", "small", "udp", "udprl", "admin"} {
+	t.Logf("daemon: total_clients=%d reloads_ok=%d reloads_failed=%d logs_dropped=%d log stalls=%d",
+		st.TotalClients, st.ReloadsOK, st.ReloadsFailed, st.LogsDropped, logs.stalls.Load())
+	for _, n := range []string{"echo", "slow", "small", "udp", "udprl", "admin"} {
 		t.Logf("  %-6s %+v", n, st.Listeners[n])
 	}
 	for _, e := range s.tally.errs {
@@ -272,10 +292,10 @@ func TestSoak(t *testing.T) {
 	}
 }
 
-// reload writes cfg over the config file (a rename, as editors do) and waits for the reload to succeed.
+// reload writes cfg over the config file (a rename, as editors do), then asks for the reload through the
+// control socket, which waits for it: the watcher may have applied it already ("unchanged" then).
 func (s *soak) reload(d *testDaemon, cfg string) {
 	s.t.Helper()
-	mark := d.logLines()
 	tmp := d.config + ".tmp"
 	if err := os.WriteFile(tmp, []byte(cfg), 0o644); err != nil {
 		s.t.Fatal(err)
@@ -283,8 +303,69 @@ func (s *soak) reload(d *testDaemon, cfg string) {
 	if err := os.Rename(tmp, d.config); err != nil {
 		s.t.Fatal(err)
 	}
-	line, err := d.waitLogAfter(mark, "msg=reload ", 15*time.Second)
-	if err != nil || !strings.Contains(line, "result=ok") {
-		s.t.Errorf("reload: %q, %v", line, err)
+	out, errOut, code := pRunEchogate(s.t, "reload", "-control", s.control)
+	if code != 0 || !strings.HasPrefix(out, "ok generation=") {
+		s.t.Errorf("reload: exit %d: %s%s", code, out, errOut)
 	}
+}
+
+// addrOf is the address listener name is bound to, as `echogate status` reports it: the log line that
+// says so may be late while the log's reader stalls.
+func (s *soak) addrOf(name string) string {
+	s.t.Helper()
+	out, errOut, code := pRunEchogate(s.t, "status", "-json", "-control", s.control)
+	var st struct {
+		Listeners []struct{ Name, Address string } `json:"listeners"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+		s.t.Fatalf("status: exit %d, %v: %s", code, err, errOut)
+	}
+	for _, l := range st.Listeners {
+		if l.Name == name {
+			return l.Address
+		}
+	}
+	s.t.Fatalf("status names no listener %q", name)
+	return ""
+}
+
+// stallLog stalls the daemon's log reader for d and checks that well-behaved clients kept being served in
+// the second half of the stall, when a daemon that wrote its log synchronously would have filled the pipe
+// (64 KiB, about 2.5 s of this soak's debug lines) and stopped.
+func (s *soak) stallLog(logs *stallingReader, d time.Duration) {
+	logs.stallFor(d)
+	var before int64
+	for i, wait := range []time.Duration{d / 2, d - d/2} {
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(wait):
+		}
+		if i == 0 {
+			before = s.tally.good.Load()
+		}
+	}
+	if done := s.tally.good.Load() - before; done < 100 {
+		s.tally.fail(true, "only %d round trips in the second half of a %v log stall", done, d)
+	}
+}
+
+// stallingReader passes the daemon's stderr through, except while stalled: then it reads nothing, as a
+// stopped log shipper would, and the pipe fills up.
+type stallingReader struct {
+	r      io.Reader
+	until  atomic.Int64 // unix ns until which reads wait
+	stalls atomic.Int64
+}
+
+func (l *stallingReader) stallFor(d time.Duration) {
+	l.until.Store(time.Now().Add(d).UnixNano())
+	l.stalls.Add(1)
+}
+
+func (l *stallingReader) Read(p []byte) (int, error) {
+	for time.Now().UnixNano() < l.until.Load() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return l.r.Read(p)
 }
