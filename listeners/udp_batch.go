@@ -84,10 +84,19 @@ func (b *udpBatch) receive(fd, vlen, limit int, pktinfo bool) (int, error) {
 		uintptr(vlen), unix.MSG_TRUNC, 0, 0)
 	if errno != 0 {
 		b.used = 0
-		return 0, os.NewSyscallError("recvmmsg", errno)
+		return 0, recvError("recvmmsg", errno)
 	}
 	b.used = int(n)
 	return int(n), nil
+}
+
+// recvError is the error of a failed receive. EAGAIN, which ends every wake-up of a socket, is returned as
+// it is: wrapping it would allocate once per wake-up.
+func recvError(call string, errno unix.Errno) error {
+	if errno == unix.EAGAIN {
+		return unix.EAGAIN
+	}
+	return os.NewSyscallError(call, errno)
 }
 
 // queueReply sets reply slot j to send reply to the sender of datagram i, from the address in ctl if any.
@@ -121,7 +130,7 @@ func (b *udpBatch) receiveOne(fd, limit int) (int, error) {
 	r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b.bufs[0][0])),
 		uintptr(limit), unix.MSG_TRUNC, uintptr(unsafe.Pointer(&b.names[0])), uintptr(unsafe.Pointer(&namelen)))
 	if errno != 0 {
-		return 0, os.NewSyscallError("recvfrom", errno)
+		return 0, recvError("recvfrom", errno)
 	}
 	h := &b.hdrs[0]
 	h.Len = uint32(r) // with MSG_TRUNC, the datagram's real length
