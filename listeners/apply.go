@@ -96,6 +96,7 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 			}
 		}
 	}
+	l.listenersChanged()
 	// Sized once: growing it was most of the loop time of a reload that keeps 10 000 listeners.
 	res.Addrs = make(map[string]netip.AddrPort, len(l.tcp)+len(l.udp))
 	for name, ln := range l.tcp {

@@ -86,6 +86,8 @@ type Loop struct {
 	lockout  *policy.Lockout
 	refusals refusals // summary lines of what remote peers were refused
 
+	guards udpGuards // UDP echo-loop rules (udp_guard.go)
+
 	stopping bool
 	stopAt   int64 // nowNano when the graceful stop began
 	stopped  bool
@@ -118,6 +120,7 @@ func New(opts Options) (*Loop, error) {
 		stats:    newStats(),
 		lockout:  policy.NewLockout(policy.DefaultShutdownFailures, policy.DefaultShutdownWindow, policy.DefaultShutdownBan, 0),
 		spare:    newSpareFD(),
+		guards:   udpGuards{lookAgain: make(chan struct{}, 1)},
 	}
 	l.updateNow()
 	l.idle.init(l.nowNano)
@@ -165,6 +168,7 @@ func (l *Loop) Run() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	l.schedule(time.Second, l.tick)
+	go l.watchHostAddrs()
 	if l.opts.WatchdogEvery > 0 && l.opts.Watchdog != nil {
 		l.opts.Watchdog()
 		l.every(l.opts.WatchdogEvery, l.opts.Watchdog)

@@ -22,6 +22,8 @@ type udpEndpoint struct {
 	peers   map[netip.AddrPort]int64 // last datagram, unix ns; aged out by the loop's tick
 	vlen    batchSize
 	pktinfo bool // bound to the wildcard: replies go out from each datagram's destination address
+	v6only  bool // an IPv6 socket that serves no IPv4 clients
+	guardID uint64
 	// lastPeer is the peer most recently written to peers, and when.
 	lastPeer     netip.AddrPort
 	lastPeerSeen int64
@@ -43,7 +45,7 @@ const peerRefresh = 250 * time.Millisecond
 func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy) *udpEndpoint {
 	u := &udpEndpoint{name: lc.Name, key: listenerKey(lc), boundSocket: boundSocket{b.FD, b.Inherited},
 		addr: b.Addr, pol: pol, stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
-		buckets: map[netip.Addr]*sourceBucket{}}
+		buckets: map[netip.Addr]*sourceBucket{}, v6only: isV6Only(b.FD, b.Addr), guardID: l.newUDPGuardID()}
 	if b.Addr.Addr().IsUnspecified() {
 		if err := enablePktinfo(b.FD, b.Addr.Addr().Is6()); err != nil {
 			l.log.Warn("replies may leave from another address than the client sent to",
@@ -112,9 +114,21 @@ func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int) ([]byte, bool) {
 		return nil, false
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	if l.guards.own.Contains(src) { // one of our own sockets: answering would loop forever
+		u.stats.UDPDropped++
+		u.stats.UDPLoopDropped++
+		l.refused(u.name, reasonLoop, src)
+		return nil, false
+	}
 	if !u.track(l, src) {
 		u.stats.UDPDropped++
 		l.refused(u.name, reasonRate, src)
+		return nil, false
+	}
+	if u.repeatedTooFast(l, src, size, data) { // an echo loop with another server
+		u.stats.UDPDropped++
+		u.stats.UDPLoopDropped++
+		l.refused(u.name, reasonLoop, src)
 		return nil, false
 	}
 	u.stats.Datagrams++

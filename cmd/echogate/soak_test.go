@@ -241,6 +241,7 @@ func TestSoak(t *testing.T) {
 		s.loop(5*time.Millisecond, s.goodUDP(u, addr["udp"]))
 	}
 	trickle := s.startHostile(addr, denied)
+	loops := s.startLoops(addr)
 
 	end := time.Now().Add(dur)
 	reloads := 0
@@ -264,6 +265,7 @@ func TestSoak(t *testing.T) {
 	fds := d.waitFDs(start.FDs, 15*time.Second)
 	final := d.usage()
 	st := hStats(t, addr["echo"])
+	loops(st)
 	t.Logf("soak end:   %v (after %v, %d reloads)", final, dur, reloads)
 	t.Logf("well-behaved round trips: %d ok, %d failed; hostile actions: %d, not handled as expected: %d",
 		s.tally.good.Load(), s.tally.failed.Load(), s.tally.hostile.Load(), s.tally.anomalies.Load())

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"echogate/cmd/echoload/report"
+	"echogate/policy"
+)
+
+// forgeUDP4 sends one UDP datagram with any IPv4 source address and port (see sendForged). It skips the
+// test without CAP_NET_RAW.
+func forgeUDP4(t *testing.T, src, dst netip.AddrPort, payload []byte) {
+	t.Helper()
+	err := sendForged(src, dst, payload)
+	if errors.Is(err, unix.EPERM) {
+		t.Skip("forging a source address needs CAP_NET_RAW")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sendForged sends one UDP datagram from src to dst through a raw socket (IPPROTO_RAW, which implies
+// IP_HDRINCL): the kernel fills in the IP checksum and id; the UDP checksum is left 0, which IPv4 allows.
+func sendForged(src, dst netip.AddrPort, payload []byte) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	pkt := make([]byte, 20+8+len(payload))
+	pkt[0] = 0x45 // IPv4, a 20-byte header
+	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
+	pkt[8], pkt[9] = 64, unix.IPPROTO_UDP // TTL, protocol
+	s, d := src.Addr().As4(), dst.Addr().As4()
+	copy(pkt[12:], s[:])
+	copy(pkt[16:], d[:])
+	binary.BigEndian.PutUint16(pkt[20:], src.Port())
+	binary.BigEndian.PutUint16(pkt[22:], dst.Port())
+	binary.BigEndian.PutUint16(pkt[24:], uint16(8+len(payload)))
+	copy(pkt[28:], payload)
+	return os.NewSyscallError("sendto", unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: d}))
+}
+
+// statsJSONMaxAge is how old a /stats json reply may be: it is rebuilt at most this often.
+const statsJSONMaxAge = 100 * time.Millisecond
+
+// udpLoopConfig serves a TCP listener to read /stats json from and two UDP listeners on loopback.
+const udpLoopConfig = `
+[[listener]]
+name = "tcp"
+protocol = "tcp"
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "u1"
+protocol = "udp"
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "u2"
+protocol = "udp"
+address = "127.0.0.1:0"
+`
+
+// TestUDPLoopOwnSocket forges datagrams whose source is a listener of the daemon itself: one to the listener
+// it names, one to the other listener. Answering either would start a loop that never ends; neither may be
+// answered even once.
+func TestUDPLoopOwnSocket(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, udpLoopConfig)
+	tcp := d.addr("tcp")
+	u1, u2 := netip.MustParseAddrPort(d.addr("u1")), netip.MustParseAddrPort(d.addr("u2"))
+	forgeUDP4(t, u1, u1, []byte("from myself to myself\n"))
+	forgeUDP4(t, u1, u2, []byte("from one listener to the other\n"))
+	s := hWaitStats(t, tcp, "both forged datagrams dropped as loops", func(s statsReply) bool {
+		return s.Listeners["u1"].UDPLoopDropped >= 1 && s.Listeners["u2"].UDPLoopDropped >= 1
+	})
+	for _, name := range []string{"u1", "u2"} {
+		if c := s.Listeners[name]; c.UDPLoopDropped != 1 || c.Datagrams != 0 || c.BytesOut != 0 {
+			t.Errorf("%s: udp_loop_dropped %d, datagrams %d, bytes_out %d; want 1, 0, 0 (never answered)", name,
+				c.UDPLoopDropped, c.Datagrams, c.BytesOut)
+		}
+	}
+	udpEcho(t, u1.String(), "u1 still answers clients")
+	udpEcho(t, u2.String(), "u2 still answers clients")
+}
+
+// TestUDPLoopTwoDaemons forges datagrams from one daemon's UDP listener to another's: with no guard, they echo
+// each other's echoes forever. Three loops with different payloads must each stop within a few round trips.
+func TestUDPLoopTwoDaemons(t *testing.T) {
+	t.Parallel()
+	a, b := startDaemon(t, udpLoopConfig), startDaemon(t, udpLoopConfig)
+	ua, ub := netip.MustParseAddrPort(a.addr("u1")), netip.MustParseAddrPort(b.addr("u1"))
+	const seeds = 3
+	for i := range seeds {
+		forgeUDP4(t, ua, ub, fmt.Appendf(nil, "ping-pong %d\n", i))
+	}
+	loops := func(s statsReply) uint64 { return s.Listeners["u1"].UDPLoopDropped }
+	var sa, sb statsReply
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		sa, sb = hStats(t, a.addr("tcp")), hStats(t, b.addr("tcp"))
+		if loops(sa)+loops(sb) >= seeds {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("udp_loop_dropped %d + %d, want %d: the loops did not stop; datagrams %d + %d", loops(sa),
+				loops(sb), seeds, sa.Listeners["u1"].Datagrams, sb.Listeners["u1"].Datagrams)
+		}
+	}
+	// Each loop is answered at most LoopRepeatBurst times on either side before one side drops it.
+	bound := uint64(seeds * 2 * (policy.LoopRepeatBurst + 1))
+	for range 2 { // and the count does not move once they have stopped
+		sa, sb = hStats(t, a.addr("tcp")), hStats(t, b.addr("tcp"))
+		if n := sa.Listeners["u1"].Datagrams + sb.Listeners["u1"].Datagrams; n > bound {
+			t.Fatalf("%d datagrams answered by the two daemons, want at most %d", n, bound)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Logf("datagrams answered: %d and %d; loops dropped: %d and %d", sa.Listeners["u1"].Datagrams,
+		sb.Listeners["u1"].Datagrams, loops(sa), loops(sb))
+	udpEcho(t, ua.String(), "a still answers clients")
+	udpEcho(t, ub.String(), "b still answers clients")
+}
+
+// TestUDPLoopWildcardOwnSocket checks the own-socket rule for a wildcard listener, which sends from any local
+// address with its port: loopback addresses, an address of the host's, and one added while it runs (seen
+// after a reload). It needs a network namespace of its own (unshare -n) to bind the wildcard and add
+// addresses.
+func TestUDPLoopWildcardOwnSocket(t *testing.T) {
+	if os.Getenv("ECHOGATE_TEST_NETNS") == "" {
+		if _, err := exec.LookPath("unshare"); err != nil {
+			t.Skip("unshare not installed")
+		}
+		cmd := exec.Command("unshare", "-n", os.Args[0], "-test.run=^TestUDPLoopWildcardOwnSocket$", "-test.v")
+		cmd.Env = append(os.Environ(), "ECHOGATE_TEST_NETNS=1", "ECHOGATE_BIN="+echogateBin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("in a new network namespace: %v\n%s", err, out)
+		}
+		t.Logf("%s", out)
+		return
+	}
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+	}
+	ip("link", "set", "lo", "up")
+	ip("addr", "add", "10.99.0.1/32", "dev", "lo")
+	d := startDaemon(t, `
+[[listener]]
+name = "tcp"
+protocol = "tcp"
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "any"
+protocol = "udp"
+address = "0.0.0.0:0"
+
+[[listener]]
+name = "u"
+protocol = "udp"
+address = "127.0.0.1:0"
+`)
+	tcp, u := d.addr("tcp"), netip.MustParseAddrPort(d.addr("u"))
+	anyPort := netip.MustParseAddrPort(d.addr("any")).Port()
+	if _, err := d.waitLog("host addresses changed", 10*time.Second); err != nil { // the first look, at start
+		t.Fatal(err)
+	}
+	mark := d.logLines()
+	ip("addr", "add", "10.99.0.2/32", "dev", "lo")
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.waitLogAfter(mark, "host addresses changed", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sources := []string{"127.0.0.5", "10.99.0.1", "10.99.0.2"}
+	for _, src := range sources {
+		forgeUDP4(t, netip.AddrPortFrom(netip.MustParseAddr(src), anyPort), u, []byte("from "+src+"\n"))
+	}
+	s := hWaitStats(t, tcp, "every forged datagram (or its echo) dropped", func(s statsReply) bool {
+		return s.Listeners["u"].UDPLoopDropped+s.Listeners["any"].UDPLoopDropped >= uint64(len(sources))
+	})
+	if c := s.Listeners["u"]; c.UDPLoopDropped != uint64(len(sources)) || c.Datagrams != 0 {
+		t.Errorf("u: udp_loop_dropped %d, datagrams %d; want %d, 0 (none answered)", c.UDPLoopDropped,
+			c.Datagrams, len(sources))
+	}
+	udpEcho(t, net.JoinHostPort("127.0.0.1", fmt.Sprint(anyPort)), "the wildcard listener still answers")
+	udpEcho(t, u.String(), "u still answers")
+}
+
+// echoloadBin builds cmd/echoload once per test run ($ECHOLOAD_BIN, if set, is used instead).
+var echoloadBin = sync.OnceValues(func() (string, error) {
+	if bin := os.Getenv("ECHOLOAD_BIN"); bin != "" {
+		return bin, nil
+	}
+	dir, err := os.MkdirTemp("", "echoload-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "echoload")
+	if out, err := exec.Command("go", "build", "-o", bin, "echogate/cmd/echoload").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building echoload: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// TestUDPLoopGuardSparesClients runs the clients the loop guard must never limit against one listener at
+// the same time: echoload at full speed (distinct payloads), and a health checker that sends the same
+// payload once a second. Every datagram of both is answered.
+func TestUDPLoopGuardSparesClients(t *testing.T) {
+	t.Parallel()
+	bin, err := echoloadBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, udpLoopConfig)
+	u := d.addr("u1")
+	checked := make(chan error, 1)
+	go func() { // the health checker: one socket, one payload, once a second
+		c, err := net.Dial("udp", u)
+		if err != nil {
+			checked <- err
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 64)
+		for i := range 4 {
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write([]byte("health\n")); err != nil {
+				checked <- err
+				return
+			}
+			if n, err := c.Read(buf); err != nil || string(buf[:n]) != "health\n" {
+				checked <- fmt.Errorf("health check %d: %q, %v", i, buf[:n], err)
+				return
+			}
+			time.Sleep(time.Second)
+		}
+		checked <- nil
+	}()
+	out, err := exec.Command(bin, "-addr", u, "-proto", "udp", "-conns", "4", "-pipeline", "8", "-duration", "3s",
+		"-size", "200").Output()
+	if err != nil {
+		t.Fatalf("echoload: %v\n%s", err, out)
+	}
+	var res report.Result
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("echoload output %q: %v", out, err)
+	}
+	if err := <-checked; err != nil {
+		t.Fatal(err)
+	}
+	s := hStats(t, d.addr("tcp")).Listeners["u1"]
+	t.Logf("echoload: %d round trips, %.0f/s, %d errors; listener: %d datagrams", res.RoundTrips, res.RPS,
+		res.Errors, s.Datagrams)
+	if res.Errors != 0 || res.RoundTrips < 1000 || s.UDPLoopDropped != 0 || s.UDPDropped != 0 {
+		t.Errorf("echoload %d round trips, %d errors; udp_loop_dropped %d, udp_dropped %d; want 1000 or more, "+
+			"and no error or drop", res.RoundTrips, res.Errors, s.UDPLoopDropped, s.UDPDropped)
+	}
+}
