@@ -29,6 +29,7 @@ const (
 	reasonRate                     // UDP: beyond rate_datagrams (or the rate table is full)
 	reasonTruncated                // UDP: longer than max_datagram (answered with an error)
 	reasonLoop                     // UDP: dropped by the echo-loop guard
+	reasonAmplify                  // UDP: a command reply over 3 times its request (no reply is sent)
 	numReasons
 )
 
@@ -52,6 +53,7 @@ var reasons = [numReasons]struct {
 	reasonRate:       {"rate", slog.LevelInfo},
 	reasonTruncated:  {"truncated", slog.LevelInfo},
 	reasonLoop:       {"loop", slog.LevelInfo},
+	reasonAmplify:    {"amplification", slog.LevelInfo},
 }
 
 func (r reason) String() string { return reasons[r].name }

@@ -99,7 +99,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 }
 
 // answer decides what to send back for datagram i of the batch. It returns the reply, which is either the
-// datagram itself or a reply written over it, never longer than the datagram (no amplification).
+// datagram itself or a reply written over it, within the datagram's reply budget (no amplification).
 func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int) ([]byte, bool) {
 	src := rawAddrPort(&b.names[i])
 	size := int(b.hdrs[i].Len)
@@ -132,24 +132,48 @@ func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int) ([]byte, bool) {
 		return nil, false
 	}
 	u.stats.Datagrams++
+	budget := replyBudget(size, src)
 	if b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
 		u.stats.UDPTruncated++
 		l.refused(u.name, reasonTruncated, src)
-		return fitReply(data, replyDatagramTooLong, size, u.stats)
+		return u.fitReply(l, src, data, replyDatagramTooLong, budget)
 	}
 	if u.pol.Commands && len(data) > 0 && data[0] == '/' {
-		reply := l.runCommand(l.udpScratch[:0], u.pol, u.stats, src, data, true)
-		l.udpScratch = reply[:0]
-		return fitReply(data, reply, size, u.stats)
+		return u.command(l, src, data, budget)
 	}
 	return data, true
 }
 
-// fitReply writes reply over the datagram's own buffer if it is no longer than the datagram was; otherwise
-// the reply is dropped, because answering a small request with a larger one would make echogate an amplifier.
-func fitReply(buf, reply []byte, size int, st *Counters) ([]byte, bool) {
-	if len(reply) > size || len(reply) > cap(buf) {
-		st.UDPDropped++
+// command answers a command datagram from src with a reply of at most budget bytes, or drops it.
+func (u *udpEndpoint) command(l *Loop, src netip.AddrPort, data []byte, budget int) ([]byte, bool) {
+	reply := l.runCommand(l.udpScratch[:0], u.pol, u.stats, src, data, true)
+	l.udpScratch = reply[:0]
+	return u.fitReply(l, src, data, reply, budget)
+}
+
+// The IP and UDP headers of a datagram, as counted by the reply budget: IPv4 20+8 bytes, IPv6 40+8.
+const (
+	udpHeaders4 = 20 + 8
+	udpHeaders6 = 40 + 8
+)
+
+// replyBudget is the largest reply payload to a request of size bytes from src. QUIC's anti-amplification rule
+// (RFC 9000 §8.1): a reply may be up to 3 times the request as it was on the wire, IP and UDP headers
+// included, so a spoofed source can make echogate send at most 3 times what it was sent.
+func replyBudget(size int, src netip.AddrPort) int {
+	hdr := udpHeaders4
+	if !src.Addr().Is4() {
+		hdr = udpHeaders6
+	}
+	return 3*(size+hdr) - hdr
+}
+
+// fitReply writes reply over the datagram's own buffer if it fits in budget; otherwise the reply is dropped,
+// because answering a small request from src with a much larger one would make echogate an amplifier.
+func (u *udpEndpoint) fitReply(l *Loop, src netip.AddrPort, buf, reply []byte, budget int) ([]byte, bool) {
+	if len(reply) > budget || len(reply) > cap(buf) {
+		u.stats.UDPDropped++
+		l.refused(u.name, reasonAmplify, src)
 		return nil, false
 	}
 	return buf[:copy(buf[:len(reply)], reply)], true

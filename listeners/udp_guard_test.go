@@ -8,6 +8,25 @@ import (
 	"echogate/config"
 )
 
+func TestReplyBudget(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		src  string
+		want int
+	}{
+		{0, "127.0.0.1:5000", 56},               // an empty datagram: 28 bytes on the wire, 84 allowed
+		{5, "127.0.0.1:5000", 71},               // "/time": its 20-byte reply fits
+		{11, "127.0.0.1:5000", 89},              // "/stats json": no reply of a listener fits
+		{5, "[::1]:5000", 111},                  // IPv6 headers are 48 bytes
+		{5, "[::ffff:127.0.0.1]:5000", 111},     // the caller unmaps: as given, this is IPv6
+		{65507, "127.0.0.1:5000", 3*65507 + 56}, // more than any datagram: the buffer bounds it
+	} {
+		if got := replyBudget(tc.size, netip.MustParseAddrPort(tc.src)); got != tc.want {
+			t.Errorf("replyBudget(%d, %s) = %d, want %d", tc.size, tc.src, got, tc.want)
+		}
+	}
+}
+
 // TestListenersChangedOwnSockets checks that the own-socket rule follows the UDP listeners through reloads.
 func TestListenersChangedOwnSockets(t *testing.T) {
 	a, b := testListener("a", config.UDP), testListener("b", config.UDP)
