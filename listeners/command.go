@@ -51,6 +51,7 @@ var (
 	replyLineTimeout     = []byte("ERR line-timeout\n")
 	replyUnknown         = []byte("ERR unknown-command\n")
 	replyUnknownArg      = []byte("ERR unknown-argument\n")
+	replyUnknownListener = []byte("ERR unknown-listener\n")
 	replyTokenRequired   = []byte("ERR shutdown-token-required\n")
 	replyLoopbackOnly    = []byte("ERR shutdown-loopback-required\n")
 	replyTokenMissing    = []byte("ERR shutdown-token-missing\n")

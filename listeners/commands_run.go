@@ -16,13 +16,7 @@ func (l *Loop) runCommand(out []byte, pol *policy.Policy, st *Counters, peer net
 	case "time":
 		return time.Now().UTC().AppendFormat(out, "2006-01-02 15:04:05\n")
 	case "stats":
-		switch string(cmd.Arg) {
-		case "":
-			return l.appendStats(out)
-		case "json":
-			return append(l.appendStatsJSON(out), '\n')
-		}
-		return append(out, replyUnknownArg...)
+		return l.statsCommand(out, cmd.Arg)
 	case "shutdown":
 		if udp {
 			return append(out, replyShutdownUDP...)

@@ -86,7 +86,8 @@ type Loop struct {
 	lockout  *policy.Lockout
 	refusals refusals // summary lines of what remote peers were refused
 
-	guards udpGuards // UDP echo-loop rules (udp_guard.go)
+	guards    udpGuards      // UDP echo-loop rules (udp_guard.go)
+	statsJSON statsJSONCache // the last /stats json (stats_json.go)
 
 	stopping bool
 	stopAt   int64 // nowNano when the graceful stop began

@@ -1,11 +1,10 @@
 package listeners
 
-import (
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // Counters are one listener's totals since the daemon started. They survive reloads that keep the name.
+// Every field is a uint64 counter: /stats json writes them in this order, by their json names, without
+// reflection (stats_json.go checks this at start).
 type Counters struct {
 	Accepted        uint64 `json:"accepted"`
 	RefusedBusy     uint64 `json:"refused_busy"`
@@ -51,7 +50,7 @@ type Snapshot struct {
 	UDPActive     int                      `json:"udp_active"`
 	ReloadsOK     uint64                   `json:"reloads_ok"`
 	ReloadsFailed uint64                   `json:"reloads_failed"`
-	Listeners     map[string]ListenerStats `json:"listeners"`
+	Listeners     map[string]ListenerStats `json:"listeners"` // the last field: /stats json appends the listeners after the rest
 }
 
 // Running describes the config the daemon serves, for /stats json.
@@ -65,6 +64,7 @@ type Running struct {
 type Stats struct {
 	TotalClients  uint64 // TCP connections and UDP peers ever admitted
 	TCPNow        int
+	UDPPeers      int // in the peer tables of the serving UDP sockets; summed again when listeners change
 	ReloadsOK     uint64
 	ReloadsFailed uint64
 	running       Running
@@ -98,32 +98,23 @@ func (s *Stats) counters(name string) *Counters {
 	return c
 }
 
-func (l *Loop) udpActive() int {
+// udpActive is how many UDP peers are active now. It is kept as a count, because /stats is asked far more
+// often than listeners change, and summing the tables of 10 000 UDP listeners takes milliseconds.
+func (l *Loop) udpActive() int { return l.stats.UDPPeers }
+
+// countUDPPeers sums the peer tables again, after listeners came or went.
+func (l *Loop) countUDPPeers() {
 	n := 0
 	for _, u := range l.udp {
 		n += len(u.peers)
 	}
-	return n
+	l.stats.UDPPeers = n
 }
 
 // snapshot copies every counter. It runs on the loop goroutine.
 func (l *Loop) snapshot() Snapshot {
-	s := Snapshot{
-		Version:       l.opts.Version,
-		StartedAt:     FormatTime(l.opts.StartedAt),
-		Generation:    l.stats.running.Generation,
-		ConfigSHA256:  l.stats.running.ConfigSHA256,
-		LoadedAt:      FormatTime(l.stats.running.LoadedAt),
-		TotalClients:  l.stats.TotalClients,
-		TCPConnected:  l.stats.TCPNow,
-		UDPActive:     l.udpActive(),
-		ReloadsOK:     l.stats.ReloadsOK,
-		ReloadsFailed: l.stats.ReloadsFailed,
-		Listeners:     make(map[string]ListenerStats),
-	}
-	if l.opts.LogsDropped != nil {
-		s.LogsDropped = l.opts.LogsDropped()
-	}
+	s := l.snapshotHead()
+	s.Listeners = make(map[string]ListenerStats)
 	for name, ln := range l.tcp {
 		s.Listeners[name] = ListenerStats{Protocol: "tcp", Address: ln.addr.String(), Open: len(ln.conns),
 			Counters: l.withReloads(ln.stats)}
@@ -141,6 +132,27 @@ func (l *Loop) snapshot() Snapshot {
 	return s
 }
 
+// snapshotHead is the snapshot without its listeners: the daemon-wide fields. They are set here only, since
+// the serialisation of /stats json takes them from here too.
+func (l *Loop) snapshotHead() Snapshot {
+	s := Snapshot{
+		Version:       l.opts.Version,
+		StartedAt:     FormatTime(l.opts.StartedAt),
+		Generation:    l.stats.running.Generation,
+		ConfigSHA256:  l.stats.running.ConfigSHA256,
+		LoadedAt:      FormatTime(l.stats.running.LoadedAt),
+		TotalClients:  l.stats.TotalClients,
+		TCPConnected:  l.stats.TCPNow,
+		UDPActive:     l.udpActive(),
+		ReloadsOK:     l.stats.ReloadsOK,
+		ReloadsFailed: l.stats.ReloadsFailed,
+	}
+	if l.opts.LogsDropped != nil {
+		s.LogsDropped = l.opts.LogsDropped()
+	}
+	return s
+}
+
 // withReloads copies c with the daemon's reload counters filled in: every listener lived through them.
 func (l *Loop) withReloads(c *Counters) Counters {
 	cp := *c
@@ -153,15 +165,6 @@ func (l *Loop) Snapshot() Snapshot {
 	var s Snapshot
 	l.Call(func() { s = l.snapshot() })
 	return s
-}
-
-// appendStatsJSON appends the snapshot as one JSON object (no newline).
-func (l *Loop) appendStatsJSON(out []byte) []byte {
-	b, err := json.Marshal(l.snapshot())
-	if err != nil {
-		return append(out, "{}"...)
-	}
-	return append(out, b...)
 }
 
 // logStats writes the periodic stats line.

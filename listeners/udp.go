@@ -146,6 +146,11 @@ func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int) ([]byte, bool) {
 
 // command answers a command datagram from src with a reply of at most budget bytes, or drops it.
 func (u *udpEndpoint) command(l *Loop, src netip.AddrPort, data []byte, budget int) ([]byte, bool) {
+	if l.statsJSONOverBudget(data, budget) { // known too large before it is built
+		u.stats.UDPDropped++
+		l.refused(u.name, reasonAmplify, src)
+		return nil, false
+	}
 	reply := l.runCommand(l.udpScratch[:0], u.pol, u.stats, src, data, true)
 	l.udpScratch = reply[:0]
 	return u.fitReply(l, src, data, reply, budget)
@@ -187,6 +192,7 @@ func (u *udpEndpoint) track(l *Loop, src netip.AddrPort) bool {
 		if _, known := u.peers[src]; known || len(u.peers) < u.pol.MaxUDPPeers {
 			if !known {
 				l.stats.TotalClients++
+				l.stats.UDPPeers++
 			}
 			u.peers[src] = l.nowNano
 			u.lastPeer, u.lastPeerSeen = src, l.nowNano
@@ -219,6 +225,7 @@ func (u *udpEndpoint) agePeers(l *Loop) {
 	for p, seen := range u.peers {
 		if seen < cutoff {
 			delete(u.peers, p)
+			l.stats.UDPPeers--
 		}
 	}
 	for a, bk := range u.buckets {

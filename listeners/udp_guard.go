@@ -45,10 +45,12 @@ func (u *udpEndpoint) repeatedTooFast(l *Loop, src netip.AddrPort, size int, dat
 	return !g.Admit(g.Key(u.guardID, src, size, data), l.nowNano)
 }
 
-// listenersChanged runs at the end of every Apply. When UDP sockets came or went, it takes the new set into
-// the own-socket rule; it always asks for a fresh look at the host's addresses. A reload that keeps every
-// UDP socket costs no per-listener work here.
+// listenersChanged runs at the end of every Apply. It drops the cached /stats json, and when UDP sockets
+// came or went, it takes the new set into the own-socket rule and counts their peers again; it always asks
+// for a fresh look at the host's addresses. A reload that keeps every UDP socket costs no per-listener work
+// here.
 func (l *Loop) listenersChanged() {
+	l.statsJSON.invalidate()
 	g := &l.guards
 	if g.setAtID != g.nextID || g.setAtLen != len(l.udp) { // every new socket takes an ID
 		socks := make([]policy.OwnSocket, 0, len(l.udp))
@@ -57,6 +59,7 @@ func (l *Loop) listenersChanged() {
 		}
 		g.own.Set(socks)
 		g.setAtID, g.setAtLen = g.nextID, len(l.udp)
+		l.countUDPPeers()
 	}
 	select {
 	case g.lookAgain <- struct{}{}:

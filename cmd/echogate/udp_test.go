@@ -137,6 +137,7 @@ func TestUDPCommands(t *testing.T) {
 		{name: "shutdown with token unpadded", send: "/shutdown " + pToken, want: "ERR shutdown-not-allowed\n"},
 		{name: "unknown unpadded", send: "/x", want: "ERR unknown-command\n"},
 		{name: "stats json unpadded", send: "/stats json"},
+		{name: "stats json of one listener unpadded", send: "/stats json u"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -229,5 +230,59 @@ func TestUDPCIDRDrop(t *testing.T) {
 	buf := make([]byte, 100)
 	if n, _, err := out.ReadFromUDP(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("client outside allow got %q (%v), want nothing", buf[:n], err)
+	}
+}
+
+// TestUDPReplyBudget pins the anti-amplification rule (RFC 9000 §8.1) at its edge: a reply may be up to 3
+// times its request as it was on the wire, headers included (IPv4 20+8 bytes, IPv6 40+8). The reply used
+// is /stats json for a listener nobody talks to, whose size does not change during the test.
+func TestUDPReplyBudget(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, `
+[[listener]]
+name = "u4"
+protocol = "udp"
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "u6"
+protocol = "udp"
+address = "[::1]:0"
+
+[[listener]]
+name = "quiet"
+protocol = "udp"
+address = "127.0.0.1:0"
+`)
+	u4, u6 := d.addr("u4"), d.addr("u6")
+	c4, c6 := pUDPClient(t, "127.0.0.1"), pUDPClient(t, "::1")
+	pUDPAsk(t, c4, u4, "first datagram") // both clients are peers before the size is taken
+	pUDPAsk(t, c6, u6, "first datagram")
+	const cmd = "/stats json quiet"
+	reply := pUDPAsk(t, c4, u4, pPad(cmd, 2000))
+	if !strings.HasPrefix(reply, "{") || !strings.HasSuffix(reply, "}\n") {
+		t.Fatalf("%s: %q", cmd, reply)
+	}
+	for _, tc := range []struct {
+		name    string
+		c       *net.UDPConn
+		srv     string
+		headers int
+	}{{"ipv4", c4, u4, 20 + 8}, {"ipv6", c6, u6, 40 + 8}} {
+		// The smallest request n with len(reply)+headers <= 3*(n+headers).
+		n := (len(reply) + tc.headers - 3*tc.headers + 2) / 3
+		if got := pUDPAsk(t, tc.c, tc.srv, pPad(cmd, n)); got != reply {
+			t.Errorf("%s: a %d-byte request for a %d-byte reply got %q", tc.name, n, len(reply), got)
+		}
+		pUDPNoReply(t, tc.c, tc.srv, pPad(cmd, n-1))
+	}
+	var s statsReply
+	if err := json.Unmarshal([]byte(pUDPAsk(t, c4, u4, pPad("/stats json", 4000))), &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"u4", "u6"} { // the one request a byte too short, dropped and counted
+		if got := s.Listeners[name].UDPDropped; got != 1 {
+			t.Errorf("%s: udp_dropped = %d, want 1", name, got)
+		}
 	}
 }
