@@ -13,12 +13,18 @@ import (
 )
 
 // /stats json is O(listeners): with 10 000 listeners encoding/json took the loop 40 ms a request, so a stream
-// of requests stopped every listener. It is now written by hand into a buffer the loop keeps, and a request
-// less than statsJSONEvery after the last build is served that buffer as it is. Over UDP, a request whose
-// reply budget is below the smallest reply it could get is dropped before anything is built.
+// of requests stopped every listener. It is now written by hand into a buffer the loop keeps, and with
+// statsJSONCacheFrom listeners or more, a request less than statsJSONEvery after the last build is served
+// that buffer as it is. Over UDP, a request whose reply budget is below the smallest reply it could get is
+// dropped before anything is built.
 
 // statsJSONEvery is how old the /stats json served may be.
 const statsJSONEvery = 100 * time.Millisecond
+
+// statsJSONCacheFrom is how many listeners it takes for /stats json to be served from the cache. Below it a
+// build costs the loop a few tens of microseconds, so every request gets one and sees every counter as of
+// now, as a script that changes something and then reads the counters expects.
+const statsJSONCacheFrom = 100
 
 // statsJSONCache is the last /stats json and what it was built from. It is owned by the loop goroutine.
 type statsJSONCache struct {
@@ -88,11 +94,13 @@ func (l *Loop) statsJSONOverBudget(line []byte, budget int) bool {
 	return (len(l.tcp)+len(l.udp))*minListenerJSON > budget
 }
 
-// cachedStatsJSON returns /stats json: the cached one if it is recent and still right, else a new one.
+// cachedStatsJSON returns /stats json: the cached one if it is recent and still right and the daemon has
+// many listeners, else a new one.
 func (l *Loop) cachedStatsJSON() []byte {
 	c := &l.statsJSON
 	stamp := l.statsStamp()
-	if c.valid && c.stamp == stamp && l.nowNano-c.built < int64(statsJSONEvery) {
+	if c.valid && c.stamp == stamp && l.nowNano-c.built < int64(statsJSONEvery) &&
+		stamp.listeners >= statsJSONCacheFrom {
 		return c.buf
 	}
 	if c.stamp != stamp {

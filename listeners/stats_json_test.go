@@ -3,6 +3,7 @@ package listeners
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -12,12 +13,15 @@ import (
 	"echogate/config"
 )
 
-// statsLoop serves two UDP and two TCP listeners, one TCP listener draining, with every counter set to a
-// distinct value, and returns the loop and the listeners' addresses.
-func statsLoop(t *testing.T) (*Loop, map[string]string) {
+// statsLoop serves two UDP and two TCP listeners, one TCP listener draining, and more UDP listeners named
+// "more-N", with every counter set to a distinct value, and returns the loop and the listeners' addresses.
+func statsLoop(t *testing.T, more int) (*Loop, map[string]string) {
 	t.Helper()
 	ls := []config.Listener{testListener("b-udp", config.UDP), testListener("a-tcp", config.TCP),
 		testListener("c-udp", config.UDP), testListener("gone", config.TCP)}
+	for i := range more {
+		ls = append(ls[:len(ls)-1:len(ls)-1], testListener(fmt.Sprintf("more-%03d", i), config.UDP), ls[len(ls)-1])
+	}
 	l, addrs := startLoop(t, ls...)
 	c := dialLoop(t, addrs["gone"], 10*time.Second)
 	if _, err := c.Write([]byte("x\n")); err != nil {
@@ -29,7 +33,7 @@ func statsLoop(t *testing.T) (*Loop, map[string]string) {
 	udp := dialUDP(t, addrs["b-udp"])
 	roundTripUDP(t, udp, "peer")
 	old := &config.Config{Daemon: testDaemon(), Listeners: ls}
-	next := &config.Config{Daemon: testDaemon(), Listeners: ls[:3]}
+	next := &config.Config{Daemon: testDaemon(), Listeners: ls[:len(ls)-1]}
 	l.Call(func() {
 		l.Apply(next.Daemon, config.Plan(old, next), nil) // "gone" drains its connection
 		for name, c := range l.stats.byName {
@@ -69,7 +73,7 @@ func roundTripUDP(t *testing.T, c *net.UDPConn, msg string) string {
 // TestStatsJSONMatchesEncodingJSON checks the hand-written /stats json byte for byte against encoding/json:
 // built from scratch, built again with the text of unchanged listeners copied, and after a reload.
 func TestStatsJSONMatchesEncodingJSON(t *testing.T) {
-	l, _ := statsLoop(t)
+	l, _ := statsLoop(t, 0)
 	compare := func(what string, change func()) {
 		t.Helper()
 		var got, want []byte
@@ -106,7 +110,7 @@ func TestStatsJSONMatchesEncodingJSON(t *testing.T) {
 }
 
 func TestStatsCommand(t *testing.T) {
-	l, _ := statsLoop(t)
+	l, _ := statsLoop(t, 0)
 	var full Snapshot
 	l.Call(func() {
 		if err := json.Unmarshal(l.statsCommand(nil, []byte("json")), &full); err != nil {
@@ -149,36 +153,52 @@ func TestStatsCommand(t *testing.T) {
 	}
 }
 
-// TestStatsJSONCache checks that /stats json is rebuilt at most every statsJSONEvery, and at once when the
-// listeners change.
+// TestStatsJSONCache checks that with statsJSONCacheFrom listeners or more, /stats json is rebuilt at most
+// every statsJSONEvery, and at once when the listeners change; and that below that it is always current.
 func TestStatsJSONCache(t *testing.T) {
-	l, _ := statsLoop(t)
-	read := func(change func()) (lines uint64, names int) {
-		var s Snapshot
-		l.Call(func() {
-			if change != nil {
-				change()
+	for _, tc := range []struct {
+		name   string
+		more   int
+		cached bool
+	}{{"few listeners", 0, false}, {"many listeners", statsJSONCacheFrom, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, _ := statsLoop(t, tc.more)
+			read := func(change func()) (lines uint64, names int) {
+				var s Snapshot
+				l.Call(func() {
+					if change != nil {
+						change()
+					}
+					if err := json.Unmarshal(l.cachedStatsJSON(), &s); err != nil {
+						t.Fatal(err)
+					}
+				})
+				return s.Listeners["a-tcp"].Lines, len(s.Listeners)
 			}
-			if err := json.Unmarshal(l.cachedStatsJSON(), &s); err != nil {
-				t.Fatal(err)
+			first, names := read(nil)
+			want := first + 1
+			if tc.cached {
+				want = first
+			}
+			if got, _ := read(func() { l.tcp["a-tcp"].stats.Lines++ }); got != want {
+				t.Errorf("lines = %d right after the last build, want %d", got, want)
+			}
+			if got, _ := read(func() { l.statsJSON.built -= int64(statsJSONEvery) }); got != first+1 {
+				t.Errorf("lines = %d once the cache is %s old, want %d", got, statsJSONEvery, first+1)
+			}
+			if _, got := read(func() {
+				cur := &config.Config{Daemon: testDaemon()}
+				for name := range l.udp {
+					cur.Listeners = append(cur.Listeners, testListener(name, config.UDP))
+				}
+				next := &config.Config{Daemon: testDaemon(), Listeners: cur.Listeners[1:]}
+				cur.Listeners = append(cur.Listeners, testListener("a-tcp", config.TCP))
+				next.Listeners = append(next.Listeners, testListener("a-tcp", config.TCP))
+				l.Apply(next.Daemon, config.Plan(cur, next), nil)
+			}); got != names-1 {
+				t.Errorf("%d listeners right after a reload removed one of %d", got, names)
 			}
 		})
-		return s.Listeners["a-tcp"].Lines, len(s.Listeners)
-	}
-	first, _ := read(nil)
-	if got, _ := read(func() { l.tcp["a-tcp"].stats.Lines++ }); got != first {
-		t.Errorf("lines = %d right after the last build, want the cached %d", got, first)
-	}
-	if got, _ := read(func() { l.statsJSON.built -= int64(statsJSONEvery) }); got != first+1 {
-		t.Errorf("lines = %d once the cache is %s old, want %d", got, statsJSONEvery, first+1)
-	}
-	if _, names := read(func() {
-		cfg := &config.Config{Daemon: testDaemon(), Listeners: []config.Listener{testListener("a-tcp", config.TCP)}}
-		cur := &config.Config{Daemon: testDaemon(), Listeners: []config.Listener{testListener("b-udp", config.UDP),
-			testListener("a-tcp", config.TCP), testListener("c-udp", config.UDP)}}
-		l.Apply(cfg.Daemon, config.Plan(cur, cfg), nil)
-	}); names != 2 { // a-tcp, and gone, still draining
-		t.Errorf("%d listeners right after a reload removed two, want 2", names)
 	}
 }
 

@@ -56,9 +56,6 @@ func sendForged(src, dst netip.AddrPort, payload []byte) error {
 	return os.NewSyscallError("sendto", unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: d}))
 }
 
-// statsJSONMaxAge is how old a /stats json reply may be: it is rebuilt at most this often.
-const statsJSONMaxAge = 100 * time.Millisecond
-
 // udpLoopConfig serves a TCP listener to read /stats json from and two UDP listeners on loopback.
 const udpLoopConfig = `
 [[listener]]
