@@ -124,7 +124,7 @@ func (l *Loop) buildStatsJSON(b, prev []byte) []byte {
 	order := l.statsOrder()
 	for i := range order {
 		e := &order[i]
-		if _, still := l.draining[e.tcp]; e.draining && !still {
+		if e.draining && !l.stillDraining(e.tcp) {
 			continue // its last connection has closed since the order was made
 		}
 		if !first {
@@ -142,6 +142,12 @@ func (l *Loop) buildStatsJSON(b, prev []byte) []byte {
 		e.at, e.end = at, len(b)
 	}
 	return append(b, "}}"...)
+}
+
+// stillDraining reports whether ln still has connections to drain.
+func (l *Loop) stillDraining(ln *tcpListener) bool {
+	_, ok := l.draining[ln]
+	return ok
 }
 
 // now returns the listener's counters, as /stats json shows them, and what is open on it.
