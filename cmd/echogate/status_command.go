@@ -85,7 +85,7 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", name, l.Protocol, orNone(l.Address, "-"),
 			l.Open, c.Accepted, c.RefusedBusy+c.RefusedPerIP+c.RefusedCIDR, c.Lines, c.Datagrams, c.BytesIn,
-			c.BytesOut, c.UDPDropped+c.UDPLoopDropped+c.RateLimited)
+			c.BytesOut, c.UDPDropped) // udp_dropped already holds the rate-limited and loop drops
 	}
 	_ = tw.Flush()
 
