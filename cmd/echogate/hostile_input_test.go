@@ -195,7 +195,7 @@ protocol = "tcp"
 address = "127.0.0.1:0"
 `)
 	abrupt, probe := d.addr("abrupt"), d.addr("probe")
-	base := d.usage() // no client connected yet
+	base := d.settledUsage() // no client connected yet
 	reset := func(c net.Conn) {
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()

@@ -134,6 +134,23 @@ func (d *testDaemon) waitFDs(want int, timeout time.Duration) int {
 	}
 }
 
+// settledUsage is the daemon's usage once its descriptor count holds still for 200 ms: just after start, a
+// goroutine off the loop may hold a short-lived descriptor (the netlink socket that reads the host's
+// addresses), which a baseline must not count.
+func (d *testDaemon) settledUsage() procUsage {
+	d.t.Helper()
+	u := d.usage()
+	for range 25 {
+		time.Sleep(200 * time.Millisecond)
+		next := d.usage()
+		if next.FDs == u.FDs {
+			return next
+		}
+		u = next
+	}
+	return u
+}
+
 func TestProcParsers(t *testing.T) {
 	status := "Name:\techogate\nVmPeak:\t  10 kB\nVmRSS:\t   22648 kB\nThreads:\t7\n"
 	for _, tc := range []struct {
