@@ -192,13 +192,14 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// daemon decodes the [daemon] table (nil when left out) over the defaults. failed reports that a value did
-// not decode (the error is recorded).
-func (d *decoder) daemon(t any) (_ Daemon, failed bool) {
+// daemon decodes the [daemon] table (nil when left out) over the defaults. It returns the keys whose values
+// did not decode (the errors are recorded; those keys keep their defaults), nil when there are none.
+func (d *decoder) daemon(t any) (Daemon, map[string]bool) {
 	dm := DefaultDaemon()
 	m, _ := t.(map[string]any)
 	report := func(key, msg string) { d.errs.add(d.at(d.src.ix.daemonKey(key), "", msg)) }
-	return dm, decodeTable(d, &dm, daemonKeys, m, -1, report) != nil
+	failed := decodeTable(d, &dm, daemonKeys, m, -1, report)
+	return dm, failed
 }
 
 // listener decodes the i-th [[listener]] table over the defaults of its protocol. It returns the keys whose

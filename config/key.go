@@ -171,9 +171,14 @@ func (k *key[T]) prefixes(v any, dst *[]netip.Prefix) string {
 	}
 	out := make([]netip.Prefix, len(list))
 	for i, e := range list {
-		s, ok := e.(string)
-		if !ok {
-			s = fmt.Sprint(e)
+		var s string
+		switch e := e.(type) {
+		case string:
+			s = e
+		case []any, map[string]any:
+			return k.typeError(e)
+		default:
+			s = fmt.Sprint(e) // a number or a date: parseCIDR says it is no CIDR
 		}
 		p, err := parseCIDR(s)
 		if err != nil {

@@ -84,7 +84,7 @@ var listenerKeys = []keySpec{
 		lo: 1, hi: MaxDatagramLimit, doc: `larger datagrams get "ERR datagram-truncated\n"`},
 	{name: "max_output", only: TCP, field: func(l *Listener) any { return &l.MaxOutput }, def: DefaultMaxOutput,
 		lo: 1, hi: MaxOutputLimit, floor: lineFitsInOutput,
-		doc: "queued reply bytes before the connection stops being read; left out, at least max_line+1"},
+		doc: "queued reply bytes before the connection stops being read; left out, grows to max_line+1"},
 	{name: "idle_timeout", only: TCP, field: func(l *Listener) any { return &l.IdleTimeout }, def: DefaultIdleTimeout,
 		doc: `a connection silent this long is closed; "0s" = never`},
 	{name: "line_timeout", only: TCP, field: func(l *Listener) any { return &l.LineTimeout }, def: DefaultLineTimeout,

@@ -19,7 +19,7 @@ type Config struct {
 	src *source // the text it was decoded from, to place errors; nil when built by hand
 }
 
-// Daemon holds the [daemon] table.
+// Daemon holds the [daemon] table. Its keys are declared in schema.go.
 type Daemon struct {
 	LogLevel      string        // debug | info | warn | error
 	StatsInterval time.Duration // periodic stats log line; 0 = off
@@ -53,7 +53,7 @@ const (
 	ModeRaw  Mode = "raw"  // bytes echoed as they arrive (RFC 862)
 )
 
-// Listener is one [[listener]] table after defaults and validation.
+// Listener is one [[listener]] table after defaults and validation. Its keys are declared in schema.go.
 // Fields marked tcp or udp are zero on a listener of the other protocol.
 type Listener struct {
 	Name     string

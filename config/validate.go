@@ -33,14 +33,12 @@ type validator struct {
 	// failed holds, per listener, the keys whose values did not decode (Decode reported them): checks that
 	// would only repeat them are left out. nil for a Config built by hand.
 	failed []map[string]bool
-	// daemonFailed is set when a [daemon] value did not decode: its checks are left out.
-	daemonFailed bool
+	// daemonFailed holds the [daemon] keys whose values did not decode: their checks are left out.
+	daemonFailed map[string]bool
 }
 
 func (v *validator) all() {
-	if !v.daemonFailed {
-		v.daemon()
-	}
+	v.daemon()
 	if len(v.c.Listeners) == 0 {
 		v.errs.add(&Error{File: v.c.Path, Msg: msgNoListeners})
 	}
@@ -62,6 +60,9 @@ func (v *validator) failedKey(i int, key string) bool {
 // daemon checks the [daemon] values with the rules of their keys.
 func (v *validator) daemon() {
 	for i := range daemonKeys {
+		if v.daemonFailed[daemonKeys[i].name] {
+			continue
+		}
 		if msg := daemonKeys[i].check(&v.c.Daemon); msg != "" {
 			v.errs.add(v.c.daemonErr(daemonKeys[i].name, "%s", msg))
 		}
