@@ -36,7 +36,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	}{
 		{"Admit", func() { p.Admit(mapped); p.Admit(zoned) }},
 		{"AdminAllowed", func() { p.AdminAllowed(mapped) }},
-		{"PerIPAllowed", func() { p.PerIPAllowed(3) }},
+		{"AdmitConn", func() { p.AdmitConn(src, 3, 1) }},
 		{"CheckToken", func() { p.CheckToken([]byte("wrong")) }},
 		{"CheckToken 1 MiB", func() { p.CheckToken(arg) }},
 		{"AdmitDatagram", func() { p.AdmitDatagram(src) }},
@@ -93,6 +93,17 @@ func BenchmarkAdmitDatagram(b *testing.B) {
 	for b.Loop() {
 		if p.AdmitDatagram(src) != Pass {
 			b.Fatal("dropped")
+		}
+	}
+}
+
+func BenchmarkAdmitConn(b *testing.B) {
+	p := benchPolicy()
+	src := netip.MustParseAddrPort("[::ffff:127.0.0.1]:40000") // last allow rule, mapped, then both caps
+	b.ReportAllocs()
+	for b.Loop() {
+		if p.AdmitConn(src, 100, 3) != Admitted {
+			b.Fatal("refused")
 		}
 	}
 }

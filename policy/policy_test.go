@@ -129,23 +129,3 @@ func TestAdminAllowed(t *testing.T) {
 		})
 	}
 }
-
-func TestPerIPAllowed(t *testing.T) {
-	for _, tc := range []struct {
-		max, current int
-		want         bool
-	}{
-		{0, 0, true},
-		{0, 1 << 20, true},
-		{1, 0, true},
-		{1, 1, false},
-		{3, 2, true},
-		{3, 3, false},
-		{3, 4, false},
-	} {
-		p := New(&config.Listener{MaxConnsPerIP: tc.max})
-		if got := p.PerIPAllowed(tc.current); got != tc.want {
-			t.Errorf("max_conns_per_ip %d: PerIPAllowed(%d) = %v, want %v", tc.max, tc.current, got, tc.want)
-		}
-	}
-}
