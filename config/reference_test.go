@@ -119,17 +119,9 @@ func tomlLiteral(v any) string {
 	case time.Duration:
 		return strconv.Quote(shortDuration(v))
 	case []netip.Prefix:
-		s := make([]string, len(v))
-		for i, p := range v {
-			s[i] = strconv.Quote(p.String())
-		}
-		return "[" + strings.Join(s, ", ") + "]"
+		return "[" + strings.Join(listOf(v, func(p netip.Prefix) string { return strconv.Quote(p.String()) }), ", ") + "]"
 	case []uint16:
-		s := make([]string, len(v))
-		for i, p := range v {
-			s[i] = strconv.Itoa(int(p))
-		}
-		return "[" + strings.Join(s, ", ") + "]"
+		return "[" + strings.Join(listOf(v, portString), ", ") + "]"
 	}
 	return fmt.Sprint(v)
 }

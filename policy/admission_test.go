@@ -7,8 +7,17 @@ import (
 	"echogate/config"
 )
 
+func TestConnVerdictString(t *testing.T) {
+	for v, want := range map[ConnVerdict]string{
+		Admitted: "admitted", RefuseCIDR: "refuse-cidr", RefuseBusy: "refuse-busy", RefusePerIP: "refuse-per-ip", 99: "unknown",
+	} {
+		if got := v.String(); got != want {
+			t.Errorf("%d: %q, want %q", int(v), got, want)
+		}
+	}
+}
+
 func TestAdmitConn(t *testing.T) {
-	loopOnly := prefixes("127.0.0.0/8", "::1/128")
 	for _, tc := range []struct {
 		name             string
 		allow            []netip.Prefix
@@ -27,36 +36,23 @@ func TestAdmitConn(t *testing.T) {
 		{"at per-ip", nil, 10, 3, "127.0.0.1:40000", 3, 3, RefusePerIP},
 		{"per-ip 1", nil, 10, 1, "127.0.0.1:40000", 1, 1, RefusePerIP},
 		{"others do not count for per-ip", nil, 10, 1, "127.0.0.2:40000", 9, 0, Admitted},
-		{"inside allow", loopOnly, 10, 0, "127.0.0.1:40000", 0, 0, Admitted},
-		{"inside allow mapped", loopOnly, 10, 0, "[::ffff:127.0.0.1]:40000", 0, 0, Admitted},
+		{"inside allow", loopback, 10, 0, "127.0.0.1:40000", 0, 0, Admitted},
+		{"inside allow mapped", loopback, 10, 0, "[::ffff:127.0.0.1]:40000", 0, 0, Admitted},
 		{"inside allow zoned", prefixes("fe80::/10"), 10, 0, "[fe80::1%eth0]:40000", 0, 0, Admitted},
-		{"outside allow", loopOnly, 10, 0, "10.0.0.1:40000", 0, 0, RefuseCIDR},
-		{"outside allow v6", loopOnly, 10, 0, "[2001:db8::1]:40000", 0, 0, RefuseCIDR},
+		{"outside allow", loopback, 10, 0, "10.0.0.1:40000", 0, 0, RefuseCIDR},
+		{"outside allow v6", loopback, 10, 0, "[2001:db8::1]:40000", 0, 0, RefuseCIDR},
 		{"empty allow refuses all", []netip.Prefix{}, 10, 0, "127.0.0.1:40000", 0, 0, RefuseCIDR},
-		{"allow before max_conns", loopOnly, 10, 0, "10.0.0.1:40000", 10, 0, RefuseCIDR},
-		{"allow before per-ip", loopOnly, 10, 1, "10.0.0.1:40000", 1, 1, RefuseCIDR},
+		{"allow before max_conns", loopback, 10, 0, "10.0.0.1:40000", 10, 0, RefuseCIDR},
+		{"allow before per-ip", loopback, 10, 1, "10.0.0.1:40000", 1, 1, RefuseCIDR},
 		{"max_conns before per-ip", nil, 10, 1, "127.0.0.1:40000", 10, 1, RefuseBusy},
 		{"invalid address", nil, 10, 0, "", 0, 0, RefuseCIDR},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var src netip.AddrPort
-			if tc.src != "" {
-				src = netip.MustParseAddrPort(tc.src)
-			}
+			src := addrPort(tc.src)
 			p := New(&config.Listener{Protocol: config.TCP, Allow: tc.allow, MaxConns: tc.maxConns, MaxConnsPerIP: tc.perIP})
 			if got := p.AdmitConn(src, tc.open, tc.openFromIP); got != tc.want {
 				t.Errorf("AdmitConn(%s, %d, %d) = %v, want %v", tc.src, tc.open, tc.openFromIP, got, tc.want)
 			}
 		})
-	}
-}
-
-func TestConnVerdictString(t *testing.T) {
-	for v, want := range map[ConnVerdict]string{
-		Admitted: "admitted", RefuseCIDR: "refuse-cidr", RefuseBusy: "refuse-busy", RefusePerIP: "refuse-per-ip", 99: "unknown",
-	} {
-		if got := v.String(); got != want {
-			t.Errorf("%d: %q, want %q", int(v), got, want)
-		}
 	}
 }

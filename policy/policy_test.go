@@ -21,6 +21,17 @@ func prefixes(cidrs ...string) []netip.Prefix {
 	return out
 }
 
+// loopback is an allow list of the loopback addresses.
+var loopback = prefixes("127.0.0.0/8", "::1/128")
+
+// addrPort parses an address and port for a test table; "" is the zero AddrPort.
+func addrPort(s string) netip.AddrPort {
+	if s == "" {
+		return netip.AddrPort{}
+	}
+	return netip.MustParseAddrPort(s)
+}
+
 // addr parses an address, zone included, for a test table; "" is the zero Addr.
 func addr(t testing.TB, s string) netip.Addr {
 	t.Helper()
