@@ -119,6 +119,8 @@ func (k *key[T]) decode(t *T, v any) string {
 		return k.prefixes(v, f)
 	case *[]uint16:
 		return k.ports(v, f)
+	default:
+		panic("config: key " + k.name + " has a field of an unknown type")
 	}
 	return ""
 }

@@ -30,7 +30,8 @@ func checkFields[T any](t *testing.T, keys []key[T], noKey map[string]bool) {
 			t.Errorf("keys %q and %q fill one field", other, k.name)
 		}
 		byAddr[addr] = k.name
-		_ = k.get(&v) // panics for a field of a type the key code does not know
+		_ = k.get(&v)         // panics for a field of a type the key code does not know
+		_ = k.decode(&v, nil) // and so does decode
 		if k.def != nil {
 			k.setDefault(&v) // panics for a default of the wrong type
 		}
