@@ -7,8 +7,9 @@ import (
 
 // This file is the config schema: every key of the file, declared once. Decoding, defaults, the protocol a
 // key applies to, its checks, `echogate status`, reload diffs and the README's key reference are all read
-// from listenerKeys and daemonKeys (see key.go for what each field of a key means). A new key is one line
-// here, one field in types.go, and one line in the README's block (TestREADMEKeyReference says which).
+// from listenerKeys and daemonKeys (key.go says what each field of a key means). A new key is one entry
+// here and one field in types.go; `go test ./config -run TestREADMEKeyReference -update` then writes its
+// line in the README.
 
 // Defaults for keys that are left out.
 const (
