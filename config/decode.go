@@ -3,20 +3,10 @@ package config
 import (
 	"crypto/sha256"
 	"fmt"
-	"maps"
-	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 )
-
-// rawFile is the top level of the file. Tables are kept as toml.Primitive and decoded one
-// by one so that an error can be tied to the [[listener]] it came from.
-type rawFile struct {
-	Daemon   toml.Primitive   `toml:"daemon"`
-	Listener []toml.Primitive `toml:"listener"`
-}
 
 // source remembers the text a Config was decoded from, to place errors found later.
 type source struct {
@@ -30,8 +20,7 @@ type source struct {
 type decoder struct {
 	src    *source
 	md     toml.MetaData
-	tables []toml.Primitive // the [[listener]] tables
-	names  map[int]string   // listener names decoded so far, for error labels
+	tables []any // the [[listener]] tables, as BurntSushi/toml decodes them into an `any`
 	errs   errorList
 	// nested holds the keys written as tables ("allow.x = 1") that checkKeys already reported, per
 	// listener index (-1 for [daemon]): their values are not decoded, which would only report them again.
@@ -54,13 +43,13 @@ func Decode(file string, data []byte) (*Config, error) {
 	text := string(data)
 	d := &decoder{src: &source{file: file, ix: scanKeys(text), dset: map[string]bool{}}, errs: errorList{file: file},
 		nested: map[tableKey]bool{}}
-	var raw rawFile
+	var raw map[string]any // decoded into plain values: the key table (schema.go) reads them
 	md, err := toml.Decode(text, &raw)
 	if err != nil && len(md.Keys()) == 0 {
 		return nil, Errors{syntaxError(file, text, err)}
 	}
 	d.md = md
-	d.tables, d.names = raw.Listener, map[int]string{}
+	d.tables = tablesOf(raw["listener"])
 	if !d.checkKeys() || err != nil { // a table of the wrong shape: nothing more can be decoded
 		if d.errs.empty() {
 			d.errs.add(syntaxError(file, text, err))
@@ -68,19 +57,35 @@ func Decode(file string, data []byte) (*Config, error) {
 		return nil, d.errs.err()
 	}
 	cfg := &Config{Path: file, Hash: sha256.Sum256(data), src: d.src}
-	v := &validator{c: cfg, errs: &d.errs, failed: make([]map[string]bool, len(raw.Listener))}
-	cfg.Daemon, v.daemonFailed = d.daemon(raw.Daemon)
-	cfg.Listeners = make([]Listener, len(raw.Listener))
-	for i, p := range raw.Listener {
-		cfg.Listeners[i], v.failed[i] = d.listener(i, p)
+	v := &validator{c: cfg, errs: &d.errs, failed: make([]map[string]bool, len(d.tables))}
+	cfg.Daemon, v.daemonFailed = d.daemon(raw["daemon"])
+	cfg.Listeners = make([]Listener, len(d.tables))
+	for i, t := range d.tables {
+		cfg.Listeners[i], v.failed[i] = d.listener(i, t)
 	}
-	// No key is left undecoded: checkKeys has seen every key, and the known ones are the fields of
-	// rawDaemon and rawListener (TestKeyTablesMatchRawStructs).
+	// No key is left undecoded: checkKeys has reported every key that is not in the key tables, and
+	// decodeTable reads every key that is.
 	v.all()
 	if err := d.errs.err(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// tablesOf returns the elements of the listener array: tables for [[listener]], any values for an inline
+// array (checkKeys has refused anything else).
+func tablesOf(v any) []any {
+	switch v := v.(type) {
+	case []map[string]any:
+		out := make([]any, len(v))
+		for i, t := range v {
+			out[i] = t
+		}
+		return out
+	case []any:
+		return v
+	}
+	return nil
 }
 
 // checkKeys reports unknown keys and keys in the wrong case, and records which keys each table sets. It
@@ -187,99 +192,68 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// daemon decodes the [daemon] table. failed reports that a value did not decode (the error is recorded).
-func (d *decoder) daemon(p toml.Primitive) (_ Daemon, failed bool) {
-	var r rawDaemon
-	if d.md.IsDefined("daemon") {
-		failed = len(d.values(p, -1, &r, wantDaemon, func(key, msg string) {
-			d.errs.add(d.at(d.src.ix.daemonKey(key), "", msg))
-		})) > 0
-	}
-	return r.daemon(), failed
+// daemon decodes the [daemon] table (nil when left out) over the defaults. It returns the keys whose values
+// did not decode (the errors are recorded; those keys keep their defaults), nil when there are none.
+func (d *decoder) daemon(t any) (Daemon, map[string]bool) {
+	dm := DefaultDaemon()
+	m, _ := t.(map[string]any)
+	report := func(key, msg string) { d.errs.add(d.at(d.src.ix.daemonKey(key), "", msg)) }
+	failed := decodeTable(d, &dm, daemonKeys, m, -1, report)
+	return dm, failed
 }
 
-// listener decodes the i-th [[listener]] table and fills in defaults. It returns the keys whose values did
-// not decode (the errors are recorded; those keys keep their defaults), nil when there are none.
-func (d *decoder) listener(i int, p toml.Primitive) (Listener, map[string]bool) {
-	var r rawListener
+// listener decodes the i-th [[listener]] table over the defaults of its protocol. It returns the keys whose
+// values did not decode (the errors are recorded; those keys keep their defaults), nil when there are none.
+// Keys of the other protocol are decoded too, so that Validate can name them.
+func (d *decoder) listener(i int, t any) (Listener, map[string]bool) {
 	report := func(key, msg string) { d.errs.add(d.at(d.src.ix.listenerKey(i, key), d.name(i), msg)) }
-	failed := d.values(p, i, &r, wantListener, report)
-	l, bad := r.listener()
-	for _, e := range bad {
-		report(e.key, e.msg)
-		if failed == nil {
-			failed = map[string]bool{}
-		}
-		failed[e.key] = true
+	m, ok := t.(map[string]any)
+	if !ok {
+		report("", "each listener must be a table")
+		return DefaultListener("", "", ""), map[string]bool{"": true}
+	}
+	proto, _ := m["protocol"].(string) // the defaults depend on it; a bad one is reported below
+	if p := Protocol(proto); p != TCP && p != UDP {
+		proto = ""
+	}
+	l := DefaultListener("", Protocol(proto), "")
+	failed := decodeTable(d, &l, listenerKeys, m, i, report)
+	if _, written := m["max_output"]; !written {
+		fitLine(&l)
 	}
 	return l, failed
 }
 
-// values decodes the table p into the struct dst. When that fails it decodes again one key at a time, so
-// that every bad value is reported and the others still decode. index is the listener's (-1 for [daemon]).
-// Keys dst has no field for, and keys written as tables, were reported by checkKeys. It returns the keys
-// that failed (the key "" when p is not a table at all), nil when none did.
-func (d *decoder) values(p toml.Primitive, index int, dst any, want func(key string) string, report func(key, msg string)) map[string]bool {
-	if d.md.PrimitiveDecode(p, dst) == nil {
-		return nil // the common case: the whole table decodes at once
-	}
-	rv := reflect.ValueOf(dst).Elem()
-	rv.SetZero() // and again key by key, to report every bad value
-	var kv map[string]toml.Primitive
-	if err := d.md.PrimitiveDecode(p, &kv); err != nil || kv == nil { // nil: toml leaves a non-table alone
-		report("", "each listener must be a table")
-		return map[string]bool{"": true}
-	}
-	fields := tomlFields(rv.Type())
+// decodeTable decodes the values of table m into t, key by key in the order of keys, so that every bad
+// value is reported (in a stable order) and the others still decode. index is the listener's (-1 for
+// [daemon]). Keys the table has no entry for, and keys written as tables, were reported by checkKeys. It
+// returns the keys that failed, nil when none did.
+func decodeTable[T any](d *decoder, t *T, keys []key[T], m map[string]any, index int, report func(key, msg string)) map[string]bool {
 	var failed map[string]bool
-	for _, key := range slices.Sorted(maps.Keys(kv)) { // sorted: errors at one place come in a stable order
-		f, ok := fields[key]
-		if !ok || d.nested[tableKey{index, key}] {
+	for i := range keys {
+		k := &keys[i]
+		v, ok := m[k.name]
+		if !ok || d.nested[tableKey{index, k.name}] {
 			continue
 		}
-		// Decode into a fresh value: a value that fails half way must leave the field unset (left out).
-		v := reflect.New(rv.Field(f).Type())
-		if err := d.md.PrimitiveDecode(kv[key], v.Interface()); err != nil {
-			_, msg := valueError(err, want)
-			report(key, msg)
+		if msg := k.decode(t, v); msg != "" {
+			report(k.name, msg)
 			if failed == nil {
 				failed = map[string]bool{}
 			}
-			failed[key] = true
-			continue
+			failed[k.name] = true
 		}
-		rv.Field(f).Set(v.Elem())
 	}
 	return failed
 }
 
-// tomlFields maps the toml tags of a struct's fields to their indexes.
-func tomlFields(t reflect.Type) map[string]int {
-	fields := make(map[string]int, t.NumField())
-	for i := range t.NumField() {
-		if tag := t.Field(i).Tag.Get("toml"); tag != "" {
-			fields[tag] = i
-		}
-	}
-	return fields
-}
-
-// name is the name of the i-th listener as written, to label its errors ("" when unknown). It is decoded
-// on first use: only listeners with an error need it.
+// name is the name of the i-th listener as written, to label its errors ("" when unknown).
 func (d *decoder) name(i int) string {
 	if i < 0 || i >= len(d.tables) {
 		return ""
 	}
-	name, ok := d.names[i]
-	if !ok {
-		var n struct {
-			Name any `toml:"name"`
-		}
-		if d.md.PrimitiveDecode(d.tables[i], &n) == nil {
-			name, _ = n.Name.(string)
-		}
-		d.names[i] = name
-	}
+	m, _ := d.tables[i].(map[string]any)
+	name, _ := m["name"].(string)
 	return name
 }
 

@@ -112,9 +112,6 @@ func sortLine(e *Error) int {
 // lastKeyRE finds the key path in BurntSushi/toml's plain (non-ParseError) messages.
 var lastKeyRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
 
-// incompatibleRE matches BurntSushi/toml's type-mismatch message.
-var incompatibleRE = regexp.MustCompile(`^incompatible types: TOML value has type (\S+); destination has type (.+)$`)
-
 // syntaxError turns an error from toml.Decode (before any value was decoded) into an *Error.
 // The position is recomputed from the byte offset: toml's own line and column are off by
 // one line when the error is at a newline.
@@ -134,58 +131,4 @@ func syntaxError(file, text string, err error) *Error {
 		e.Msg = m[3]
 	}
 	return e
-}
-
-// valueError splits an error from decoding one table's values into the key it concerns
-// (the last segment of the TOML key path, "" if unknown) and a message for users.
-// BurntSushi/toml reports such errors either as a toml.ParseError (from UnmarshalText,
-// out-of-range numbers) or as a plain error ("incompatible types"); both name the key
-// but, inside [[listener]] tables, not reliably its line, so the caller places them.
-func valueError(err error, want func(key string) string) (key, msg string) {
-	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		key = lastSegment(pe.LastKey)
-		return key, key + ": " + pe.Message
-	}
-	text := err.Error()
-	m := lastKeyRE.FindStringSubmatch(text)
-	if m == nil {
-		return "", strings.TrimPrefix(text, "toml: ")
-	}
-	key, msg = lastSegment(m[2]), m[3]
-	if t := incompatibleRE.FindStringSubmatch(msg); t != nil {
-		if w := want(key); w != "" {
-			return key, fmt.Sprintf("%s must be %s, not a TOML %s", key, w, tomlTypeName(t[1]))
-		}
-	}
-	return key, key + ": " + msg
-}
-
-// lastSegment returns the part of a dotted key path after the last dot.
-func lastSegment(path string) string {
-	if i := strings.LastIndexByte(path, '.'); i >= 0 {
-		return path[i+1:]
-	}
-	return path
-}
-
-// tomlTypeName names a Go type from a toml message the way a TOML user thinks of it.
-func tomlTypeName(goType string) string {
-	switch {
-	case goType == "string":
-		return "string"
-	case goType == "int64":
-		return "integer"
-	case goType == "float64":
-		return "float"
-	case goType == "bool":
-		return "boolean"
-	case strings.HasPrefix(goType, "map"):
-		return "table"
-	case strings.HasPrefix(goType, "[]"):
-		return "array"
-	case strings.HasPrefix(goType, "time."):
-		return "date-time"
-	}
-	return goType
 }

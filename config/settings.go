@@ -37,11 +37,7 @@ func jsonValue(v any) any {
 		if v == nil {
 			return nil
 		}
-		s := make([]string, len(v))
-		for i, p := range v {
-			s[i] = p.String()
-		}
-		return s
+		return listOf(v, netip.Prefix.String)
 	}
 	return v
 }
@@ -61,17 +57,20 @@ func FormatValue(v any) string {
 		if v == nil {
 			return "any"
 		}
-		s := make([]string, len(v))
-		for i, p := range v {
-			s[i] = p.String()
-		}
-		return "[" + strings.Join(s, ",") + "]"
+		return "[" + strings.Join(listOf(v, netip.Prefix.String), ",") + "]"
 	case []uint16:
-		s := make([]string, len(v))
-		for i, p := range v {
-			s[i] = strconv.Itoa(int(p))
-		}
-		return "[" + strings.Join(s, ",") + "]"
+		return "[" + strings.Join(listOf(v, portString), ",") + "]"
 	}
 	return fmt.Sprint(v)
 }
+
+// listOf writes every element of list with format.
+func listOf[E any](list []E, format func(E) string) []string {
+	out := make([]string, len(list))
+	for i, e := range list {
+		out[i] = format(e)
+	}
+	return out
+}
+
+func portString(p uint16) string { return strconv.Itoa(int(p)) }

@@ -155,3 +155,22 @@ func TestExamples(t *testing.T) {
 		}
 	}
 }
+
+// credentialPath refuses what is not a plain file name, and a missing $CREDENTIALS_DIRECTORY, before any
+// file is opened.
+func TestCredentialPath(t *testing.T) {
+	for _, tc := range []struct{ dir, name, want, err string }{
+		{"/run/credentials/echogate.service", "shutdown.token", "/run/credentials/echogate.service/shutdown.token", ""},
+		{"", "shutdown.token", "", "$CREDENTIALS_DIRECTORY is not set (run under systemd with LoadCredential=, or use token_file)"},
+		{"/run/c", "../etc/shadow", "", `not a credential name (no '/', not "." or "..")`},
+		{"/run/c", "..", "", `not a credential name (no '/', not "." or "..")`},
+		{"/run/c", ".", "", `not a credential name (no '/', not "." or "..")`},
+		{"/run/c", "", "", `not a credential name (no '/', not "." or "..")`},
+		{"/run/c", "a\x00b", "", `not a credential name (no '/', not "." or "..")`},
+	} {
+		got, err := credentialPath(tc.dir, tc.name)
+		if errString(err) != tc.err || (err == nil && got != tc.want) {
+			t.Errorf("credentialPath(%q, %q) = %q, %v; want %q, %s", tc.dir, tc.name, got, err, tc.want, tc.err)
+		}
+	}
+}

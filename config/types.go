@@ -1,112 +1,91 @@
 package config
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 )
 
-// duration is a TOML duration string such as "30s" or "5m". Unlike time.Duration in
-// BurntSushi/toml, a bare number ("5", which would mean 5ns) is refused.
-type duration time.Duration
+// Config is one validated echogate configuration: the daemon settings and every listener.
+type Config struct {
+	// Path is the file the configuration was loaded from ("" when built from flags).
+	Path string
+	// Hash is the SHA-256 of the file's bytes, used to skip reloads that change nothing.
+	Hash [32]byte
+	// Daemon holds the settings of the whole process.
+	Daemon Daemon
+	// Listeners are the endpoints to serve, in file order.
+	Listeners []Listener
 
-// UnmarshalText parses a non-negative duration that carries a unit.
-func (d *duration) UnmarshalText(b []byte) error {
-	s := string(b)
-	if s == "" {
-		return errors.New(`empty duration (write e.g. "30s")`)
-	}
-	if strings.IndexFunc(s, isUnitRune) < 0 {
-		return fmt.Errorf("missing unit in duration %q (write e.g. \"%ss\")", s, s)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("bad duration %q (write e.g. \"30s\", \"5m\", \"1h30m\")", s)
-	}
-	if v < 0 {
-		return fmt.Errorf("duration %q must not be negative", s)
-	}
-	*d = duration(v)
-	return nil
+	src *source // the text it was decoded from, to place errors; nil when built by hand
 }
 
-func isUnitRune(r rune) bool { return r >= 'a' && r <= 'z' || r == 'µ' || r == 'μ' }
-
-// UnmarshalText accepts "tcp" or "udp".
-func (p *Protocol) UnmarshalText(b []byte) error {
-	switch v := Protocol(b); v {
-	case TCP, UDP:
-		*p = v
-		return nil
-	}
-	return fmt.Errorf("unknown protocol %q (want \"tcp\" or \"udp\")", b)
+// Daemon holds the [daemon] table. Its keys are declared in schema.go.
+type Daemon struct {
+	LogLevel      string        // debug | info | warn | error
+	StatsInterval time.Duration // periodic stats log line; 0 = off
+	UDPPeerWindow time.Duration // a UDP peer counts as active this long after its last datagram
+	ShutdownGrace time.Duration // how long open connections may drain on shutdown
+	DrainTimeout  time.Duration // how long connections of a removed listener are served after a reload
+	PIDFile       string        // where `run` writes its PID and `reload` finds it; "" = none
+	// LogRefusalsEvery is how often refusals a remote peer can cause are summarised: at most one log line
+	// per listener and reason per interval.
+	LogRefusalsEvery time.Duration
+	// ControlSocket is the unix socket `echogate reload` and `echogate status` talk to; "" = none. The
+	// default under systemd's RuntimeDirectory= is filled in by the daemon, not here.
+	ControlSocket string
 }
 
-// UnmarshalText accepts "line" or "raw".
-func (m *Mode) UnmarshalText(b []byte) error {
-	switch v := Mode(b); v {
-	case ModeLine, ModeRaw:
-		*m = v
-		return nil
-	}
-	return fmt.Errorf("unknown mode %q (want \"line\" or \"raw\")", b)
-}
+// Protocol is the transport of a listener.
+type Protocol string
 
-// logLevel is one of the level names slog understands, in lower case.
-type logLevel string
+// The transports a listener can use.
+const (
+	TCP Protocol = "tcp"
+	UDP Protocol = "udp"
+)
 
-// LogLevels are the accepted values of [daemon] log_level.
-var LogLevels = []string{"debug", "info", "warn", "error"}
+// Mode is how a TCP listener treats the bytes it receives.
+type Mode string
 
-// UnmarshalText accepts one of LogLevels.
-func (l *logLevel) UnmarshalText(b []byte) error {
-	for _, v := range LogLevels {
-		if string(b) == v {
-			*l = logLevel(v)
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown log level %q (want debug, info, warn or error)", b)
-}
+// The TCP modes.
+const (
+	ModeLine Mode = "line" // lines echoed whole, commands recognised
+	ModeRaw  Mode = "raw"  // bytes echoed as they arrive (RFC 862)
+)
 
-// cidr is a client address range. A bare address means that one host (/32 or /128).
-// A prefix with host bits set ("10.1.2.3/8") is refused: it is almost always a typo.
-type cidr netip.Prefix
+// Listener is one [[listener]] table after defaults and validation. Its keys are declared in schema.go.
+// Fields marked tcp or udp are zero on a listener of the other protocol.
+type Listener struct {
+	Name     string
+	Protocol Protocol
+	// Address is the host:port to bind, with an empty host meaning 127.0.0.1.
+	// It is "" only when the socket comes from systemd socket activation.
+	Address string
+	Mode    Mode
 
-// UnmarshalText parses a CIDR or a bare IP address.
-func (c *cidr) UnmarshalText(b []byte) error {
-	p, err := parseCIDR(string(b))
-	if err != nil {
-		return err
-	}
-	*c = cidr(p)
-	return nil
-}
+	MaxConns      int // tcp: open connections; the next one gets "server busy"
+	MaxConnsPerIP int // tcp: open connections from one source address; 0 = no limit
+	Backlog       int // tcp: listen(2) backlog
+	MaxLine       int // tcp line mode: bytes before '\n'
+	MaxDatagram   int // udp: larger datagrams are reported truncated
+	MaxOutput     int // tcp: queued reply bytes before the connection stops being read
+	IdleTimeout   time.Duration
+	LineTimeout   time.Duration // tcp line mode: the most a line may take from its first byte to '\n'; 0 = off
 
-func parseCIDR(s string) (netip.Prefix, error) {
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("bad CIDR %q (want e.g. \"10.0.0.0/8\" or \"::1/128\")", s)
-		}
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("bad CIDR %q (want e.g. \"10.0.0.0/8\" or \"::1/128\")", s)
-	}
-	if m := p.Masked(); m != p {
-		return netip.Prefix{}, fmt.Errorf("CIDR %q has host bits set (did you mean %q?)", s, m.String())
-	}
-	return p, nil
-}
+	Allow      []netip.Prefix // client CIDRs; nil = every client
+	AdminAllow []netip.Prefix // who may /shutdown
 
-func prefixes(in []cidr) []netip.Prefix {
-	out := make([]netip.Prefix, len(in))
-	for i, c := range in {
-		out[i] = netip.Prefix(c)
-	}
-	return out
+	TokenCredential string // name under $CREDENTIALS_DIRECTORY
+	TokenFile       string // path of a 0600 file
+	// Token is the shutdown token read from TokenCredential or TokenFile ("" = none).
+	// It never comes from the TOML text and is never logged.
+	Token string
+
+	Commands bool // "/"-lines are commands (true) or echoed (false)
+
+	RateLines      int // tcp: lines per second per connection; 0 = no limit
+	RateDatagrams  int // udp: datagrams per second per source address; 0 = no limit
+	RateBurst      int // bucket size for both rates; 0 = one second's worth
+	UDPDenySources []uint16
+	MaxUDPPeers    int
 }

@@ -6,21 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"slices"
 	"strings"
-	"time"
-)
-
-// Limits of the listener keys, checked by Validate.
-const (
-	MaxLineLimit     = 1 << 20  // max_line 1..1048576
-	MaxConnsLimit    = 1000000  // max_conns 1..1000000
-	MaxBacklog       = 65535    // backlog 1..65535
-	MaxDatagramLimit = 65535    // max_datagram 1..65535
-	MaxOutputLimit   = 64 << 20 // max_output up to 64 MiB
-	MaxUDPPeersLimit = 10000000 // max_udp_peers 1..10000000
-	MaxRate          = 1000000000
-	MaxTokenLen      = 4096 // bytes of a token after trimming
 )
 
 // nameRE is what a listener name may look like.
@@ -47,14 +33,12 @@ type validator struct {
 	// failed holds, per listener, the keys whose values did not decode (Decode reported them): checks that
 	// would only repeat them are left out. nil for a Config built by hand.
 	failed []map[string]bool
-	// daemonFailed is set when a [daemon] value did not decode: its checks are left out.
-	daemonFailed bool
+	// daemonFailed holds the [daemon] keys whose values did not decode: their checks are left out.
+	daemonFailed map[string]bool
 }
 
 func (v *validator) all() {
-	if !v.daemonFailed {
-		v.daemon()
-	}
+	v.daemon()
 	if len(v.c.Listeners) == 0 {
 		v.errs.add(&Error{File: v.c.Path, Msg: msgNoListeners})
 	}
@@ -73,35 +57,15 @@ func (v *validator) failedKey(i int, key string) bool {
 	return i < len(v.failed) && v.failed[i][key]
 }
 
+// daemon checks the [daemon] values with the rules of their keys.
 func (v *validator) daemon() {
-	c, d := v.c, &v.c.Daemon
-	if !slices.Contains(LogLevels, d.LogLevel) {
-		v.errs.add(c.daemonErr("log_level", "unknown log level %q (want debug, info, warn or error)", d.LogLevel))
-	}
-	durations := []struct {
-		key string
-		v   time.Duration
-	}{
-		{"stats_interval", d.StatsInterval}, {"udp_peer_window", d.UDPPeerWindow},
-		{"shutdown_grace", d.ShutdownGrace}, {"drain_timeout", d.DrainTimeout},
-		{"log_refusals_every", d.LogRefusalsEvery},
-	}
-	for _, dur := range durations {
-		if dur.v < 0 {
-			v.errs.add(c.daemonErr(dur.key, "%s must not be negative", dur.key))
+	for i := range daemonKeys {
+		if v.daemonFailed[daemonKeys[i].name] {
+			continue
 		}
-	}
-	if d.UDPPeerWindow >= 0 && d.UDPPeerWindow < time.Second {
-		v.errs.add(c.daemonErr("udp_peer_window", "udp_peer_window must be at least 1s (peers are aged once a second)"))
-	}
-	if d.StatsInterval > 0 && d.StatsInterval < time.Second {
-		v.errs.add(c.daemonErr("stats_interval", "stats_interval must be \"0s\" (off) or at least 1s"))
-	}
-	if d.LogRefusalsEvery >= 0 && d.LogRefusalsEvery < time.Second {
-		v.errs.add(c.daemonErr("log_refusals_every", "log_refusals_every must be at least 1s"))
-	}
-	if d.ControlSocket != "" && !filepath.IsAbs(d.ControlSocket) {
-		v.errs.add(c.daemonErr("control_socket", "control_socket %q must be an absolute path", d.ControlSocket))
+		if msg := daemonKeys[i].check(&v.c.Daemon); msg != "" {
+			v.errs.add(v.c.daemonErr(daemonKeys[i].name, "%s", msg))
+		}
 	}
 }
 
@@ -123,7 +87,6 @@ func (v *validator) listener(i int) {
 			v.add(i, "address", "address %v", err)
 		}
 	}
-	v.common(i)
 	switch {
 	case v.failedKey(i, "protocol"):
 	case l.Protocol == "":
@@ -131,22 +94,37 @@ func (v *validator) listener(i int) {
 	case l.Protocol != TCP && l.Protocol != UDP:
 		v.add(i, "protocol", `unknown protocol %q (want "tcp" or "udp")`, l.Protocol)
 	default:
-		for _, k := range listenerKeys {
-			if k.only != "" && k.only != l.Protocol && v.c.isSet(i, k) {
+		v.keys(i, l.Protocol)
+		if l.Protocol == TCP {
+			v.tokenSource(i)
+		}
+		return
+	}
+	v.keys(i, "") // the protocol is not known: only the keys of every listener are checked
+}
+
+// keys checks each key of listener i by the rules of its key: the keys of protocol proto must hold good
+// values, the others must not be written. proto "" checks only the keys of every listener.
+func (v *validator) keys(i int, proto Protocol) {
+	l := &v.c.Listeners[i]
+	for j := range listenerKeys {
+		k := &listenerKeys[j]
+		switch {
+		case !k.appliesTo(proto):
+			if proto != "" && v.c.isSet(i, k) {
 				v.add(i, k.name, "%s applies only to %s listeners (this one is %s)", k.name, k.only, l.Protocol)
 			}
-		}
-		if l.Protocol == TCP {
-			v.tcp(i)
-		} else {
-			v.udp(i)
+		case !v.failedKey(i, k.name): // a value that did not decode is not checked again
+			if msg := k.check(l); msg != "" {
+				v.add(i, k.name, "%s", msg)
+			}
 		}
 	}
 }
 
 // isSet reports whether key k was written for listener i (or, for a Config not
 // decoded from text, holds a non-zero value).
-func (c *Config) isSet(i int, k keySpec) bool {
+func (c *Config) isSet(i int, k *keySpec) bool {
 	if c.src != nil && c.src.set != nil && i < len(c.src.set) {
 		return c.src.set[i][k.name]
 	}
@@ -156,55 +134,6 @@ func (c *Config) isSet(i int, k keySpec) bool {
 func (c *Config) isSetKey(i int, name string) bool {
 	k, _ := listenerKeySpec(name)
 	return c.isSet(i, k)
-}
-
-func (v *validator) common(i int) {
-	l := &v.c.Listeners[i]
-	if l.Allow != nil && len(l.Allow) == 0 {
-		v.add(i, "allow", "allow = [] would refuse every client; leave allow out to admit everyone")
-	}
-	v.prefixes(i, "allow", l.Allow)
-	v.inRange(i, "rate_burst", l.RateBurst, 0, MaxRate)
-}
-
-func (v *validator) tcp(i int) {
-	l := &v.c.Listeners[i]
-	if l.Mode != ModeLine && l.Mode != ModeRaw {
-		v.add(i, "mode", `unknown mode %q (want "line" or "raw")`, l.Mode)
-	}
-	minOutput := 1
-	if l.Mode == ModeLine {
-		minOutput = l.MaxLine + 1
-	}
-	checks := []struct {
-		key       string
-		v, lo, hi int
-	}{
-		{"max_conns", l.MaxConns, 1, MaxConnsLimit},
-		{"max_conns_per_ip", l.MaxConnsPerIP, 0, MaxConnsLimit},
-		{"backlog", l.Backlog, 1, MaxBacklog},
-		{"max_line", l.MaxLine, 1, MaxLineLimit},
-		{"max_output", l.MaxOutput, minOutput, MaxOutputLimit},
-		{"rate_lines", l.RateLines, 0, MaxRate},
-	}
-	for _, ck := range checks {
-		v.inRange(i, ck.key, ck.v, ck.lo, ck.hi)
-	}
-	if l.IdleTimeout < 0 {
-		v.add(i, "idle_timeout", "idle_timeout must not be negative")
-	}
-	if l.LineTimeout < 0 {
-		v.add(i, "line_timeout", "line_timeout must not be negative")
-	}
-	v.prefixes(i, "admin_allow", l.AdminAllow)
-	v.tokenSource(i)
-}
-
-func (v *validator) udp(i int) {
-	l := &v.c.Listeners[i]
-	v.inRange(i, "max_datagram", l.MaxDatagram, 1, MaxDatagramLimit)
-	v.inRange(i, "rate_datagrams", l.RateDatagrams, 0, MaxRate)
-	v.inRange(i, "max_udp_peers", l.MaxUDPPeers, 1, MaxUDPPeersLimit)
 }
 
 func (v *validator) tokenSource(i int) {
@@ -222,27 +151,6 @@ func (v *validator) tokenSource(i int) {
 
 func validCredentialName(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\x00")
-}
-
-// inRange checks that key of listener i, already decoded (a value that did not decode is not checked again),
-// is between lo and hi.
-func (v *validator) inRange(i int, key string, n, lo, hi int) {
-	switch {
-	case n >= lo && n <= hi, v.failedKey(i, key):
-	case key == "max_output" && lo > 1:
-		v.add(i, key, "max_output must be between %d (max_line+1) and %d", lo, hi)
-	default:
-		v.add(i, key, "%s must be between %d and %d", key, lo, hi)
-	}
-}
-
-func (v *validator) prefixes(i int, key string, ps []netip.Prefix) {
-	for _, p := range ps {
-		if !p.IsValid() || p.Masked() != p {
-			v.add(i, key, "%s: bad CIDR %q", key, p.String())
-			return
-		}
-	}
 }
 
 // unique finds listeners that share a name, and listeners on one protocol whose addresses overlap (see

@@ -56,18 +56,18 @@ func (ln *tcpListener) onEvent(l *Loop, _ uint32) {
 func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 	pol := ln.pol
 	addr := peer.Addr().Unmap()
-	switch {
-	case !pol.Admit(addr):
+	switch pol.AdmitConn(peer, len(ln.conns), int(ln.perIP[addr])) {
+	case policy.RefuseCIDR:
 		ln.stats.RefusedCIDR++
 		unix.Close(fd)
 		l.refused(ln.name, reasonCIDR, peer)
 		return
-	case len(ln.conns) >= pol.MaxConns:
+	case policy.RefuseBusy:
 		ln.stats.RefusedBusy++
 		refuseBusy(fd)
 		l.refused(ln.name, reasonBusy, peer)
 		return
-	case !pol.PerIPAllowed(int(ln.perIP[addr])):
+	case policy.RefusePerIP:
 		ln.stats.RefusedPerIP++
 		refuseBusy(fd)
 		l.refused(ln.name, reasonPerIP, peer)

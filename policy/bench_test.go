@@ -36,7 +36,7 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	}{
 		{"Admit", func() { p.Admit(mapped); p.Admit(zoned) }},
 		{"AdminAllowed", func() { p.AdminAllowed(mapped) }},
-		{"PerIPAllowed", func() { p.PerIPAllowed(3) }},
+		{"AdmitConn", func() { p.AdmitConn(src, 3, 1) }},
 		{"CheckToken", func() { p.CheckToken([]byte("wrong")) }},
 		{"CheckToken 1 MiB", func() { p.CheckToken(arg) }},
 		{"AdmitDatagram", func() { p.AdmitDatagram(src) }},
@@ -86,13 +86,25 @@ func BenchmarkTakeLine(b *testing.B) {
 	}
 }
 
-func BenchmarkAdmitDatagram(b *testing.B) {
+// BenchmarkAdmission times the verdicts on a new connection and on a datagram, from the slowest common
+// source: IPv4-mapped, in the last allow rule (and, for a connection, under both caps).
+func BenchmarkAdmission(b *testing.B) {
 	p := benchPolicy()
 	src := netip.MustParseAddrPort("[::ffff:127.0.0.1]:40000")
-	b.ReportAllocs()
-	for b.Loop() {
-		if p.AdmitDatagram(src) != Pass {
-			b.Fatal("dropped")
-		}
+	for _, bc := range []struct {
+		name  string
+		admit func() bool
+	}{
+		{"conn", func() bool { return p.AdmitConn(src, 100, 3) == Admitted }},
+		{"datagram", func() bool { return p.AdmitDatagram(src) == Pass }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !bc.admit() {
+					b.Fatal("refused")
+				}
+			}
+		})
 	}
 }

@@ -7,8 +7,14 @@ import (
 	"echogate/config"
 )
 
+func TestAdmitDatagramInvalidAddress(t *testing.T) {
+	p := New(&config.Listener{Protocol: config.UDP})
+	if got := p.AdmitDatagram(netip.AddrPortFrom(netip.Addr{}, 5000)); got != DropCIDR {
+		t.Errorf("AdmitDatagram(invalid address, port 5000) = %v, want %v", got, DropCIDR)
+	}
+}
+
 func TestAdmitDatagram(t *testing.T) {
-	loopOnly := prefixes("127.0.0.0/8", "::1/128")
 	for _, tc := range []struct {
 		name  string
 		allow []netip.Prefix
@@ -38,30 +44,20 @@ func TestAdmitDatagram(t *testing.T) {
 		{"unspecified v6", nil, nil, "[::]:5000", DropBroadcast},
 		{"unspecified mapped", nil, nil, "[::ffff:0.0.0.0]:5000", DropBroadcast},
 		{"broadcast even when allowed", prefixes("0.0.0.0/0"), nil, "255.255.255.255:5000", DropBroadcast},
-		{"outside allow", loopOnly, nil, "10.0.0.1:5000", DropCIDR},
-		{"outside allow v6", loopOnly, nil, "[2001:db8::1]:5000", DropCIDR},
-		{"inside allow mapped", loopOnly, nil, "[::ffff:127.0.0.2]:5000", Pass},
+		{"outside allow", loopback, nil, "10.0.0.1:5000", DropCIDR},
+		{"outside allow v6", loopback, nil, "[2001:db8::1]:5000", DropCIDR},
+		{"inside allow mapped", loopback, nil, "[::ffff:127.0.0.2]:5000", Pass},
 		{"inside allow zoned", prefixes("fe80::/10"), nil, "[fe80::1%eth0]:5000", Pass},
 		{"empty allow drops all", []netip.Prefix{}, nil, "127.0.0.1:5000", DropCIDR},
-		{"port rule before allow rule", loopOnly, []uint16{7}, "10.0.0.1:7", DropSourcePort},
+		{"port rule before allow rule", loopback, []uint16{7}, "10.0.0.1:7", DropSourcePort},
 		{"invalid source", nil, nil, "", DropSourcePort},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var src netip.AddrPort
-			if tc.src != "" {
-				src = netip.MustParseAddrPort(tc.src)
-			}
+			src := addrPort(tc.src)
 			p := New(&config.Listener{Protocol: config.UDP, Allow: tc.allow, UDPDenySources: tc.deny})
 			if got := p.AdmitDatagram(src); got != tc.want {
 				t.Errorf("AdmitDatagram(%s) = %v, want %v", tc.src, got, tc.want)
 			}
 		})
-	}
-}
-
-func TestAdmitDatagramInvalidAddress(t *testing.T) {
-	p := New(&config.Listener{Protocol: config.UDP})
-	if got := p.AdmitDatagram(netip.AddrPortFrom(netip.Addr{}, 5000)); got != DropCIDR {
-		t.Errorf("AdmitDatagram(invalid address, port 5000) = %v, want %v", got, DropCIDR)
 	}
 }

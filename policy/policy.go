@@ -77,12 +77,6 @@ func (p *Policy) AdminAllowed(a netip.Addr) bool {
 	return contains(p.adminAllow, a)
 }
 
-// PerIPAllowed reports whether one more connection may be accepted from an address that already
-// has current connections open on this listener.
-func (p *Policy) PerIPAllowed(current int) bool {
-	return p.MaxConnsPerIP <= 0 || current < p.MaxConnsPerIP
-}
-
 // contains reports whether a, unmapped and without zone, lies in one of prefixes (first match wins;
 // the default is to refuse, and an invalid address is always refused).
 func contains(prefixes []netip.Prefix, a netip.Addr) bool {

@@ -21,6 +21,17 @@ func prefixes(cidrs ...string) []netip.Prefix {
 	return out
 }
 
+// loopback is an allow list of the loopback addresses.
+var loopback = prefixes("127.0.0.0/8", "::1/128")
+
+// addrPort parses an address and port for a test table; "" is the zero AddrPort.
+func addrPort(s string) netip.AddrPort {
+	if s == "" {
+		return netip.AddrPort{}
+	}
+	return netip.MustParseAddrPort(s)
+}
+
 // addr parses an address, zone included, for a test table; "" is the zero Addr.
 func addr(t testing.TB, s string) netip.Addr {
 	t.Helper()
@@ -127,25 +138,5 @@ func TestAdminAllowed(t *testing.T) {
 				t.Errorf("AdminAllowed(%q) = %v, want %v", tc.addr, got, tc.want)
 			}
 		})
-	}
-}
-
-func TestPerIPAllowed(t *testing.T) {
-	for _, tc := range []struct {
-		max, current int
-		want         bool
-	}{
-		{0, 0, true},
-		{0, 1 << 20, true},
-		{1, 0, true},
-		{1, 1, false},
-		{3, 2, true},
-		{3, 3, false},
-		{3, 4, false},
-	} {
-		p := New(&config.Listener{MaxConnsPerIP: tc.max})
-		if got := p.PerIPAllowed(tc.current); got != tc.want {
-			t.Errorf("max_conns_per_ip %d: PerIPAllowed(%d) = %v, want %v", tc.max, tc.current, got, tc.want)
-		}
 	}
 }
