@@ -115,3 +115,34 @@ func lastLines(b []byte, n int) string {
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// TestPackagedConfigCheckBindWithoutIPv6 runs `echogate check -bind` on the packaged default config in a
+// namespace with no IPv6 loopback, where it must pass, and on the full example, whose [::1] listener must
+// fail there with its position: the check an operator runs before installing a config.
+func TestPackagedConfigCheckBindWithoutIPv6(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a network namespace needs root")
+	}
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	bin := echogateBinary(t)
+	for _, tc := range []struct {
+		name, config string
+		ok           bool
+		want         string
+	}{
+		{"packaged", packagedConfig, true, "ok"},
+		{"full example", "../examples/echogate.toml", false, `:33:1: listener "raw6": bind tcp/[::1]:7008`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command("unshare", "-n", "sh", "-c", withoutIPv6Loopback, bin, "check", "-bind",
+				"-config", tc.config).CombinedOutput()
+			if (err == nil) != tc.ok || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("check -bind %s: %v\n%s\nwant success=%v and %q", tc.config, err, out, tc.ok, tc.want)
+			}
+		})
+	}
+}
