@@ -28,6 +28,43 @@ type Action struct {
 	// Changed lists the TOML keys whose values differ, sorted; a changed token
 	// (its content, never shown) is the key "token".
 	Changed []string
+	// Socket is where the listener's socket comes from: SocketKeep for Keep and Update, one of the others
+	// for Add and Rebind, "" for Remove.
+	Socket SocketSource
+	// From names the leaving listener (a Remove or the old side of a Rebind) whose socket is handed over,
+	// when Socket is SocketListener.
+	From string
+	// Conns names the leaving TCP listener whose open connections this one goes on serving: its own old
+	// side on a Rebind that stays TCP, From on a rename. "" when it starts with none. The connections of
+	// a leaving listener that no action names drain.
+	Conns string
+}
+
+// SocketSource is where the socket of an Action comes from.
+type SocketSource string
+
+// The sources of a socket.
+const (
+	SocketKeep     SocketSource = "keep"     // the listener keeps its own socket
+	SocketBind     SocketSource = "bind"     // a new socket is bound
+	SocketSystemd  SocketSource = "systemd"  // the socket systemd passed under the listener's name is adopted
+	SocketListener SocketSource = "listener" // the socket of the leaving listener From is handed over
+)
+
+// SocketString describes where the action's socket and connections come from, for a golden file or a
+// debug line: "socket from diag, connections of diag", "socket bind", "" for a Remove.
+func (a Action) SocketString() string {
+	s := "socket " + string(a.Socket)
+	switch {
+	case a.Socket == "":
+		return ""
+	case a.Socket == SocketListener:
+		s = "socket from " + a.From
+	}
+	if a.Conns != "" {
+		s += ", connections of " + a.Conns
+	}
+	return s
 }
 
 // String describes the action in one line: "update diag: allow,max_line",
@@ -40,12 +77,17 @@ func (a Action) String() string {
 	return s
 }
 
-// Plan compares two validated configs and returns what a reload must do. Listeners are
+// Plan is PlanActivated for a process that systemd passed no sockets.
+func Plan(old, new *Config) []Action { return PlanActivated(old, new, nil) }
+
+// PlanActivated compares two validated configs and returns what a reload must do. Listeners are
 // identified by name: a renamed listener is removed and a new one added. Same name,
 // protocol and address gives Keep or Update; another protocol or address gives Rebind.
 // Actions come in the new file's order, then the removals in the old file's order.
-// old may be nil (a first start): every listener is then added. Plan has no side effects.
-func Plan(old, new *Config) []Action {
+// old may be nil (a first start): every listener is then added. systemd holds the names
+// systemd passed sockets under (nil when it passed none). Every action says where its
+// socket comes from (see planSockets). PlanActivated has no side effects.
+func PlanActivated(old, new *Config, systemd map[string]bool) []Action {
 	before := map[string]*Listener{}
 	if old != nil {
 		for i := range old.Listeners {
@@ -62,7 +104,7 @@ func Plan(old, new *Config) []Action {
 			plan = append(plan, Action{Kind: Add, Name: n.Name, New: n})
 			continue
 		}
-		a := Action{Kind: Keep, Name: n.Name, Old: o, New: n, Changed: ListenerChanged(o, n)}
+		a := Action{Kind: Keep, Name: n.Name, Old: o, New: n, Changed: ListenerChanged(o, n), Socket: SocketKeep}
 		switch {
 		case o.Protocol != n.Protocol || o.Address != n.Address:
 			a.Kind = Rebind
@@ -78,8 +120,56 @@ func Plan(old, new *Config) []Action {
 			}
 		}
 	}
+	planSockets(plan, systemd)
 	return plan
 }
+
+// planSockets decides where the socket of every Add and Rebind comes from, in the plan's order:
+//   - systemd, when systemd passed a socket under the listener's name;
+//   - the socket of a listener that leaves the same protocol and address in this plan (a rename, two
+//     listeners swapping ports, a listener moving to an address another one leaves), so no port is closed;
+//     an address with port 0 binds afresh, since each bind of it gets another port;
+//   - otherwise a new socket is bound.
+//
+// A TCP listener keeps the connections of its own old side on a Rebind that stays TCP; on a rename (an
+// Add taking the socket of a removed TCP listener) the connections follow the socket.
+func planSockets(plan []Action, systemd map[string]bool) {
+	leaving := map[string][]*Action{} // by protocol/address, the Removes and Rebinds, in the plan's order
+	for i := range plan {
+		if a := &plan[i]; a.Kind == Remove || a.Kind == Rebind {
+			if ap, err := a.Old.AddrPort(); err == nil && ap.Port() != 0 {
+				leaving[socketKey(a.Old)] = append(leaving[socketKey(a.Old)], a)
+			}
+		}
+	}
+	for i := range plan {
+		a := &plan[i]
+		if a.Kind != Add && a.Kind != Rebind {
+			continue
+		}
+		if a.Kind == Rebind && a.New.Protocol == TCP && a.Old.Protocol == TCP {
+			a.Conns = a.Name
+		}
+		a.Socket = SocketBind
+		if systemd[a.Name] {
+			a.Socket = SocketSystemd
+			continue
+		}
+		k := socketKey(a.New)
+		if len(leaving[k]) == 0 {
+			continue
+		}
+		from := leaving[k][0]
+		leaving[k] = leaving[k][1:]
+		a.Socket, a.From = SocketListener, from.Name
+		if a.Kind == Add && from.Kind == Remove && a.New.Protocol == TCP {
+			a.Conns = from.Name
+		}
+	}
+}
+
+// socketKey identifies a protocol and configured address, whose socket can be handed over.
+func socketKey(l *Listener) string { return string(l.Protocol) + "/" + l.Address }
 
 // ListenerChanged lists, sorted, the TOML keys whose values differ between two
 // listeners, plus "token" when the token read from its source differs. When the

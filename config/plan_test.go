@@ -12,8 +12,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of golden f
 
 // TestPlanGolden runs every testdata/plan/*.txt file: old TOML, a "----- new" line, new
 // TOML, then "----- plan" with the expected actions (one per line, after a "daemon:" line
-// when [daemon] keys changed) or "----- error" with the expected error of the new file.
-// Tokens come from credentials in testdata/plan/creds/{old,new}.
+// when [daemon] keys changed, each with where its socket comes from in brackets) or
+// "----- error" with the expected error of the new file. Tokens come from credentials in
+// testdata/plan/creds/{old,new}. A line "# systemd: a b" in the new TOML says that systemd
+// passed sockets named a and b.
 func TestPlanGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/plan/*.txt")
 	if err != nil || len(files) == 0 {
@@ -76,10 +78,28 @@ func planOutput(t *testing.T, oldText, newText string) (section, body string) {
 			b.WriteString("daemon: " + strings.Join(d, ",") + "\n")
 		}
 	}
-	for _, a := range Plan(old, next) {
-		b.WriteString(a.String() + "\n")
+	for _, a := range PlanActivated(old, next, systemdNames(newText)) {
+		b.WriteString(a.String())
+		if s := a.SocketString(); s != "" {
+			b.WriteString(" [" + s + "]")
+		}
+		b.WriteString("\n")
 	}
 	return "----- plan\n", b.String()
+}
+
+// systemdNames reads the "# systemd: a b" line of a golden file's new TOML.
+func systemdNames(text string) map[string]bool {
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, "# systemd:"); ok {
+			names := map[string]bool{}
+			for _, n := range strings.Fields(rest) {
+				names[n] = true
+			}
+			return names
+		}
+	}
+	return nil
 }
 
 func TestPlanFirstStart(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"time"
 
@@ -26,37 +27,41 @@ type Result struct {
 // errStopping refuses a plan that arrives during a graceful stop.
 var errStopping = errors.New("echogate is shutting down; reload ignored")
 
-// detached is a listening socket taken out of service by a plan, kept until the plan decides its fate.
+// detached is a listening socket taken out of service by a plan, kept until the plan's actions are done: an
+// action may take the socket (config.SocketListener) or the TCP listener's connections (Action.Conns).
 type detached struct {
 	fd        int
+	addr      netip.AddrPort
 	inherited bool
 	taken     bool
-	ln        *tcpListener // a removed TCP listener, whose connections follow its socket on a rename
+	ln        *tcpListener // a TCP listener, whose connections drain unless an action carries them on
 }
 
-// Apply executes a reload plan on the loop goroutine: kept listeners get their new policy (existing
-// connections see it at their next event), new sockets are registered, and removed listeners stop accepting
-// while their connections drain. It must run on the loop (through Submit or Call).
+// Apply executes a reload plan: kept listeners get their new policy (existing connections see it at their
+// next event), leaving listeners stop accepting, and every Add and Rebind is brought up on the socket its
+// action names, carrying on the connections its action names; the connections nobody carries drain. Once
+// the loop runs, Apply must run on it (through Submit or Call); before Run, it brings up the first config.
 func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Binding) Result {
 	start := time.Now()
 	res := Result{Addrs: map[string]netip.AddrPort{}}
 	if l.stopping {
-		for name, b := range binds {
+		for _, b := range binds {
 			b.Close()
-			if b.hasSocket() {
-				res.Failed = append(res.Failed, name)
+		}
+		for _, a := range plan {
+			if a.Kind == config.Add || a.Kind == config.Rebind {
+				res.Failed = append(res.Failed, a.Name)
 			}
 		}
 		res.Errors = append(res.Errors, errStopping)
 		return res
 	}
 	l.setDaemon(d)
-	// Several leaving listeners may share a key (e.g. two on "127.0.0.1:0"): keep every socket.
-	leaving := map[string][]*detached{}
+	leaving := map[string]*detached{} // by the name of the listener that left
 	for _, a := range plan {
 		if a.Kind == config.Remove || a.Kind == config.Rebind {
 			if d := l.takeDown(a); d != nil {
-				leaving[listenerKey(a.Old)] = append(leaving[listenerKey(a.Old)], d)
+				leaving[a.Old.Name] = d
 			}
 		}
 	}
@@ -66,9 +71,11 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 			res.Kept++ // every value and the token are the same: its policy already says so
 		case config.Update:
 			res.Changed++
-			l.update(a, binds[a.Name].Policy)
+			if err := l.update(a, binds[a.Name].Policy); err != nil {
+				res.Errors = append(res.Errors, err) // it serves with its new rules and its old backlog
+			}
 		case config.Add, config.Rebind:
-			if err := l.bringUp(a, l.resolve(a, binds[a.Name], leaving)); err != nil {
+			if err := l.bringUp(a, l.socketOf(a, binds[a.Name], leaving), l.carried(a, leaving)); err != nil {
 				res.Errors = append(res.Errors, err)
 				res.Failed = append(res.Failed, a.Name)
 				continue
@@ -82,18 +89,12 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 			res.Removed++
 		}
 	}
-	for name, ln := range l.moving { // the new half of a Rebind failed: its connections drain
-		delete(l.moving, name)
-		l.drain(ln)
-	}
-	for _, ds := range leaving {
-		for _, d := range ds {
-			if !d.taken && !d.inherited {
-				unix.Close(d.fd)
-			}
-			if d.ln != nil {
-				l.drain(d.ln)
-			}
+	for _, d := range leaving {
+		if !d.taken && !d.inherited {
+			unix.Close(d.fd)
+		}
+		if d.ln != nil {
+			l.drain(d.ln)
 		}
 	}
 	l.listenersChanged()
@@ -110,54 +111,46 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 	return res
 }
 
-// resolve turns a Transfer binding into the socket of the listener that left the same address.
-func (l *Loop) resolve(a config.Action, b Binding, leaving map[string][]*detached) Binding {
-	if !b.Transfer {
+// socketOf returns the socket an Add or Rebind serves on: the one Prepare made, or, when the plan hands it
+// the socket of a leaving listener, that one (FD -1 if that listener was not serving).
+func (l *Loop) socketOf(a config.Action, b Binding, leaving map[string]*detached) Binding {
+	if a.Socket != config.SocketListener {
 		return b
 	}
-	for _, d := range leaving[listenerKey(a.New)] {
-		if !d.taken {
-			d.taken = true
-			if _, busy := l.moving[a.New.Name]; d.ln != nil && !busy && a.New.Protocol == config.TCP {
-				l.moving[a.New.Name] = d.ln // a rename: the open connections follow the socket
-				d.ln = nil
-			}
-			return Binding{FD: d.fd, Inherited: d.inherited, Addr: mustLocalAddr(d.fd), Policy: b.Policy}
-		}
+	d := leaving[a.From]
+	if d == nil || d.taken {
+		return Binding{FD: -1}
 	}
-	return Binding{FD: -1}
+	d.taken = true
+	return Binding{FD: d.fd, Addr: d.addr, Inherited: d.inherited, Policy: b.Policy}
 }
 
-func mustLocalAddr(fd int) netip.AddrPort {
-	ap, _ := localAddr(fd)
-	return ap
+// carried returns the leaving TCP listener whose connections the plan gives to a, or nil.
+func (l *Loop) carried(a config.Action, leaving map[string]*detached) *tcpListener {
+	d := leaving[a.Conns]
+	if a.Conns == "" || d == nil || a.New.Protocol != config.TCP {
+		return nil
+	}
+	ln := d.ln
+	d.ln = nil
+	return ln
 }
 
-// takeDown removes the old side of a Remove or Rebind from service and returns its socket. A TCP listener's
-// connections stay: with a Rebind they move to the new socket's listener (same name); with a Remove they
-// follow the socket if a new name takes it over (a rename), and otherwise drain until they close or
-// drain_timeout runs out.
+// takeDown removes the old side of a Remove or Rebind from service and returns its socket, with its TCP
+// listener, whose connections stay open until Apply has brought up the listener that carries them on.
 func (l *Loop) takeDown(a config.Action) *detached {
 	name := a.Old.Name
 	l.warnInherited(name)
 	if ln, ok := l.tcp[name]; ok {
 		ln.detach(l)
-		d := &detached{fd: ln.fd, inherited: ln.inherited}
+		d := &detached{fd: ln.fd, addr: ln.addr, inherited: ln.inherited, ln: ln}
 		ln.fd = -1
 		delete(l.tcp, name)
-		switch {
-		case a.Kind == config.Remove:
-			d.ln = ln
-		case a.New.Protocol != config.TCP:
-			l.drain(ln)
-		default:
-			l.moving[name] = ln
-		}
 		return d
 	}
 	if u, ok := l.udp[name]; ok {
 		u.detach(l)
-		d := &detached{fd: u.fd, inherited: u.inherited}
+		d := &detached{fd: u.fd, addr: u.addr, inherited: u.inherited}
 		u.fd = -1
 		delete(l.udp, name)
 		return d
@@ -165,10 +158,18 @@ func (l *Loop) takeDown(a config.Action) *detached {
 	return nil
 }
 
-// bringUp registers the new side of an Add or Rebind.
-func (l *Loop) bringUp(a config.Action, b Binding) error {
+// bringUp registers the new side of an Add or Rebind on the socket b. A TCP listener takes over ln, the
+// listener whose connections it carries on, when there is one; they drain if it cannot start.
+func (l *Loop) bringUp(a config.Action, b Binding, ln *tcpListener) error {
 	lc := a.New
 	if b.FD < 0 {
+		if ln != nil {
+			l.drain(ln)
+		}
+		if a.Socket == config.SocketListener {
+			return fmt.Errorf("listener %q: no socket to serve on: listener %q, whose socket it was to take, was not serving",
+				lc.Name, a.From)
+		}
 		return fmt.Errorf("listener %q: no socket to serve on", lc.Name)
 	}
 	pol := orNew(b.Policy, lc)
@@ -181,8 +182,6 @@ func (l *Loop) bringUp(a config.Action, b Binding) error {
 		l.udp[lc.Name] = u
 		return nil
 	}
-	ln := l.moving[lc.Name]
-	delete(l.moving, lc.Name)
 	if ln == nil {
 		ln = &tcpListener{name: lc.Name, stats: l.stats.counters(lc.Name), perIP: map[netip.Addr]int32{}}
 	}
@@ -199,20 +198,24 @@ func (l *Loop) bringUp(a config.Action, b Binding) error {
 
 // update gives a listener that keeps its socket its new rules (pol, from Prepare, or built here when nil).
 // A changed backlog is applied to the live socket by listen(2), and only then: it is a system call on the
-// loop per listener.
-func (l *Loop) update(a config.Action, pol *policy.Policy) {
+// loop per listener. It cannot be tried before the commit (the socket is the loop's), so if listen(2)
+// fails the listener serves with its new rules and its old backlog, and the error makes the reload partial.
+func (l *Loop) update(a config.Action, pol *policy.Policy) error {
 	lc := a.New
 	pol = orNew(pol, lc)
 	if ln, ok := l.tcp[lc.Name]; ok {
 		ln.pol = pol
 		if !ln.inherited && slices.Contains(a.Changed, "backlog") {
-			_ = unix.Listen(ln.fd, max(lc.Backlog, 1))
+			if err := unix.Listen(ln.fd, max(lc.Backlog, 1)); err != nil {
+				return fmt.Errorf("listener %q: backlog %d: %w", lc.Name, lc.Backlog, os.NewSyscallError("listen", err))
+			}
 		}
-		return
+		return nil
 	}
 	if u, ok := l.udp[lc.Name]; ok {
 		u.pol = pol
 	}
+	return nil
 }
 
 // orNew returns pol, or the policy of lc when pol is nil (a Binding not made by Prepare).

@@ -80,7 +80,6 @@ type Loop struct {
 
 	tcp      map[string]*tcpListener
 	udp      map[string]*udpEndpoint
-	moving   map[string]*tcpListener // TCP listeners between the two halves of a Rebind
 	draining map[*tcpListener]struct{}
 	stats    *Stats
 	lockout  *policy.Lockout
@@ -116,7 +115,6 @@ func New(opts Options) (*Loop, error) {
 		readBuf:  make([]byte, readBufSize),
 		tcp:      make(map[string]*tcpListener),
 		udp:      make(map[string]*udpEndpoint),
-		moving:   make(map[string]*tcpListener),
 		draining: make(map[*tcpListener]struct{}),
 		stats:    newStats(),
 		lockout:  policy.NewLockout(policy.DefaultShutdownFailures, policy.DefaultShutdownWindow, policy.DefaultShutdownBan, 0),

@@ -49,6 +49,15 @@ func newActivation(cfg *config.Config, log *slog.Logger) (*activation, error) {
 	return a, nil
 }
 
+// names lists the names systemd passed sockets under, for config.PlanActivated.
+func (a *activation) names() map[string]bool {
+	names := make(map[string]bool, len(a.byName))
+	for name := range a.byName {
+		names[name] = true
+	}
+	return names
+}
+
 // lookup is the listeners.Activated for this process.
 func (a *activation) lookup(lc *config.Listener) (listeners.Binding, bool, error) {
 	s, ok := a.byName[lc.Name]

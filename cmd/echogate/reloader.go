@@ -130,7 +130,7 @@ func (r *reloader) reload(force bool) reloadResult {
 // apply plans the change from the running config to next, binds what it needs, and hands the plan to the
 // loop. It runs on the reload goroutine, which alone writes r.current and r.generation.
 func (r *reloader) apply(next *config.Config, start time.Time) reloadResult {
-	plan := config.Plan(r.current, next)
+	plan := config.PlanActivated(r.current, next, r.act.names())
 	daemonChanged := config.DaemonChanged(r.current, next)
 	move, err := r.control.prepare(controlPath(next.Daemon))
 	if err != nil {

@@ -94,7 +94,7 @@ func (d *daemon) serve() error {
 	if err != nil {
 		return err
 	}
-	plan := config.Plan(nil, d.cfg)
+	plan := config.PlanActivated(nil, d.cfg, act.names())
 	binds, err := listeners.Prepare(plan, act.lookup)
 	if err != nil {
 		return err
