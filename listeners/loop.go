@@ -1,9 +1,7 @@
 package listeners
 
 import (
-	"errors"
 	"log/slog"
-	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -48,33 +46,23 @@ type Options struct {
 // Loop is the single event loop. Everything it owns is touched only by the goroutine running Run; other
 // goroutines hand it work through Submit.
 type Loop struct {
-	opts   Options
-	log    *slog.Logger
-	epfd   int
-	wake   *waker
-	fds    fdTable
-	events []unix.EpollEvent
+	reactor // epoll, timers, wheels, the again list (reactor.go); the rest is the server's state
+
+	opts Options
+	log  *slog.Logger
 
 	queueMu sync.Mutex
 	queue   []func()
 	closed  bool          // under queueMu: Run has returned, Submit drops work
 	done    chan struct{} // closed when Run returns
 
-	start   time.Time // the loop's time origin
-	nowNano int64     // monotonic ns since start, cached at every wake-up: every timer and limit uses it
-
 	readBuf  []byte  // one read buffer for every connection
 	pool     bufPool // output and held input
 	linePool bufPool // unfinished lines
-	timers   timerHeap
-	idle     idleWheel // idle_timeout
-	lines    idleWheel // line_timeout: only connections with an unfinished line are in it
 	udpIO    *udpBatch
 
 	udpScratch []byte // command replies for datagrams are built here
 	freeIO     []*connIO
-	again      []*tcpConn // connections to read again before the next wait (see readAgain)
-	againNext  []*tcpConn
 	acceptSA   unix.RawSockaddrAny
 	spare      spareFD
 
@@ -100,19 +88,12 @@ func New(opts Options) (*Loop, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
-	}
 	l := &Loop{
-		start:    time.Now(),
 		pool:     bufPool{size: poolBufSize},
 		linePool: bufPool{size: lineBufSize},
 		done:     make(chan struct{}),
 		opts:     opts,
 		log:      opts.Logger,
-		epfd:     epfd,
-		events:   make([]unix.EpollEvent, 256),
 		readBuf:  make([]byte, readBufSize),
 		tcp:      make(map[string]*tcpListener),
 		udp:      make(map[string]*udpEndpoint),
@@ -123,16 +104,7 @@ func New(opts Options) (*Loop, error) {
 		spare:    newSpareFD(),
 		guards:   udpGuards{lookAgain: make(chan struct{}, 1)},
 	}
-	l.updateNow()
-	l.idle.init(l.nowNano)
-	l.lines.init(l.nowNano)
-	if l.wake, err = newWaker(); err != nil {
-		unix.Close(epfd)
-		return nil, err
-	}
-	if err := l.register(l.wake.fd, unix.EPOLLIN, l.wake); err != nil {
-		l.wake.close()
-		unix.Close(epfd)
+	if err := l.open(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -176,20 +148,16 @@ func (l *Loop) Run() error {
 	}
 	l.scheduleStats()
 	for !l.stopped {
-		n, err := epollWaitRaw(l.epfd, l.events, l.waitMillis())
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		evs, err := l.wait()
+		if err != nil {
 			l.closeAll()
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
-		l.updateNow()
-		for i := 0; i < n; i++ {
-			ev := &l.events[i]
+		for i := range evs {
+			ev := &evs[i]
 			if h := l.handlerFor(int(ev.Fd)); h != nil {
 				h.onEvent(l, ev.Events)
 			}
-		}
-		if n == len(l.events) && n < 4096 {
-			l.events = make([]unix.EpollEvent, 2*n)
 		}
 		l.runAgain()
 		l.runTimers()
@@ -197,27 +165,6 @@ func (l *Loop) Run() error {
 	l.flushRefusals(true)
 	l.closeAll()
 	return l.stopErr
-}
-
-func (l *Loop) updateNow() {
-	// monotonic, so a stepped wall clock moves no timer; one clock read, where time.Now takes two
-	l.nowNano = int64(time.Since(l.start))
-}
-
-// waitMillis is the epoll_wait timeout: the time to the next timer, rounded up.
-func (l *Loop) waitMillis() int {
-	if len(l.again) > 0 {
-		return 0 // connections wait to be read again: only look for new events
-	}
-	next, ok := l.timers.next()
-	if !ok {
-		return -1
-	}
-	d := next - l.nowNano // as of this wake-up: handlers take microseconds, timers are coarser
-	if d <= 0 {
-		return 0
-	}
-	return int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
 }
 
 // drainQueue runs the functions other goroutines submitted.
@@ -229,37 +176,6 @@ func (l *Loop) drainQueue() {
 	for _, fn := range q {
 		fn()
 	}
-}
-
-func (l *Loop) handlerFor(fd int) handler { return l.fds.get(fd) }
-
-func (l *Loop) setHandler(fd int, h handler) { l.fds.set(fd, h) }
-
-// register adds fd to the epoll set with the given interest and remembers its handler.
-func (l *Loop) register(fd int, events uint32, h handler) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl add", err)
-	}
-	l.fds.set(fd, h)
-	return nil
-}
-
-// modify changes the interest of a registered fd.
-func (l *Loop) modify(fd int, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl mod", err)
-	}
-	return nil
-}
-
-// unregister removes fd from the epoll set; it does not close it.
-func (l *Loop) unregister(fd int) {
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil && !errors.Is(err, unix.ENOENT) {
-		l.log.Warn("epoll_ctl del failed", "fd", fd, "err", err)
-	}
-	l.fds.set(fd, nil)
 }
 
 // closeAll closes every socket the loop owns (inherited sockets only leave the set) and the epoll fd.
@@ -284,7 +200,7 @@ func (l *Loop) closeAll() {
 	l.queue = nil
 	l.wake.close()
 	l.queueMu.Unlock()
-	unix.Close(l.epfd)
+	l.closeEpoll()
 	close(l.done)
 }
 
@@ -299,16 +215,6 @@ func ensureSpareP() {
 	}
 }
 
-// readAgain puts c on the list of connections the loop reads again before its next wait. Connections are
-// edge-triggered: one that stopped reading with input left (its fairness budget ran out, or backpressure has
-// just cleared) gets no new event for that input, so the loop comes back to it by itself.
-func (l *Loop) readAgain(c *tcpConn) {
-	if !c.queuedRead {
-		c.queuedRead = true
-		l.again = append(l.again, c)
-	}
-}
-
 // runAgain gives each connection on the again list one more turn. One that still has input left after it
 // goes on the list for the next turn, after a look at new events, so a busy connection cannot starve the
 // others.
@@ -316,8 +222,7 @@ func (l *Loop) runAgain() {
 	if len(l.again) == 0 {
 		return
 	}
-	list := l.again
-	l.again = l.againNext[:0]
+	list := l.takeAgain()
 	for i, c := range list {
 		list[i] = nil
 		c.queuedRead = false
@@ -325,5 +230,5 @@ func (l *Loop) runAgain() {
 			c.onEvent(l, 0)
 		}
 	}
-	l.againNext = list[:0]
+	l.doneAgain(list)
 }

@@ -170,8 +170,11 @@ type boundSocket struct {
 
 // detach takes the socket out of the epoll set; connections are left alone.
 func (s *boundSocket) detach(l *Loop) {
-	if s.fd >= 0 {
-		l.unregister(s.fd)
+	if s.fd < 0 {
+		return
+	}
+	if err := l.unregister(s.fd); err != nil {
+		l.log.Warn("take socket out of the epoll set", "fd", s.fd, "err", err)
 	}
 }
 
