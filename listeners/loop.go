@@ -14,6 +14,10 @@ import (
 // handler is anything registered in the epoll set: a listening socket, a connection, a UDP socket, the wake fd.
 type handler interface {
 	onEvent(l *Loop, events uint32)
+	// shutdown is told that the loop stops. When graceful, a connection ends without losing what it was
+	// answered (it lingers); otherwise it closes now. Listening and UDP sockets are closed by the Loop through
+	// its listener maps, and the waker by closeAll, so theirs do nothing.
+	shutdown(l *Loop, graceful bool)
 }
 
 // Options tune a Loop. Zero values mean the config defaults.
@@ -189,9 +193,7 @@ func (l *Loop) closeAll() {
 		u.closeSocket()
 	}
 	l.fds.each(func(fd int, h handler) {
-		if c, ok := h.(*tcpConn); ok {
-			c.close(l, "shutdown")
-		}
+		h.shutdown(l, false)
 		l.fds.set(fd, nil)
 	})
 	l.spare.release()
@@ -226,7 +228,7 @@ func (l *Loop) runAgain() {
 	for i, c := range list {
 		list[i] = nil
 		c.queuedRead = false
-		if !c.closed {
+		if c.state != connClosed {
 			c.onEvent(l, 0)
 		}
 	}

@@ -21,19 +21,43 @@ type tcpConn struct {
 	lineStart  int64 // loop ns of the read that began the unfinished line, if there is one
 	bucket     policy.Bucket
 	fd         int32
-	idx        int32 // position in ln.conns
-	lineDue    int32 // second at which c comes round in the line_timeout wheel; 0 = not in it
-	events     uint8 // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
-	strikes    uint8 // overlong lines with no good line between them
-	raw        bool  // mode at accept time
-	mayRead    bool  // the socket may hold input not yet read (connections are edge-triggered)
-	peerShut   bool  // epoll reported the peer's FIN: a short read has not yet reached the end
-	queuedRead bool  // on the loop's again list
-	eof        bool  // the peer half-closed
-	closing    bool  // close once the output is flushed; read nothing more
-	lingering  bool  // echogate ends c: flushing what was answered, dropping input, then closing at the EOF
-	shut       bool  // lingering, and the write side is shut
-	closed     bool
+	idx        int32     // position in ln.conns
+	lineDue    int32     // second at which c comes round in the line_timeout wheel; 0 = not in it
+	events     uint8     // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
+	strikes    uint8     // overlong lines with no good line between them
+	raw        bool      // mode at accept time
+	state      connState // echogate's side of c's life: open, closing, lingering, shut, closed
+	// Flags that are independent of the state and of each other: what the peer did and what the socket may hold.
+	mayRead    bool // the socket may hold input not yet read (connections are edge-triggered)
+	peerShut   bool // epoll reported the peer's FIN: a short read has not yet reached the end
+	eof        bool // a read returned the end: the peer half-closed (in any state)
+	queuedRead bool // on the loop's again list
+}
+
+// connState is where a connection is in its life. It only moves forward: open → closing → closed when the
+// peer half-closed first, open → (closing →) lingering → shut → closed when echogate ends the connection
+// (tcp_end.go), and from any state straight to closed on an error, a timeout or the loop's end.
+type connState uint8
+
+const (
+	connOpen      connState = iota // reading and answering
+	connClosing                    // reads nothing more; closes once its output is flushed
+	connLingering                  // echogate ends c: flushing what was answered, dropping input
+	connShut                       // lingering, with the write side shut: waiting for the peer's EOF
+	connClosed
+)
+
+// closing reports whether c takes no more input to answer: it is closing, lingering, shut or closed.
+func (c *tcpConn) closing() bool { return c.state >= connClosing }
+
+// lingering reports whether echogate is ending c (see linger).
+func (c *tcpConn) lingering() bool { return c.state == connLingering || c.state == connShut }
+
+// end asks for c to close once what it has answered is flushed; it answers no more input.
+func (c *tcpConn) end() {
+	if c.state == connOpen {
+		c.state = connClosing
+	}
 }
 
 // connIO is the part of a connection that exists only while it has data in flight.
@@ -55,7 +79,7 @@ func (io *connIO) idle() bool {
 const readRounds = 4
 
 func (c *tcpConn) onEvent(l *Loop, events uint32) {
-	if c.lingering {
+	if c.lingering() {
 		c.onLingerEvent(l, events)
 		return
 	}
@@ -79,14 +103,14 @@ func (c *tcpConn) onEvent(l *Loop, events uint32) {
 	if c.mayRead && c.readable() {
 		c.read(l)
 	}
-	if !c.closed {
+	if c.state != connClosed {
 		c.settle(l)
 	}
 }
 
 // readable reports whether the connection may take more input now.
 func (c *tcpConn) readable() bool {
-	if c.eof || c.closing {
+	if c.eof || c.closing() {
 		return false
 	}
 	io := c.io
@@ -141,7 +165,7 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 		return
 	}
 	io.framer.Max = pol.MaxLine
-	for len(data) > 0 && !c.closing {
+	for len(data) > 0 && !c.closing() {
 		if io.queued() >= pol.MaxOutput {
 			c.hold(l, data)
 			break
@@ -177,7 +201,7 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 			c.ln.stats.Overflows++
 			io.out = append(l.outBuf(io), replyTooLong...)
 			if c.strikes++; c.strikes >= 2 {
-				c.closing = true
+				c.end()
 			} else if io.framer.Pending() {
 				c.lineUnfinished(l) // skipping to the '\n' of a line that is not over
 			}
@@ -213,7 +237,7 @@ func (c *tcpConn) hold(l *Loop, data []byte) {
 // pauseFor stops reading for d because of the line rate limit.
 func (c *tcpConn) pauseFor(l *Loop, d time.Duration) {
 	c.io.rateTimer = l.schedule(max(d, time.Millisecond), func() {
-		if c.closed || c.io == nil {
+		if c.state == connClosed || c.io == nil {
 			return
 		}
 		c.io.rateTimer = nil
@@ -226,7 +250,7 @@ func (c *tcpConn) pauseFor(l *Loop, d time.Duration) {
 // idle buffers back, and sets the epoll interest to match.
 func (c *tcpConn) settle(l *Loop) {
 	for io := c.io; io != nil; {
-		if len(io.held) > 0 && io.rateTimer == nil && !c.closing && io.queued() < c.ln.pol.MaxOutput {
+		if len(io.held) > 0 && io.rateTimer == nil && !c.closing() && io.queued() < c.ln.pol.MaxOutput {
 			held := io.held
 			io.held = nil
 			c.consume(l, held) // what it cannot take yet it copies into a fresh io.held
@@ -235,20 +259,20 @@ func (c *tcpConn) settle(l *Loop) {
 		if io.queued() > 0 && !c.flush(l) {
 			return
 		}
-		if io.queued() > 0 || len(io.held) == 0 || io.rateTimer != nil || c.closing {
+		if io.queued() > 0 || len(io.held) == 0 || io.rateTimer != nil || c.closing() {
 			break // the socket is full, or nothing more can be done now
 		}
 	}
-	if c.eof && !c.closing && (c.io == nil || len(c.io.held) == 0) {
-		if c.finishHalfClose(l); c.closed {
+	if c.eof && !c.closing() && (c.io == nil || len(c.io.held) == 0) {
+		if c.finishHalfClose(l); c.state == connClosed {
 			return
 		}
 	}
-	if c.closing && !c.eof {
+	if c.closing() && !c.eof {
 		c.linger(l) // echogate ends c (two overlong lines): its last reply must not be lost to a reset
 		return
 	}
-	if c.closing && (c.io == nil || c.io.queued() == 0) {
+	if c.closing() && (c.io == nil || c.io.queued() == 0) {
 		c.close(l, "done")
 		return
 	}
@@ -264,7 +288,7 @@ func (c *tcpConn) settle(l *Loop) {
 // finishHalfClose answers a final line that has no '\n' (nothing received is lost), flushes, and marks the
 // connection to close once its output is gone.
 func (c *tcpConn) finishHalfClose(l *Loop) {
-	c.closing = true
+	c.end()
 	if c.io == nil || c.raw {
 		return
 	}

@@ -26,6 +26,8 @@ type tcpListener struct {
 	backoff time.Duration
 }
 
+func (ln *tcpListener) shutdown(*Loop, bool) {}
+
 // acceptBudget bounds the connections taken per wake-up, so one busy listener cannot starve the others.
 const acceptBudget = 64
 

@@ -60,6 +60,8 @@ func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy
 // udpRounds bounds the batches taken per wake-up, so one flooded socket cannot starve the others.
 const udpRounds = 4
 
+func (u *udpEndpoint) shutdown(*Loop, bool) {}
+
 func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 	b := l.udpBatch()
 	for round := 0; round < udpRounds; round++ {
