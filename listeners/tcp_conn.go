@@ -1,7 +1,6 @@
 package listeners
 
 import (
-	"bytes"
 	"errors"
 	"net/netip"
 	"time"
@@ -21,12 +20,12 @@ type tcpConn struct {
 	lineStart  int64 // loop ns of the read that began the unfinished line, if there is one
 	bucket     policy.Bucket
 	fd         int32
-	idx        int32     // position in ln.conns
-	lineDue    int32     // second at which c comes round in the line_timeout wheel; 0 = not in it
-	events     uint8     // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
-	strikes    uint8     // overlong lines with no good line between them
-	raw        bool      // mode at accept time
-	state      connState // echogate's side of c's life: open, closing, lingering, shut, closed
+	idx        int32         // position in ln.conns
+	lineDue    int32         // second at which c comes round in the line_timeout wheel; 0 = not in it
+	events     uint8         // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
+	strikes    uint8         // overlong lines with no good line between them
+	proto      tcpProtocolID // what the listener's mode was at accept time (protocol.go)
+	state      connState     // echogate's side of c's life: open, closing, lingering, shut, closed
 	// Flags that are independent of the state and of each other: what the peer did and what the socket may hold.
 	mayRead    bool // the socket may hold input not yet read (connections are edge-triggered)
 	peerShut   bool // epoll reported the peer's FIN: a short read has not yet reached the end
@@ -155,75 +154,13 @@ func (c *tcpConn) read(l *Loop) {
 	}
 }
 
-// consume echoes data: lines (with commands) in line mode, bytes as they are in raw mode. When the output
-// queue is full or the line rate is exceeded it keeps the rest in io.held and stops.
+// consume hands data to c's protocol, and holds what it did not take (a full output queue, the line rate)
+// until c may go on. What a connection that is ending did not take is dropped.
 func (c *tcpConn) consume(l *Loop, data []byte) {
-	io := l.connIO(c)
-	pol := c.ln.pol
-	if c.raw {
-		io.out = append(l.outBuf(io), data...)
-		return
+	l.connIO(c)
+	if n := tcpProtocols[c.proto].serve(l, c, data); n < len(data) && !c.closing() {
+		c.hold(l, data[n:])
 	}
-	io.framer.Max = pol.MaxLine
-	for len(data) > 0 && !c.closing() {
-		if io.queued() >= pol.MaxOutput {
-			c.hold(l, data)
-			break
-		}
-		if !pol.LinesLimited() {
-			// the common case: a run of plain lines is echoed with one copy
-			if n, lines := io.framer.PlainRun(data, pol.MaxOutput-io.queued(), pol.Commands); n > 0 {
-				io.out = append(l.outBuf(io), data[:n]...)
-				c.ln.stats.Lines += uint64(lines)
-				c.strikes = 0
-				data = data[n:]
-				continue
-			}
-		} else if bytes.IndexByte(data, '\n') >= 0 {
-			if ok, wait := pol.TakeLine(&c.bucket, l.nowNano); !ok {
-				c.ln.stats.RateLimited++
-				c.hold(l, data)
-				c.pauseFor(l, wait)
-				break
-			}
-		}
-		if !io.framer.Attached() { // lent only when Next may keep an unfinished line
-			io.framer.Attach(l.linePool.get())
-		}
-		ev, line, rest := io.framer.Next(data)
-		data = rest
-		switch ev {
-		case Line:
-			c.strikes = 0
-			c.ln.stats.Lines++
-			c.line(l, line)
-		case Overflow:
-			c.ln.stats.Overflows++
-			io.out = append(l.outBuf(io), replyTooLong...)
-			if c.strikes++; c.strikes >= 2 {
-				c.end()
-			} else if io.framer.Pending() {
-				c.lineUnfinished(l) // skipping to the '\n' of a line that is not over
-			}
-		case NeedMore:
-			if io.framer.Pending() {
-				c.lineUnfinished(l)
-			}
-		}
-	}
-	if io.framer.Buffered() == 0 {
-		l.linePool.put(io.framer.Detach())
-	}
-}
-
-// line answers one complete line: a command, or the line itself.
-func (c *tcpConn) line(l *Loop, line []byte) {
-	io := c.io
-	if len(line) > 0 && line[0] == '/' && c.ln.pol.Commands {
-		io.out = l.runCommand(l.outBuf(io), c.ln.pol, c.ln.stats, c.peer, line, false)
-		return
-	}
-	io.out = append(l.outBuf(io), line...)
 }
 
 // hold keeps unprocessed input until the connection may go on.
@@ -285,16 +222,12 @@ func (c *tcpConn) settle(l *Loop) {
 	c.setInterest(l)
 }
 
-// finishHalfClose answers a final line that has no '\n' (nothing received is lost), flushes, and marks the
+// finishHalfClose lets the protocol answer what is left after the peer's half-close, flushes, and marks the
 // connection to close once its output is gone.
 func (c *tcpConn) finishHalfClose(l *Loop) {
 	c.end()
-	if c.io == nil || c.raw {
-		return
-	}
-	if p := c.io.framer.Partial(); len(p) > 0 {
-		c.ln.stats.Lines++
-		c.line(l, p)
+	l.connIO(c)
+	if tcpProtocols[c.proto].halfClosed(l, c); c.io.queued() > 0 {
 		c.flush(l)
 	}
 }

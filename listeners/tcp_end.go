@@ -173,7 +173,7 @@ func (l *Loop) checkLine(c *tcpConn) {
 	}
 	c.lineDue = 0
 	timeout := c.ln.pol.LineTimeout
-	if timeout <= 0 || c.raw || c.closing() || c.io == nil || !c.io.framer.Pending() {
+	if timeout <= 0 || c.closing() || c.io == nil || !c.io.framer.Pending() {
 		return // the next unfinished line puts c back
 	}
 	deadline := saturatedAdd(c.lineStart, timeout)

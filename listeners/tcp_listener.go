@@ -76,7 +76,7 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 		return
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	c := &tcpConn{fd: int32(fd), ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), raw: pol.Raw,
+	c := &tcpConn{fd: int32(fd), ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), proto: tcpProtocolFor(pol.Mode),
 		lastActive: l.nowNano, events: unix.EPOLLIN}
 	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
 		l.log.Warn("register connection", "listener", ln.name, "err", err)
