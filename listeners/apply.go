@@ -34,9 +34,10 @@ type detached struct {
 	ln        *tcpListener // a removed TCP listener, whose connections follow its socket on a rename
 }
 
-// Apply executes a reload plan on the loop goroutine: kept listeners get their new policy (existing
-// connections see it at their next event), new sockets are registered, and removed listeners stop accepting
-// while their connections drain. It must run on the loop (through Submit or Call).
+// Apply executes a reload plan: kept listeners get their new policy (existing connections see it at their next
+// event), new sockets are registered, and removed listeners stop accepting while their connections drain. It
+// touches the loop's state without a lock, so it runs either before Run (the first config) or, once Run has
+// started, on the loop goroutine (through Submit or Call); never from another goroutine while Run runs.
 func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Binding) Result {
 	start := time.Now()
 	res := Result{Addrs: map[string]netip.AddrPort{}}

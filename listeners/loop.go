@@ -20,16 +20,18 @@ type handler interface {
 	shutdown(l *Loop, graceful bool)
 }
 
-// Options tune a Loop. Zero values mean the config defaults.
+// Options tune a Loop. A zero value is not the config default: it means off, or at once, unless a field says
+// otherwise. StatsInterval, UDPPeerWindow, DrainTimeout, ShutdownGrace and LogRefusalsEvery are replaced by
+// the [daemon] settings at every Apply, so the values given to New last only until the first one.
 type Options struct {
-	Logger *slog.Logger
+	Logger *slog.Logger // nil discards the loop's logs
 	// Version and StartedAt describe the daemon in /stats json.
 	Version       string
 	StartedAt     time.Time
 	StatsInterval time.Duration // periodic stats log line; 0 = off
-	UDPPeerWindow time.Duration // how long a UDP peer counts as active
-	DrainTimeout  time.Duration // connections of a removed listener are closed after this
-	ShutdownGrace time.Duration // how long a graceful stop may take to flush connections
+	UDPPeerWindow time.Duration // how long a UDP peer counts as active; 0 = config.DefaultUDPPeerWindow
+	DrainTimeout  time.Duration // connections of a removed listener are closed after this; 0 = at once
+	ShutdownGrace time.Duration // how long a graceful stop may take to flush connections; 0 = no wait
 	// WatchdogEvery, when non-zero, calls Watchdog from the loop goroutine at that interval, so a wedged loop
 	// stops the pings.
 	WatchdogEvery time.Duration
@@ -40,7 +42,7 @@ type Options struct {
 	// OnShutdown is called on the loop goroutine when an admin /shutdown is accepted.
 	OnShutdown func(peer string)
 	// LogRefusalsEvery is how often refusals of one reason on one listener are summarised in the log, at
-	// most (see refusals.go).
+	// most (see refusals.go); 0 = config.DefaultLogRefusalsEvery.
 	LogRefusalsEvery time.Duration
 	// LogsDropped, when set, reports how many log lines were lost to a full log queue, for /stats json. It
 	// is called on the loop goroutine and must not block.
