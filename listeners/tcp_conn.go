@@ -129,7 +129,7 @@ func (c *tcpConn) read(l *Loop) {
 		if room <= 0 {
 			return
 		}
-		n, err := readNB(int(c.fd), l.readBuf[:room])
+		n, err := c.recv(l.readBuf[:room])
 		switch {
 		case n > 0:
 			c.lastActive = l.nowNano
@@ -237,7 +237,7 @@ func (c *tcpConn) finishHalfClose(l *Loop) {
 func (c *tcpConn) flush(l *Loop) bool {
 	io := c.io
 	for io.queued() > 0 {
-		n, err := writeNB(int(c.fd), io.out[io.head:])
+		n, err := c.send(io.out[io.head:])
 		if n > 0 {
 			c.ln.stats.BytesOut += uint64(n)
 			c.lastActive = l.nowNano

@@ -63,7 +63,7 @@ func (c *tcpConn) onLingerEvent(l *Loop, events uint32) {
 // discardInput reads and throws away what the peer sends, and notes its EOF. It reports false if c was closed.
 func (c *tcpConn) discardInput(l *Loop) bool {
 	for range readRounds {
-		n, err := readNB(int(c.fd), l.readBuf)
+		n, err := c.recv(l.readBuf)
 		switch {
 		case n > 0:
 			c.ln.stats.BytesIn += uint64(n)
