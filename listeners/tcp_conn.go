@@ -33,9 +33,11 @@ type tcpConn struct {
 	queuedRead bool // on the loop's again list
 }
 
-// connState is where a connection is in its life. It only moves forward: open → closing → closed when the
-// peer half-closed first, open → (closing →) lingering → shut → closed when echogate ends the connection
-// (tcp_end.go), and from any state straight to closed on an error, a timeout or the loop's end.
+// connState is where a connection is in its life; it only moves forward. open → closing when the peer
+// half-closes or the protocol calls end; closing → closed once the output is flushed, if the peer has sent its
+// EOF. Otherwise echogate is ending a connection whose peer may still be sending, so it lingers (tcp_end.go):
+// open or closing → lingering → shut → closed. Any state goes straight to closed on an error, a timeout or
+// the loop's end. Whether the peer has half-closed is the eof flag, not a state: it happens in any state.
 type connState uint8
 
 const (
