@@ -118,7 +118,7 @@ func (c *tcpConn) readable() bool {
 	return io == nil || len(io.held) == 0 && io.rateTimer == nil && io.queued() <= c.ln.pol.MaxOutput/2
 }
 
-// read takes what the socket has (up to a fairness budget) and runs it through the echo. A read shorter than
+// read takes what the socket has (up to a fairness budget) and hands it to the protocol. A read shorter than
 // asked for took everything the socket held, so mayRead is cleared: whatever arrives later raises a new
 // edge-triggered event. The peer's FIN is the exception: it may have come with the data, and only the next
 // read returns the end.
