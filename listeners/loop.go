@@ -49,8 +49,9 @@ type Options struct {
 	LogsDropped func() uint64
 }
 
-// Loop is the single event loop. Everything it owns is touched only by the goroutine running Run; other
-// goroutines hand it work through Submit.
+// Loop is the single event loop: the server (listeners, buffers, stats, lockout, refusals, the Submit queue)
+// over its reactor (the poller, reactor.go). Everything it owns is touched only by the goroutine running Run;
+// other goroutines hand it work through Submit.
 type Loop struct {
 	reactor // epoll, timers, wheels, the again list (reactor.go); the rest is the server's state
 
