@@ -39,8 +39,9 @@ type detached struct {
 
 // Apply executes a reload plan: kept listeners get their new policy (existing connections see it at their
 // next event), leaving listeners stop accepting, and every Add and Rebind is brought up on the socket its
-// action names, carrying on the connections its action names; the connections nobody carries drain. Once
-// the loop runs, Apply must run on it (through Submit or Call); before Run, it brings up the first config.
+// action names, carrying on the connections its action names; the connections nobody carries drain. It
+// touches the loop's state without a lock, so it runs either before Run (the first config) or, once Run has
+// started, on the loop goroutine (through Submit or Call); never from another goroutine while Run runs.
 func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Binding) Result {
 	start := time.Now()
 	res := Result{Addrs: map[string]netip.AddrPort{}}

@@ -19,7 +19,7 @@ func (l *Loop) tick() {
 
 // checkIdle closes c if it has been silent for its listener's idle_timeout, else puts it back in the wheel.
 func (l *Loop) checkIdle(c *tcpConn) {
-	if c.closed {
+	if c.state == connClosed {
 		return
 	}
 	timeout := c.ln.pol.IdleTimeout
@@ -103,11 +103,7 @@ func (l *Loop) beginShutdown(reason string) {
 		u.closeSocket()
 		delete(l.udp, name)
 	}
-	l.fds.each(func(_ int, h handler) {
-		if c, ok := h.(*tcpConn); ok && !c.lingering {
-			c.linger(l)
-		}
-	})
+	l.fds.each(func(_ int, h handler) { h.shutdown(l, true) })
 	if l.stats.TCPNow == 0 {
 		l.finishShutdown()
 		return

@@ -1,9 +1,7 @@
 package listeners
 
 import (
-	"errors"
 	"log/slog"
-	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -16,18 +14,24 @@ import (
 // handler is anything registered in the epoll set: a listening socket, a connection, a UDP socket, the wake fd.
 type handler interface {
 	onEvent(l *Loop, events uint32)
+	// shutdown is told that the loop stops. When graceful, a connection ends without losing what it was
+	// answered (it lingers); otherwise it closes now. Listening and UDP sockets are closed by the Loop through
+	// its listener maps, and the waker by closeAll, so theirs do nothing.
+	shutdown(l *Loop, graceful bool)
 }
 
-// Options tune a Loop. Zero values mean the config defaults.
+// Options tune a Loop. A zero value is not the config default: it means off, or at once, unless a field says
+// otherwise. StatsInterval, UDPPeerWindow, DrainTimeout, ShutdownGrace and LogRefusalsEvery are replaced by
+// the [daemon] settings at every Apply, so the values given to New last only until the first one.
 type Options struct {
-	Logger *slog.Logger
+	Logger *slog.Logger // nil discards the loop's logs
 	// Version and StartedAt describe the daemon in /stats json.
 	Version       string
 	StartedAt     time.Time
 	StatsInterval time.Duration // periodic stats log line; 0 = off
-	UDPPeerWindow time.Duration // how long a UDP peer counts as active
-	DrainTimeout  time.Duration // connections of a removed listener are closed after this
-	ShutdownGrace time.Duration // how long a graceful stop may take to flush connections
+	UDPPeerWindow time.Duration // how long a UDP peer counts as active; 0 = config.DefaultUDPPeerWindow
+	DrainTimeout  time.Duration // connections of a removed listener are closed after this; 0 = at once
+	ShutdownGrace time.Duration // how long a graceful stop may take to flush connections; 0 = no wait
 	// WatchdogEvery, when non-zero, calls Watchdog from the loop goroutine at that interval, so a wedged loop
 	// stops the pings.
 	WatchdogEvery time.Duration
@@ -38,43 +42,34 @@ type Options struct {
 	// OnShutdown is called on the loop goroutine when an admin /shutdown is accepted.
 	OnShutdown func(peer string)
 	// LogRefusalsEvery is how often refusals of one reason on one listener are summarised in the log, at
-	// most (see refusals.go).
+	// most (see refusals.go); 0 = config.DefaultLogRefusalsEvery.
 	LogRefusalsEvery time.Duration
 	// LogsDropped, when set, reports how many log lines were lost to a full log queue, for /stats json. It
 	// is called on the loop goroutine and must not block.
 	LogsDropped func() uint64
 }
 
-// Loop is the single event loop. Everything it owns is touched only by the goroutine running Run; other
-// goroutines hand it work through Submit.
+// Loop is the single event loop: the server (listeners, buffers, stats, lockout, refusals, the Submit queue)
+// over its reactor (the poller, reactor.go). Everything it owns is touched only by the goroutine running Run;
+// other goroutines hand it work through Submit.
 type Loop struct {
-	opts   Options
-	log    *slog.Logger
-	epfd   int
-	wake   *waker
-	fds    fdTable
-	events []unix.EpollEvent
+	reactor // epoll, timers, wheels, the again list (reactor.go); the rest is the server's state
+
+	opts Options
+	log  *slog.Logger
 
 	queueMu sync.Mutex
 	queue   []func()
 	closed  bool          // under queueMu: Run has returned, Submit drops work
 	done    chan struct{} // closed when Run returns
 
-	start   time.Time // the loop's time origin
-	nowNano int64     // monotonic ns since start, cached at every wake-up: every timer and limit uses it
-
 	readBuf  []byte  // one read buffer for every connection
 	pool     bufPool // output and held input
 	linePool bufPool // unfinished lines
-	timers   timerHeap
-	idle     idleWheel // idle_timeout
-	lines    idleWheel // line_timeout: only connections with an unfinished line are in it
 	udpIO    *udpBatch
 
 	udpScratch []byte // command replies for datagrams are built here
 	freeIO     []*connIO
-	again      []*tcpConn // connections to read again before the next wait (see readAgain)
-	againNext  []*tcpConn
 	acceptSA   unix.RawSockaddrAny
 	spare      spareFD
 
@@ -99,19 +94,12 @@ func New(opts Options) (*Loop, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
-	}
 	l := &Loop{
-		start:    time.Now(),
 		pool:     bufPool{size: poolBufSize},
 		linePool: bufPool{size: lineBufSize},
 		done:     make(chan struct{}),
 		opts:     opts,
 		log:      opts.Logger,
-		epfd:     epfd,
-		events:   make([]unix.EpollEvent, 256),
 		readBuf:  make([]byte, readBufSize),
 		tcp:      make(map[string]*tcpListener),
 		udp:      make(map[string]*udpEndpoint),
@@ -121,16 +109,7 @@ func New(opts Options) (*Loop, error) {
 		spare:    newSpareFD(),
 		guards:   udpGuards{lookAgain: make(chan struct{}, 1)},
 	}
-	l.updateNow()
-	l.idle.init(l.nowNano)
-	l.lines.init(l.nowNano)
-	if l.wake, err = newWaker(); err != nil {
-		unix.Close(epfd)
-		return nil, err
-	}
-	if err := l.register(l.wake.fd, unix.EPOLLIN, l.wake); err != nil {
-		l.wake.close()
-		unix.Close(epfd)
+	if err := l.open(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -174,20 +153,16 @@ func (l *Loop) Run() error {
 	}
 	l.scheduleStats()
 	for !l.stopped {
-		n, err := epollWaitRaw(l.epfd, l.events, l.waitMillis())
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		evs, err := l.wait()
+		if err != nil {
 			l.closeAll()
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
-		l.updateNow()
-		for i := 0; i < n; i++ {
-			ev := &l.events[i]
+		for i := range evs {
+			ev := &evs[i]
 			if h := l.handlerFor(int(ev.Fd)); h != nil {
 				h.onEvent(l, ev.Events)
 			}
-		}
-		if n == len(l.events) && n < 4096 {
-			l.events = make([]unix.EpollEvent, 2*n)
 		}
 		l.runAgain()
 		l.runTimers()
@@ -195,27 +170,6 @@ func (l *Loop) Run() error {
 	l.flushRefusals(true)
 	l.closeAll()
 	return l.stopErr
-}
-
-func (l *Loop) updateNow() {
-	// monotonic, so a stepped wall clock moves no timer; one clock read, where time.Now takes two
-	l.nowNano = int64(time.Since(l.start))
-}
-
-// waitMillis is the epoll_wait timeout: the time to the next timer, rounded up.
-func (l *Loop) waitMillis() int {
-	if len(l.again) > 0 {
-		return 0 // connections wait to be read again: only look for new events
-	}
-	next, ok := l.timers.next()
-	if !ok {
-		return -1
-	}
-	d := next - l.nowNano // as of this wake-up: handlers take microseconds, timers are coarser
-	if d <= 0 {
-		return 0
-	}
-	return int((d + int64(time.Millisecond) - 1) / int64(time.Millisecond))
 }
 
 // drainQueue runs the functions other goroutines submitted.
@@ -229,37 +183,6 @@ func (l *Loop) drainQueue() {
 	}
 }
 
-func (l *Loop) handlerFor(fd int) handler { return l.fds.get(fd) }
-
-func (l *Loop) setHandler(fd int, h handler) { l.fds.set(fd, h) }
-
-// register adds fd to the epoll set with the given interest and remembers its handler.
-func (l *Loop) register(fd int, events uint32, h handler) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl add", err)
-	}
-	l.fds.set(fd, h)
-	return nil
-}
-
-// modify changes the interest of a registered fd.
-func (l *Loop) modify(fd int, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
-		return os.NewSyscallError("epoll_ctl mod", err)
-	}
-	return nil
-}
-
-// unregister removes fd from the epoll set; it does not close it.
-func (l *Loop) unregister(fd int) {
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil); err != nil && !errors.Is(err, unix.ENOENT) {
-		l.log.Warn("epoll_ctl del failed", "fd", fd, "err", err)
-	}
-	l.fds.set(fd, nil)
-}
-
 // closeAll closes every socket the loop owns (inherited sockets only leave the set) and the epoll fd.
 func (l *Loop) closeAll() {
 	for _, ln := range l.tcp {
@@ -271,9 +194,7 @@ func (l *Loop) closeAll() {
 		u.closeSocket()
 	}
 	l.fds.each(func(fd int, h handler) {
-		if c, ok := h.(*tcpConn); ok {
-			c.close(l, "shutdown")
-		}
+		h.shutdown(l, false)
 		l.fds.set(fd, nil)
 	})
 	l.spare.release()
@@ -282,7 +203,7 @@ func (l *Loop) closeAll() {
 	l.queue = nil
 	l.wake.close()
 	l.queueMu.Unlock()
-	unix.Close(l.epfd)
+	l.closeEpoll()
 	close(l.done)
 }
 
@@ -297,16 +218,6 @@ func ensureSpareP() {
 	}
 }
 
-// readAgain puts c on the list of connections the loop reads again before its next wait. Connections are
-// edge-triggered: one that stopped reading with input left (its fairness budget ran out, or backpressure has
-// just cleared) gets no new event for that input, so the loop comes back to it by itself.
-func (l *Loop) readAgain(c *tcpConn) {
-	if !c.queuedRead {
-		c.queuedRead = true
-		l.again = append(l.again, c)
-	}
-}
-
 // runAgain gives each connection on the again list one more turn. One that still has input left after it
 // goes on the list for the next turn, after a look at new events, so a busy connection cannot starve the
 // others.
@@ -314,14 +225,13 @@ func (l *Loop) runAgain() {
 	if len(l.again) == 0 {
 		return
 	}
-	list := l.again
-	l.again = l.againNext[:0]
+	list := l.takeAgain()
 	for i, c := range list {
 		list[i] = nil
 		c.queuedRead = false
-		if !c.closed {
+		if c.state != connClosed {
 			c.onEvent(l, 0)
 		}
 	}
-	l.againNext = list[:0]
+	l.doneAgain(list)
 }

@@ -1,7 +1,6 @@
 package listeners
 
 import (
-	"bytes"
 	"errors"
 	"net/netip"
 	"time"
@@ -21,19 +20,45 @@ type tcpConn struct {
 	lineStart  int64 // loop ns of the read that began the unfinished line, if there is one
 	bucket     policy.Bucket
 	fd         int32
-	idx        int32 // position in ln.conns
-	lineDue    int32 // second at which c comes round in the line_timeout wheel; 0 = not in it
-	events     uint8 // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
-	strikes    uint8 // overlong lines with no good line between them
-	raw        bool  // mode at accept time
-	mayRead    bool  // the socket may hold input not yet read (connections are edge-triggered)
-	peerShut   bool  // epoll reported the peer's FIN: a short read has not yet reached the end
-	queuedRead bool  // on the loop's again list
-	eof        bool  // the peer half-closed
-	closing    bool  // close once the output is flushed; read nothing more
-	lingering  bool  // echogate ends c: flushing what was answered, dropping input, then closing at the EOF
-	shut       bool  // lingering, and the write side is shut
-	closed     bool
+	idx        int32         // position in ln.conns
+	lineDue    int32         // second at which c comes round in the line_timeout wheel; 0 = not in it
+	events     uint8         // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
+	strikes    uint8         // overlong lines with no good line between them
+	proto      tcpProtocolID // what the listener's mode was at accept time (protocol.go)
+	state      connState     // echogate's side of c's life: open, closing, lingering, shut, closed
+	// Flags that are independent of the state and of each other: what the peer did and what the socket may hold.
+	mayRead    bool // the socket may hold input not yet read (connections are edge-triggered)
+	peerShut   bool // epoll reported the peer's FIN: a short read has not yet reached the end
+	eof        bool // a read returned the end: the peer half-closed (in any state)
+	queuedRead bool // on the loop's again list
+}
+
+// connState is where a connection is in its life; it only moves forward. open → closing when the peer
+// half-closes or the protocol calls end; closing → closed once the output is flushed, if the peer has sent its
+// EOF. Otherwise echogate is ending a connection whose peer may still be sending, so it lingers (tcp_end.go):
+// open or closing → lingering → shut → closed. Any state goes straight to closed on an error, a timeout or
+// the loop's end. Whether the peer has half-closed is the eof flag, not a state: it happens in any state.
+type connState uint8
+
+const (
+	connOpen      connState = iota // reading and answering
+	connClosing                    // reads nothing more; closes once its output is flushed
+	connLingering                  // echogate ends c: flushing what was answered, dropping input
+	connShut                       // lingering, with the write side shut: waiting for the peer's EOF
+	connClosed
+)
+
+// closing reports whether c takes no more input to answer: it is closing, lingering, shut or closed.
+func (c *tcpConn) closing() bool { return c.state >= connClosing }
+
+// lingering reports whether echogate is ending c (see linger).
+func (c *tcpConn) lingering() bool { return c.state == connLingering || c.state == connShut }
+
+// end asks for c to close once what it has answered is flushed; it answers no more input.
+func (c *tcpConn) end() {
+	if c.state == connOpen {
+		c.state = connClosing
+	}
 }
 
 // connIO is the part of a connection that exists only while it has data in flight.
@@ -55,7 +80,7 @@ func (io *connIO) idle() bool {
 const readRounds = 4
 
 func (c *tcpConn) onEvent(l *Loop, events uint32) {
-	if c.lingering {
+	if c.lingering() {
 		c.onLingerEvent(l, events)
 		return
 	}
@@ -79,21 +104,21 @@ func (c *tcpConn) onEvent(l *Loop, events uint32) {
 	if c.mayRead && c.readable() {
 		c.read(l)
 	}
-	if !c.closed {
+	if c.state != connClosed {
 		c.settle(l)
 	}
 }
 
 // readable reports whether the connection may take more input now.
 func (c *tcpConn) readable() bool {
-	if c.eof || c.closing {
+	if c.eof || c.closing() {
 		return false
 	}
 	io := c.io
 	return io == nil || len(io.held) == 0 && io.rateTimer == nil && io.queued() <= c.ln.pol.MaxOutput/2
 }
 
-// read takes what the socket has (up to a fairness budget) and runs it through the echo. A read shorter than
+// read takes what the socket has (up to a fairness budget) and hands it to the protocol. A read shorter than
 // asked for took everything the socket held, so mayRead is cleared: whatever arrives later raises a new
 // edge-triggered event. The peer's FIN is the exception: it may have come with the data, and only the next
 // read returns the end.
@@ -106,7 +131,7 @@ func (c *tcpConn) read(l *Loop) {
 		if room <= 0 {
 			return
 		}
-		n, err := readNB(int(c.fd), l.readBuf[:room])
+		n, err := c.recv(l.readBuf[:room])
 		switch {
 		case n > 0:
 			c.lastActive = l.nowNano
@@ -131,75 +156,13 @@ func (c *tcpConn) read(l *Loop) {
 	}
 }
 
-// consume echoes data: lines (with commands) in line mode, bytes as they are in raw mode. When the output
-// queue is full or the line rate is exceeded it keeps the rest in io.held and stops.
+// consume hands data to c's protocol, and holds what it did not take (a full output queue, the line rate)
+// until c may go on. What a connection that is ending did not take is dropped.
 func (c *tcpConn) consume(l *Loop, data []byte) {
-	io := l.connIO(c)
-	pol := c.ln.pol
-	if c.raw {
-		io.out = append(l.outBuf(io), data...)
-		return
+	l.connIO(c)
+	if n := tcpProtocols[c.proto].serve(l, c, data); n < len(data) && !c.closing() {
+		c.hold(l, data[n:])
 	}
-	io.framer.Max = pol.MaxLine
-	for len(data) > 0 && !c.closing {
-		if io.queued() >= pol.MaxOutput {
-			c.hold(l, data)
-			break
-		}
-		if !pol.LinesLimited() {
-			// the common case: a run of plain lines is echoed with one copy
-			if n, lines := io.framer.PlainRun(data, pol.MaxOutput-io.queued(), pol.Commands); n > 0 {
-				io.out = append(l.outBuf(io), data[:n]...)
-				c.ln.stats.Lines += uint64(lines)
-				c.strikes = 0
-				data = data[n:]
-				continue
-			}
-		} else if bytes.IndexByte(data, '\n') >= 0 {
-			if ok, wait := pol.TakeLine(&c.bucket, l.nowNano); !ok {
-				c.ln.stats.RateLimited++
-				c.hold(l, data)
-				c.pauseFor(l, wait)
-				break
-			}
-		}
-		if !io.framer.Attached() { // lent only when Next may keep an unfinished line
-			io.framer.Attach(l.linePool.get())
-		}
-		ev, line, rest := io.framer.Next(data)
-		data = rest
-		switch ev {
-		case Line:
-			c.strikes = 0
-			c.ln.stats.Lines++
-			c.line(l, line)
-		case Overflow:
-			c.ln.stats.Overflows++
-			io.out = append(l.outBuf(io), replyTooLong...)
-			if c.strikes++; c.strikes >= 2 {
-				c.closing = true
-			} else if io.framer.Pending() {
-				c.lineUnfinished(l) // skipping to the '\n' of a line that is not over
-			}
-		case NeedMore:
-			if io.framer.Pending() {
-				c.lineUnfinished(l)
-			}
-		}
-	}
-	if io.framer.Buffered() == 0 {
-		l.linePool.put(io.framer.Detach())
-	}
-}
-
-// line answers one complete line: a command, or the line itself.
-func (c *tcpConn) line(l *Loop, line []byte) {
-	io := c.io
-	if len(line) > 0 && line[0] == '/' && c.ln.pol.Commands {
-		io.out = l.runCommand(l.outBuf(io), c.ln.pol, c.ln.stats, c.peer, line, false)
-		return
-	}
-	io.out = append(l.outBuf(io), line...)
 }
 
 // hold keeps unprocessed input until the connection may go on.
@@ -213,7 +176,7 @@ func (c *tcpConn) hold(l *Loop, data []byte) {
 // pauseFor stops reading for d because of the line rate limit.
 func (c *tcpConn) pauseFor(l *Loop, d time.Duration) {
 	c.io.rateTimer = l.schedule(max(d, time.Millisecond), func() {
-		if c.closed || c.io == nil {
+		if c.state == connClosed || c.io == nil {
 			return
 		}
 		c.io.rateTimer = nil
@@ -226,7 +189,7 @@ func (c *tcpConn) pauseFor(l *Loop, d time.Duration) {
 // idle buffers back, and sets the epoll interest to match.
 func (c *tcpConn) settle(l *Loop) {
 	for io := c.io; io != nil; {
-		if len(io.held) > 0 && io.rateTimer == nil && !c.closing && io.queued() < c.ln.pol.MaxOutput {
+		if len(io.held) > 0 && io.rateTimer == nil && !c.closing() && io.queued() < c.ln.pol.MaxOutput {
 			held := io.held
 			io.held = nil
 			c.consume(l, held) // what it cannot take yet it copies into a fresh io.held
@@ -235,20 +198,20 @@ func (c *tcpConn) settle(l *Loop) {
 		if io.queued() > 0 && !c.flush(l) {
 			return
 		}
-		if io.queued() > 0 || len(io.held) == 0 || io.rateTimer != nil || c.closing {
+		if io.queued() > 0 || len(io.held) == 0 || io.rateTimer != nil || c.closing() {
 			break // the socket is full, or nothing more can be done now
 		}
 	}
-	if c.eof && !c.closing && (c.io == nil || len(c.io.held) == 0) {
-		if c.finishHalfClose(l); c.closed {
+	if c.eof && !c.closing() && (c.io == nil || len(c.io.held) == 0) {
+		if c.finishHalfClose(l); c.state == connClosed {
 			return
 		}
 	}
-	if c.closing && !c.eof {
+	if c.closing() && !c.eof {
 		c.linger(l) // echogate ends c (two overlong lines): its last reply must not be lost to a reset
 		return
 	}
-	if c.closing && (c.io == nil || c.io.queued() == 0) {
+	if c.closing() && (c.io == nil || c.io.queued() == 0) {
 		c.close(l, "done")
 		return
 	}
@@ -261,16 +224,12 @@ func (c *tcpConn) settle(l *Loop) {
 	c.setInterest(l)
 }
 
-// finishHalfClose answers a final line that has no '\n' (nothing received is lost), flushes, and marks the
+// finishHalfClose lets the protocol answer what is left after the peer's half-close, flushes, and marks the
 // connection to close once its output is gone.
 func (c *tcpConn) finishHalfClose(l *Loop) {
-	c.closing = true
-	if c.io == nil || c.raw {
-		return
-	}
-	if p := c.io.framer.Partial(); len(p) > 0 {
-		c.ln.stats.Lines++
-		c.line(l, p)
+	c.end()
+	l.connIO(c)
+	if tcpProtocols[c.proto].halfClosed(l, c); c.io.queued() > 0 {
 		c.flush(l)
 	}
 }
@@ -280,7 +239,7 @@ func (c *tcpConn) finishHalfClose(l *Loop) {
 func (c *tcpConn) flush(l *Loop) bool {
 	io := c.io
 	for io.queued() > 0 {
-		n, err := writeNB(int(c.fd), io.out[io.head:])
+		n, err := c.send(io.out[io.head:])
 		if n > 0 {
 			c.ln.stats.BytesOut += uint64(n)
 			c.lastActive = l.nowNano

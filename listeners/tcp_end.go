@@ -31,7 +31,10 @@ const (
 // linger starts ending c: input read but not yet answered (held by the rate limit or backpressure, an
 // unfinished line) is dropped, and what is queued is flushed before the write side is shut.
 func (c *tcpConn) linger(l *Loop) {
-	c.closing, c.lingering = true, true
+	if c.lingering() || c.state == connClosed {
+		return
+	}
+	c.state = connLingering
 	if io := c.io; io != nil {
 		l.cancel(io.rateTimer)
 		io.rateTimer = nil
@@ -60,7 +63,7 @@ func (c *tcpConn) onLingerEvent(l *Loop, events uint32) {
 // discardInput reads and throws away what the peer sends, and notes its EOF. It reports false if c was closed.
 func (c *tcpConn) discardInput(l *Loop) bool {
 	for range readRounds {
-		n, err := readNB(int(c.fd), l.readBuf)
+		n, err := c.recv(l.readBuf)
 		switch {
 		case n > 0:
 			c.ln.stats.BytesIn += uint64(n)
@@ -85,11 +88,11 @@ func (c *tcpConn) discardInput(l *Loop) bool {
 // input (to drop) and for room (to flush).
 func (c *tcpConn) settleLinger(l *Loop) {
 	queued := c.io != nil && c.io.queued() > 0
-	if !queued && !c.shut {
-		c.shut = true
+	if !queued && c.state == connLingering {
+		c.state = connShut
 		_ = unix.Shutdown(int(c.fd), unix.SHUT_WR)
 		c.watchLinger(l)
-		if c.closed {
+		if c.state == connClosed {
 			return
 		}
 	}
@@ -115,7 +118,7 @@ func (c *tcpConn) watchLinger(l *Loop) {
 	shutAt := l.nowNano
 	var check func()
 	check = func() {
-		if c.closed {
+		if c.state == connClosed {
 			return
 		}
 		c.io.rateTimer = nil
@@ -165,12 +168,12 @@ func (c *tcpConn) lineUnfinished(l *Loop) {
 // checkLine is the line_timeout wheel's visit: it ends c with "ERR line-timeout" if its unfinished line has
 // taken longer than line_timeout, and otherwise puts it back for as long as a line is pending.
 func (l *Loop) checkLine(c *tcpConn) {
-	if c.closed || int64(c.lineDue) != l.lines.base {
+	if c.state == connClosed || int64(c.lineDue) != l.lines.base {
 		return // closed, or an entry that a nearer one replaced
 	}
 	c.lineDue = 0
 	timeout := c.ln.pol.LineTimeout
-	if timeout <= 0 || c.raw || c.closing || c.io == nil || !c.io.framer.Pending() {
+	if timeout <= 0 || c.closing() || c.io == nil || !c.io.framer.Pending() {
 		return // the next unfinished line puts c back
 	}
 	deadline := saturatedAdd(c.lineStart, timeout)
@@ -203,12 +206,21 @@ func saturatedAdd(t int64, d time.Duration) int64 {
 	return 1<<63 - 1
 }
 
-// close releases the connection and its buffers.
-func (c *tcpConn) close(l *Loop, reason string) {
-	if c.closed {
+// shutdown ends c when the loop stops: gracefully by lingering, otherwise at once.
+func (c *tcpConn) shutdown(l *Loop, graceful bool) {
+	if graceful {
+		c.linger(l) // nothing if it already lingers
 		return
 	}
-	c.closed = true
+	c.close(l, "shutdown")
+}
+
+// close releases the connection and its buffers.
+func (c *tcpConn) close(l *Loop, reason string) {
+	if c.state == connClosed {
+		return
+	}
+	c.state = connClosed
 	l.setHandler(int(c.fd), nil)
 	_ = unix.Close(int(c.fd))
 	c.ln.removeConn(c)

@@ -26,6 +26,8 @@ type tcpListener struct {
 	backoff time.Duration
 }
 
+func (ln *tcpListener) shutdown(*Loop, bool) {}
+
 // acceptBudget bounds the connections taken per wake-up, so one busy listener cannot starve the others.
 const acceptBudget = 64
 
@@ -74,7 +76,7 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 		return
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	c := &tcpConn{fd: int32(fd), ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), raw: pol.Raw,
+	c := &tcpConn{fd: int32(fd), ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), proto: tcpProtocolFor(pol.Mode),
 		lastActive: l.nowNano, events: unix.EPOLLIN}
 	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
 		l.log.Warn("register connection", "listener", ln.name, "err", err)
@@ -170,8 +172,11 @@ type boundSocket struct {
 
 // detach takes the socket out of the epoll set; connections are left alone.
 func (s *boundSocket) detach(l *Loop) {
-	if s.fd >= 0 {
-		l.unregister(s.fd)
+	if s.fd < 0 {
+		return
+	}
+	if err := l.unregister(s.fd); err != nil {
+		l.log.Warn("take socket out of the epoll set", "fd", s.fd, "err", err)
 	}
 }
 

@@ -1,14 +1,10 @@
 package listeners
 
-import (
-	"container/heap"
-	"math"
-	"time"
-)
+import "time"
 
 // timer is one pending call on the loop goroutine.
 type timer struct {
-	when  int64 // unix nanoseconds
+	when  int64 // loop ns (monotonic, since the loop started)
 	fn    func()
 	index int // in the heap; -1 when not scheduled
 }
@@ -42,42 +38,6 @@ func (h timerHeap) next() (int64, bool) {
 		return 0, false
 	}
 	return h[0].when, true
-}
-
-// schedule runs fn once after d.
-func (l *Loop) schedule(d time.Duration, fn func()) *timer {
-	when := l.nowNano + int64(d)
-	if when < l.nowNano { // a duration of centuries: saturate rather than wrap into the past
-		when = math.MaxInt64
-	}
-	t := &timer{when: when, fn: fn, index: -1}
-	heap.Push(&l.timers, t)
-	return t
-}
-
-// every runs fn at a fixed interval for as long as the loop runs.
-func (l *Loop) every(d time.Duration, fn func()) {
-	var tick func()
-	tick = func() {
-		fn()
-		l.schedule(d, tick)
-	}
-	l.schedule(d, tick)
-}
-
-// cancel removes a timer that has not fired yet.
-func (l *Loop) cancel(t *timer) {
-	if t != nil && t.index >= 0 {
-		heap.Remove(&l.timers, t.index)
-	}
-}
-
-// runTimers fires every timer that is due.
-func (l *Loop) runTimers() {
-	for len(l.timers) > 0 && l.timers[0].when <= l.nowNano {
-		t := heap.Pop(&l.timers).(*timer)
-		t.fn()
-	}
 }
 
 // idleWheel finds due connections without a timer per connection: each connection sits in one one-second

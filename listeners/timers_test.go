@@ -7,8 +7,8 @@ import (
 )
 
 func TestScheduleSaturates(t *testing.T) {
-	l := &Loop{nowNano: int64(time.Hour)}
-	tm := l.schedule(time.Duration(math.MaxInt64), func() {})
+	r := &reactor{nowNano: int64(time.Hour)}
+	tm := r.schedule(time.Duration(math.MaxInt64), func() {})
 	if tm.when != math.MaxInt64 {
 		t.Fatalf("when = %d, want the far future, not a wrapped past", tm.when)
 	}

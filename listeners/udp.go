@@ -19,12 +19,13 @@ type udpEndpoint struct {
 	addr    netip.AddrPort
 	pol     *policy.Policy
 	stats   *Counters
-	peers   map[netip.AddrPort]int64 // last datagram, unix ns; aged out by the loop's tick
+	proto   datagramProtocol         // what is answered (protocol.go)
+	peers   map[netip.AddrPort]int64 // last datagram, loop ns; aged out by the loop's tick
 	vlen    batchSize
 	pktinfo bool // bound to the wildcard: replies go out from each datagram's destination address
 	v6only  bool // an IPv6 socket that serves no IPv4 clients
 	guardID uint64
-	// lastPeer is the peer most recently written to peers, and when.
+	// lastPeer is the peer most recently written to peers, and when (loop ns).
 	lastPeer     netip.AddrPort
 	lastPeerSeen int64
 	buckets      map[netip.Addr]*sourceBucket
@@ -33,7 +34,7 @@ type udpEndpoint struct {
 // sourceBucket is the rate bucket of one source address and when it was last used.
 type sourceBucket struct {
 	policy.Bucket
-	seen int64
+	seen int64 // loop ns
 }
 
 // peerRefresh is how stale a peer's time in the table may get while it keeps sending. It must stay well
@@ -44,7 +45,7 @@ const peerRefresh = 250 * time.Millisecond
 // destination reporting, so replies leave from the address each client sent to.
 func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy) *udpEndpoint {
 	u := &udpEndpoint{name: lc.Name, key: listenerKey(lc), boundSocket: boundSocket{b.FD, b.Inherited},
-		addr: b.Addr, pol: pol, stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
+		addr: b.Addr, pol: pol, proto: datagramProtocols[udpEcho], stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
 		buckets: map[netip.Addr]*sourceBucket{}, v6only: isV6Only(b.FD, b.Addr), guardID: l.newUDPGuardID()}
 	if b.Addr.Addr().IsUnspecified() {
 		if err := enablePktinfo(b.FD, b.Addr.Addr().Is6()); err != nil {
@@ -59,6 +60,8 @@ func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy
 
 // udpRounds bounds the batches taken per wake-up, so one flooded socket cannot starve the others.
 const udpRounds = 4
+
+func (u *udpEndpoint) shutdown(*Loop, bool) {}
 
 func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 	b := l.udpBatch()
@@ -82,7 +85,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 				l.refused(u.name, reasonBroadcast, rawAddrPort(&b.names[i]))
 				continue
 			}
-			if reply, ok := u.answer(l, b, i); ok {
+			if reply, ok := u.answer(l, b, i, ctl); ok {
 				b.queueReply(replies, i, reply, ctl)
 				replies++
 			}
@@ -98,9 +101,9 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 	}
 }
 
-// answer decides what to send back for datagram i of the batch. It returns the reply, which is either the
-// datagram itself or a reply written over it, within the datagram's reply budget (no amplification).
-func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int) ([]byte, bool) {
+// answer admits datagram i of the batch and asks the protocol for its reply: the datagram itself or a reply
+// written over it, within the datagram's reply budget (no amplification). ctl is the reply's source, if any.
+func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int, ctl []byte) ([]byte, bool) {
 	src := rawAddrPort(&b.names[i])
 	size := int(b.hdrs[i].Len)
 	data := b.bufs[i][:min(size, len(b.bufs[i]))]
@@ -132,28 +135,13 @@ func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int) ([]byte, bool) {
 		return nil, false
 	}
 	u.stats.Datagrams++
-	budget := replyBudget(size, src)
+	d := datagram{src: src, data: data, size: size, budget: replyBudget(size, src), ctl: ctl}
 	if b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
+		d.truncated = true
 		u.stats.UDPTruncated++
 		l.refused(u.name, reasonTruncated, src)
-		return u.fitReply(l, src, data, replyDatagramTooLong, budget)
 	}
-	if u.pol.Commands && len(data) > 0 && data[0] == '/' {
-		return u.command(l, src, data, budget)
-	}
-	return data, true
-}
-
-// command answers a command datagram from src with a reply of at most budget bytes, or drops it.
-func (u *udpEndpoint) command(l *Loop, src netip.AddrPort, data []byte, budget int) ([]byte, bool) {
-	if l.statsJSONOverBudget(data, budget) { // known too large before it is built
-		u.stats.UDPDropped++
-		l.refused(u.name, reasonAmplify, src)
-		return nil, false
-	}
-	reply := l.runCommand(l.udpScratch[:0], u.pol, u.stats, src, data, true)
-	l.udpScratch = reply[:0]
-	return u.fitReply(l, src, data, reply, budget)
+	return u.proto.reply(l, u, d)
 }
 
 // The IP and UDP headers of a datagram, as counted by the reply budget: IPv4 20+8 bytes, IPv6 40+8.

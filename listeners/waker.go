@@ -38,4 +38,6 @@ func (w *waker) onEvent(l *Loop, _ uint32) {
 	l.drainQueue()
 }
 
+func (w *waker) shutdown(*Loop, bool) {}
+
 func (w *waker) close() { unix.Close(w.fd) }

@@ -14,8 +14,8 @@ import (
 type Policy struct {
 	Name          string
 	Protocol      config.Protocol
-	Raw           bool // tcp mode "raw": bytes echoed as they arrive, no framing, no commands
-	Commands      bool // "/"-lines are commands
+	Mode          config.Mode // tcp: how bytes are echoed ("line", "raw"); listeners serve each mode
+	Commands      bool        // "/"-lines are commands
 	MaxConns      int
 	MaxConnsPerIP int // 0 = no per-address limit
 	MaxLine       int
@@ -39,7 +39,7 @@ func New(l *config.Listener) *Policy {
 	p := &Policy{
 		Name:          l.Name,
 		Protocol:      l.Protocol,
-		Raw:           l.Mode == config.ModeRaw,
+		Mode:          l.Mode,
 		Commands:      l.Commands,
 		MaxConns:      l.MaxConns,
 		MaxConnsPerIP: l.MaxConnsPerIP,

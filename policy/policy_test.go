@@ -54,7 +54,7 @@ func TestNewCopiesListener(t *testing.T) {
 		UDPDenySources: []uint16{7},
 	}
 	p := New(l)
-	want := Policy{Name: "diag", Protocol: config.TCP, Raw: true, Commands: true, MaxConns: 10,
+	want := Policy{Name: "diag", Protocol: config.TCP, Mode: config.ModeRaw, Commands: true, MaxConns: 10,
 		MaxConnsPerIP: 2, MaxLine: 64, MaxOutput: 128, MaxDatagram: 512, MaxUDPPeers: 7,
 		IdleTimeout: time.Second, LineTimeout: 2 * time.Second}
 	got := *p
@@ -70,8 +70,8 @@ func TestNewCopiesListener(t *testing.T) {
 	if v := p.AdmitDatagram(netip.MustParseAddrPort("10.1.2.3:7")); v != DropSourcePort {
 		t.Errorf("changing the listener's deny ports after New changed the policy: %v", v)
 	}
-	if New(&config.Listener{Mode: config.ModeLine}).Raw {
-		t.Error("line mode gave Raw")
+	if m := New(&config.Listener{Mode: config.ModeRaw}).Mode; m != config.ModeRaw {
+		t.Errorf("raw mode gave mode %q", m)
 	}
 }
 
