@@ -186,7 +186,7 @@ func (l *Loop) bringUp(a config.Action, b Binding, ln *tcpListener) error {
 	if ln == nil {
 		ln = &tcpListener{name: lc.Name, stats: l.stats.counters(lc.Name), perIP: map[netip.Addr]int32{}}
 	}
-	ln.key, ln.fd, ln.inherited, ln.addr, ln.pol, ln.paused = listenerKey(lc), b.FD, b.Inherited, b.Addr, pol, false
+	ln.fd, ln.inherited, ln.addr, ln.pol, ln.paused = b.FD, b.Inherited, b.Addr, pol, false
 	ln.name, ln.stats, ln.removed = lc.Name, l.stats.counters(lc.Name), false
 	if err := l.register(b.FD, unix.EPOLLIN, ln); err != nil {
 		b.Close()

@@ -103,11 +103,6 @@ func (b Binding) Close() {
 	}
 }
 
-// listenerKey identifies a protocol and configured address, to find a socket to hand over on a rename.
-func listenerKey(lc *config.Listener) string {
-	return string(lc.Protocol) + "/" + lc.Address
-}
-
 // Activated looks up a socket passed by systemd for a listener. It reports false when there is none, and an
 // error when there is one that does not fit (a datagram socket for a TCP listener).
 type Activated func(lc *config.Listener) (Binding, bool, error)

@@ -14,7 +14,6 @@ import (
 // tcpListener is a listening TCP socket and the connections it accepted.
 type tcpListener struct {
 	name string
-	key  string // protocol/address from the config, to hand the socket over on a rename
 	boundSocket
 	addr    netip.AddrPort
 	pol     *policy.Policy
