@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // A config change that arrives while the daemon is stopping (here: flushing to a client that does not read)
@@ -17,8 +19,8 @@ import (
 func TestNoReloadDuringShutdown(t *testing.T) {
 	t.Parallel()
 	cfg := "[daemon]\nshutdown_grace = \"3s\"\n" + tcpListenerTOML("main", "127.0.0.1:0")
-	d := startDaemon(t, cfg)
-	c := dialTCP(t, d.addr("main"))
+	d := echotest.Start(t, cfg)
+	c := echotest.DialTCP(t, d.Addr("main"))
 	// Queue far more than the socket buffers hold, without reading: the daemon has output to flush.
 	line := strings.Repeat("x", 1000) + "\n"
 	go func() {
@@ -29,16 +31,16 @@ func TestNoReloadDuringShutdown(t *testing.T) {
 		}
 	}()
 	time.Sleep(500 * time.Millisecond)
-	mark := d.logLines()
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	if _, err := d.waitLogAfter(mark, "shutting down", 5*time.Second); err != nil {
+	mark := d.LogLines()
+	d.Cmd.Process.Signal(syscall.SIGTERM)
+	if _, err := d.WaitLogAfter(mark, "shutting down", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	saveAtomic(t, d.config, cfg+tcpListenerTOML("late", "127.0.0.1:0"))
-	if err := d.wait(15 * time.Second); err != nil {
+	echotest.SaveAtomic(t, d.Config, cfg+tcpListenerTOML("late", "127.0.0.1:0"))
+	if err := d.Wait(15 * time.Second); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
-	for _, l := range d.log.snapshot()[mark:] {
+	for _, l := range d.Lines()[mark:] {
 		if strings.Contains(l, "msg=reload") || strings.Contains(l, "listener=late") {
 			t.Errorf("reload applied during shutdown: %s", l)
 		}
@@ -64,8 +66,8 @@ func TestReloadCommandRefusesStalePID(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(echogateBin, "reload", "-config", cfg).CombinedOutput()
-	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "not echogate") {
+	out, err := exec.Command(echotest.Bin(), "reload", "-config", cfg).CombinedOutput()
+	if code := echotest.ExitCode(err); code != 2 || !strings.Contains(string(out), "not echogate") {
 		t.Fatalf("reload: exit %d, output %q; want exit 2 (no daemon) refusing the stale PID", code, out)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -74,22 +76,12 @@ func TestReloadCommandRefusesStalePID(t *testing.T) {
 	}
 }
 
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
 // The connection closed by a second overlong line ends with a clean EOF after both error replies, even while
 // the client is still sending: echogate shuts its write side and drains instead of resetting.
 func TestOverflowCloseIsClean(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("small", "127.0.0.1:0", "max_line = 8"))
-	c := dialTCP(t, d.addr("small"))
+	d := echotest.Start(t, tcpListenerTOML("small", "127.0.0.1:0", "max_line = 8"))
+	c := echotest.DialTCP(t, d.Addr("small"))
 	// One write: the daemon reads the two overlong lines together with input it will never read.
 	go io.WriteString(c, strings.Repeat("a", 20)+"\n"+strings.Repeat("b", 20)+"\n"+strings.Repeat("z", 512<<10))
 	got, err := io.ReadAll(c)
