@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,6 +38,9 @@ func TestNoReloadDuringShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	echotest.SaveAtomic(t, d.Config, cfg+tcpListenerTOML("late", "127.0.0.1:0"))
+	if _, err := d.WaitLogAfter(mark, "reload ignored: stopping", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Wait(15 * time.Second); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
@@ -55,24 +59,32 @@ func TestReloadCommandRefusesStalePID(t *testing.T) {
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { other.Process.Kill(); other.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = other.Wait(); close(exited) }() // reaped at once: no zombie that looks alive
+	defer func() { _ = other.Process.Kill(); <-exited }()
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "echogate.pid")
 	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", other.Process.Pid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "echogate.toml")
-	toml := fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile) + tcpListenerTOML("main", "127.0.0.1:0")
-	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(echotest.Bin(), "reload", "-config", cfg).CombinedOutput()
-	if code := echotest.ExitCode(err); code != 2 || !strings.Contains(string(out), "not echogate") {
+	echotest.SaveInPlace(t, cfg, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("main", "127.0.0.1:0"))
+	stdout, stderr, code := echotest.RunCLI(t, "reload", "-config", cfg)
+	if out := stdout + stderr; code != 2 || !strings.Contains(out, "not echogate") {
 		t.Fatalf("reload: exit %d, output %q; want exit 2 (no daemon) refusing the stale PID", code, out)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
-		t.Fatalf("the unrelated process was signalled: %v", err)
+	select {
+	case <-exited:
+		t.Fatalf("the unrelated process was signalled: it exited (%v)", waitErr)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// It ends by the SIGKILL sent now, not by a SIGHUP sent before.
+	_ = other.Process.Kill()
+	<-exited
+	var ee *exec.ExitError
+	if err := waitErr; !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the unrelated process ended with %v, want killed by SIGKILL", err)
 	}
 }
 
