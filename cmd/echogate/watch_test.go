@@ -42,11 +42,12 @@ func TestWatchSlowWriterAppliedAfterClose(t *testing.T) {
 	checkMaxLine(t, live, 200)
 	echotest.TCPEcho(t, d.Addr("b"), "added by the slow write\n")
 	time.Sleep(watchSettle)
-	if n := d.CountLogAfter(mark, "msg=reload result="); n != 1 {
-		t.Errorf("%d reloads for one slow write, want 1", n)
+	ok, failed := echotest.Reloads(t, a)
+	if ok != 1 {
+		t.Errorf("%d reloads for one slow write, want 1", ok)
 	}
-	if n := d.CountLogAfter(mark, "reload failed"); n != 0 {
-		t.Errorf("%d failed reloads: the empty file was read", n)
+	if failed != 0 {
+		t.Errorf("%d failed reloads: the empty file was read", failed)
 	}
 }
 
@@ -67,8 +68,8 @@ func TestWatchValidPrefixNeverApplied(t *testing.T) {
 	checkMaxLine(t, live, 200)
 	echotest.TCPEcho(t, d.Addr("b"), "the rest of the file\n")
 	time.Sleep(watchSettle)
-	if n := d.CountLogAfter(mark, "msg=reload result="); n != 1 {
-		t.Errorf("%d reloads, want 1", n)
+	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok != 1 {
+		t.Errorf("%d reloads, want 1", ok)
 	}
 }
 
@@ -99,8 +100,8 @@ func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
 	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
 	d.AwaitReload(t, fixed)
 	checkMaxLine(t, echotest.DialTCP(t, d.Addr("a")), 300)
-	if n := d.CountLogAfter(mark, "reload failed"); n != 1 {
-		t.Errorf("%d failed reloads logged, want 1", n)
+	if _, failed := echotest.Reloads(t, d.Addr("a")); failed != 1 {
+		t.Errorf("%d failed reloads, want 1", failed)
 	}
 	if n := d.CountLogAfter(mark, "config file unchanged"); n != 0 {
 		t.Errorf("the config was read again %d times for writes to another file", n)
@@ -128,8 +129,8 @@ func TestReloadRejectedContentNotRetried(t *testing.T) {
 	other := d.LogLines()
 	echotest.SaveAtomic(t, d.Config, broken+"# another mistake\nmax_line = 0\n")
 	d.AwaitReloadFailed(t, other)
-	if n := d.CountLogAfter(mark, "reload failed"); n != 3 {
-		t.Errorf("%d failed reloads, want 3 (the first save, SIGHUP, other content)", n)
+	if _, failed := echotest.Reloads(t, d.Addr("a")); failed != 3 {
+		t.Errorf("%d failed reloads, want 3 (the first save, SIGHUP, other content)", failed)
 	}
 	fixed := d.LogLines()
 	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
@@ -184,13 +185,14 @@ func TestWatchFollowsReplacedDirectory(t *testing.T) {
 		checkMaxLine(t, live, 100+i+1)
 	}
 	mark := d.LogLines()
+	before, _ := echotest.Reloads(t, d.Addr("a"))
 	echotest.SaveInPlace(t, filepath.Join(root, "conf.old1", "echogate.toml"), version(9)) // no longer the config
 	echotest.SaveInPlace(t, path, version(5))
 	d.AwaitReload(t, mark)
 	checkMaxLine(t, live, 105)
 	time.Sleep(watchSettle)
-	if n := d.CountLogAfter(mark, "msg=reload result="); n != 1 {
-		t.Errorf("%d reloads after an edit of the old directory and one of the config, want 1", n)
+	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok-before != 1 {
+		t.Errorf("%d reloads after an edit of the old directory and one of the config, want 1", ok-before)
 	}
 }
 
@@ -202,7 +204,6 @@ func TestWatchConfigMapSwap(t *testing.T) {
 	cm := echotest.NewConfigMap(t, version(0))
 	d := echotest.Start(t, "", echotest.Options{NoConfig: true, Args: []string{"-config", cm.Path()}})
 	live := echotest.DialTCP(t, d.Addr("a"))
-	mark := d.LogLines()
 	for n := 1; n <= 3; n++ {
 		step := d.LogLines()
 		cm.Swap(t, version(n))
@@ -210,8 +211,8 @@ func TestWatchConfigMapSwap(t *testing.T) {
 		checkMaxLine(t, live, 100+n)
 	}
 	time.Sleep(watchSettle)
-	if n := d.CountLogAfter(mark, "msg=reload result="); n != 3 {
-		t.Errorf("%d reloads for 3 swaps", n)
+	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok != 3 {
+		t.Errorf("%d reloads for 3 swaps", ok)
 	}
 }
 
@@ -258,7 +259,6 @@ func TestWatchEditorsAndTools(t *testing.T) {
 			return exec.Command("mv", tmp, d.Config)
 		}},
 	}
-	mark := d.LogLines()
 	saves := 0
 	for _, tool := range tools {
 		if _, err := exec.LookPath(strings.Fields(tool.name)[0]); err != nil {
@@ -278,8 +278,8 @@ func TestWatchEditorsAndTools(t *testing.T) {
 		checkMaxLine(t, live, 100+saves)
 		time.Sleep(watchSettle) // a second reload for the same save would be counted below
 	}
-	if n := d.CountLogAfter(mark, "msg=reload result="); n != saves {
-		t.Errorf("%d reloads for %d saves", n, saves)
+	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok != uint64(saves) {
+		t.Errorf("%d reloads for %d saves", ok, saves)
 	}
 }
 

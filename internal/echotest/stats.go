@@ -57,3 +57,11 @@ func WaitStats(t *testing.T, addr, what string, ok func(listeners.Snapshot) bool
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Reloads returns the daemon's reloads_ok and reloads_failed counters, from `/stats json` on addr: how many
+// reloads were applied whole and how many were rejected (or applied in part) since the daemon started.
+func Reloads(t *testing.T, addr string) (ok, failed uint64) {
+	t.Helper()
+	s := Stats(t, addr)
+	return s.ReloadsOK, s.ReloadsFailed
+}
