@@ -23,18 +23,18 @@ func TestActivationRefused(t *testing.T) {
 		want  []string
 	}{
 		{"datagram for a tcp listener", func(t *testing.T) []passedSocket { return []passedSocket{passUDP(t, "web")} },
-			unboundListener("web", "tcp"), []string{`listener \"web\" is tcp but systemd passed a datagram socket named \"web\"`}},
+			echotest.UnboundListener("web", "tcp"), []string{`listener \"web\" is tcp but systemd passed a datagram socket named \"web\"`}},
 		{"stream for a udp listener", func(t *testing.T) []passedSocket { return []passedSocket{passTCP(t, "dns")} },
-			unboundListener("dns", "udp"), []string{`listener \"dns\" is udp but systemd passed a stream socket named \"dns\"`}},
+			echotest.UnboundListener("dns", "udp"), []string{`listener \"dns\" is udp but systemd passed a stream socket named \"dns\"`}},
 		{"connection socket (Accept=yes)", func(t *testing.T) []passedSocket { return []passedSocket{acceptedConn(t, "web")} },
-			unboundListener("web", "tcp"), []string{`fd 3 named \"web\"`, "Accept=yes is not supported"}},
+			echotest.UnboundListener("web", "tcp"), []string{`fd 3 named \"web\"`, "Accept=yes is not supported"}},
 		{"unix socket", func(t *testing.T) []passedSocket { return []passedSocket{unixSocket(t, "web")} },
-			unboundListener("web", "tcp"), []string{`fd 3 named \"web\"`, "not an AF_INET or AF_INET6 socket"}},
+			echotest.UnboundListener("web", "tcp"), []string{`fd 3 named \"web\"`, "not an AF_INET or AF_INET6 socket"}},
 		{"two unnamed sockets for one listener", func(t *testing.T) []passedSocket {
 			return []passedSocket{passTCP(t, "unknown"), passTCP(t, "unknown")}
-		}, unboundListener("web", "tcp"), []string{`listener \"web\": systemd passed 2 unnamed stream sockets`}},
+		}, echotest.UnboundListener("web", "tcp"), []string{`listener \"web\": systemd passed 2 unnamed stream sockets`}},
 		{"unnamed socket, two tcp listeners", func(t *testing.T) []passedSocket { return []passedSocket{passTCP(t, "")} },
-			unboundListener("t1", "tcp") + unboundListener("t2", "tcp"),
+			echotest.UnboundListener("t1", "tcp") + echotest.UnboundListener("t2", "tcp"),
 			[]string{`listener \"t1\": no address, and systemd passed no socket named \"t1\"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,7 +130,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 // that was free a moment ago (another one if it was taken meanwhile) and waits until the tool listens.
 func socketActivate(t *testing.T, tool, name, proto, flag string) (*echotest.Daemon, string) {
 	t.Helper()
-	toml := unboundListener(name, proto)
+	toml := echotest.UnboundListener(name, proto)
 	for try := 0; ; try++ {
 		addr := echotest.FreeAddr(t, proto)
 		wrap := []string{tool, "-l", addr, "--fdname=" + name}
@@ -154,7 +154,7 @@ func TestActivationUnservableUnclaimedSocket(t *testing.T) {
 	t.Parallel()
 	web := passTCP(t, "web")
 	socks := []passedSocket{web, unixSocket(t, "metrics")}
-	d := echotest.Start(t, unboundListener("web", "tcp"), activated(socks, true))
+	d := echotest.Start(t, echotest.UnboundListener("web", "tcp"), activated(socks, true))
 	if _, err := d.WaitLog("cannot serve and no listener claims", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

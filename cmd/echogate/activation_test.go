@@ -95,15 +95,6 @@ func activated(socks []passedSocket, named bool) echotest.Options {
 	return o
 }
 
-// unboundListener is a listener with no address: it can only serve a socket systemd passes.
-func unboundListener(name, proto string, extra ...string) string {
-	s := "\n[[listener]]\nname = \"" + name + "\"\nprotocol = \"" + proto + "\"\n"
-	for _, e := range extra {
-		s += e + "\n"
-	}
-	return s
-}
-
 // expectAdopted checks that the daemon logged adopting s as fd for listener, and serves it there.
 func expectAdopted(t *testing.T, d *echotest.Daemon, listener string, fd int, s passedSocket) {
 	t.Helper()
@@ -123,8 +114,8 @@ func expectAdopted(t *testing.T, d *echotest.Daemon, listener string, fd int, s 
 func TestActivationNamedSockets(t *testing.T) {
 	t.Parallel()
 	socks := []passedSocket{passUDP(t, "b-udp"), passTCP(t, "a-tcp"), passTCP(t, "b-tcp"), passUDP(t, "a-udp")}
-	toml := unboundListener("a-tcp", "tcp", "max_line = 8") + unboundListener("b-tcp", "tcp") +
-		unboundListener("a-udp", "udp", "max_datagram = 8") + unboundListener("b-udp", "udp")
+	toml := echotest.UnboundListener("a-tcp", "tcp", "max_line = 8") + echotest.UnboundListener("b-tcp", "tcp") +
+		echotest.UnboundListener("a-udp", "udp", "max_datagram = 8") + echotest.UnboundListener("b-udp", "udp")
 	d := echotest.Start(t, toml, activated(socks, true))
 	for i, s := range socks {
 		expectAdopted(t, d, s.name, 3+i, s)
@@ -186,7 +177,7 @@ func expectStillListening(t *testing.T, s passedSocket) {
 func TestActivationUnnamedByType(t *testing.T) {
 	t.Parallel()
 	socks := []passedSocket{passUDP(t, ""), passTCP(t, "")}
-	d := echotest.Start(t, unboundListener("t", "tcp", "max_line = 8")+unboundListener("u", "udp"),
+	d := echotest.Start(t, echotest.UnboundListener("t", "tcp", "max_line = 8")+echotest.UnboundListener("u", "udp"),
 		activated(socks, false))
 	expectAdopted(t, d, "u", 3, socks[0])
 	expectAdopted(t, d, "t", 4, socks[1])
@@ -217,7 +208,7 @@ func TestActivationMPTCPAndPlainTCP(t *testing.T) {
 	if proto != unix.IPPROTO_MPTCP {
 		t.Logf("net.Listen gave SO_PROTOCOL %d, not MPTCP (kernel without MPTCP?): the MPTCP case is not exercised", proto)
 	}
-	d := echotest.Start(t, unboundListener("mptcp", "tcp")+unboundListener("plain", "tcp"),
+	d := echotest.Start(t, echotest.UnboundListener("mptcp", "tcp")+echotest.UnboundListener("plain", "tcp"),
 		activated([]passedSocket{mp, plain}, true))
 	expectAdopted(t, d, "mptcp", 3, mp)
 	expectAdopted(t, d, "plain", 4, plain)
@@ -233,7 +224,7 @@ func TestActivationMPTCPAndPlainTCP(t *testing.T) {
 func TestActivationUnclaimedSocket(t *testing.T) {
 	t.Parallel()
 	echo, stray := passTCP(t, "echo"), passUDP(t, "stray")
-	d := echotest.Start(t, unboundListener("echo", "tcp"), activated([]passedSocket{echo, stray}, true))
+	d := echotest.Start(t, echotest.UnboundListener("echo", "tcp"), activated([]passedSocket{echo, stray}, true))
 	line, err := d.WaitLog("no listener claims", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +235,7 @@ func TestActivationUnclaimedSocket(t *testing.T) {
 	echotest.RoundTrip(t, echotest.DialTCP(t, echo.addr), "still serving\n", "still serving\n")
 
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, unboundListener("echo", "tcp")+unboundListener("stray", "udp"))
+	echotest.SaveAtomic(t, d.Config, echotest.UnboundListener("echo", "tcp")+echotest.UnboundListener("stray", "udp"))
 	d.AwaitReload(t, mark)
 	if got := d.Addr("stray"); got != stray.addr {
 		t.Fatalf("stray serves %s, want %s", got, stray.addr)
@@ -289,12 +280,12 @@ func holdsSocket(t *testing.T, pid int, inode string) bool {
 func TestActivationReloadRemovesAndReadopts(t *testing.T) {
 	t.Parallel()
 	keep, gone, goneUDP := passTCP(t, "keep"), passTCP(t, "gone"), passUDP(t, "gone-udp")
-	all := unboundListener("keep", "tcp") + unboundListener("gone", "tcp") + unboundListener("gone-udp", "udp")
+	all := echotest.UnboundListener("keep", "tcp") + echotest.UnboundListener("gone", "tcp") + echotest.UnboundListener("gone-udp", "udp")
 	d := echotest.Start(t, all, activated([]passedSocket{keep, gone, goneUDP}, true))
 	echotest.RoundTrip(t, echotest.DialTCP(t, gone.addr), "before\n", "before\n")
 
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, unboundListener("keep", "tcp"))
+	echotest.SaveAtomic(t, d.Config, echotest.UnboundListener("keep", "tcp"))
 	d.AwaitReload(t, mark)
 	for _, s := range []passedSocket{gone, goneUDP} {
 		if !holdsSocket(t, d.Pid(), socketInode(t, s.file)) {
@@ -318,8 +309,8 @@ func TestActivationReloadRemovesAndReadopts(t *testing.T) {
 	echotest.RoundTrip(t, echotest.DialTCP(t, keep.addr), "kept\n", "kept\n")
 
 	mark = d.LogLines()
-	echotest.SaveAtomic(t, d.Config, unboundListener("keep", "tcp")+unboundListener("gone", "tcp", "max_line = 8")+
-		unboundListener("gone-udp", "udp"))
+	echotest.SaveAtomic(t, d.Config, echotest.UnboundListener("keep", "tcp")+echotest.UnboundListener("gone", "tcp", "max_line = 8")+
+		echotest.UnboundListener("gone-udp", "udp"))
 	d.AwaitReload(t, mark)
 	if got := d.Addr("gone"); got != gone.addr {
 		t.Fatalf("gone is back on %s, want the same socket %s", got, gone.addr)

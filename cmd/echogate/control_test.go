@@ -65,7 +65,7 @@ func TestReloadCommandReportsOutcome(t *testing.T) {
 	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "control.sock")
 	head := controlTOML(sock)
-	d := echotest.Start(t, head+tcpListenerTOML("x", "127.0.0.1:0"))
+	d := echotest.Start(t, head+echotest.TCPListener("x", "127.0.0.1:0"))
 	if _, err := d.WaitLog("msg=\"control socket\" path="+sock, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestReloadCommandReportsOutcome(t *testing.T) {
 
 	for _, broken := range []string{"max_line = 0", "max_line = = 3"} { // a bad value; a syntax error after [daemon]
 		mark := d.LogLines()
-		echotest.SaveAtomic(t, d.Config, head+tcpListenerTOML("x", "127.0.0.1:0", broken))
+		echotest.SaveAtomic(t, d.Config, head+echotest.TCPListener("x", "127.0.0.1:0", broken))
 		d.AwaitReloadFailed(t, mark) // the watcher saw it first
 		out, errOut, code = echotest.RunCLIWith(t, nil, nil, "reload", "-config", d.Config)
 		if code != 1 || !strings.HasPrefix(errOut, "error ") || !regexp.MustCompile(`echogate\.toml:\d+:\d+: `).MatchString(errOut) {
@@ -84,7 +84,7 @@ func TestReloadCommandReportsOutcome(t *testing.T) {
 				broken, code, out, errOut)
 		}
 	}
-	echotest.SaveAtomic(t, d.Config, head+tcpListenerTOML("x", "127.0.0.1:0", "max_line = 0"))
+	echotest.SaveAtomic(t, d.Config, head+echotest.TCPListener("x", "127.0.0.1:0", "max_line = 0"))
 	out, errOut, code = echotest.RunCLIWith(t, nil, nil, "reload", "-config", d.Config)
 	if code != 1 || !positionedMaxLine.MatchString(errOut) {
 		t.Fatalf("rejected reload: exit %d, stdout %q, stderr %q; want exit 1 and the positioned error", code, out, errOut)
@@ -117,9 +117,9 @@ func TestReloadCommandFallsBackToSIGHUP(t *testing.T) {
 	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "echogate.pid")
 	head := fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)
-	d := echotest.Start(t, head+tcpListenerTOML("x", "127.0.0.1:0"))
+	d := echotest.Start(t, head+echotest.TCPListener("x", "127.0.0.1:0"))
 	other := filepath.Join(t.TempDir(), "other.toml") // finds the daemon; invalid, but not what the daemon serves
-	echotest.SaveInPlace(t, other, head+tcpListenerTOML("x", "127.0.0.1:0", "max_line = 0"))
+	echotest.SaveInPlace(t, other, head+echotest.TCPListener("x", "127.0.0.1:0", "max_line = 0"))
 
 	mark := d.LogLines()
 	out, errOut, code := echotest.RunCLIWith(t, nil, nil, "reload", "-config", other)
@@ -130,7 +130,7 @@ func TestReloadCommandFallsBackToSIGHUP(t *testing.T) {
 	d.AwaitReload(t, mark)
 
 	mark = d.LogLines()
-	echotest.SaveAtomic(t, d.Config, head+tcpListenerTOML("x", "127.0.0.1:0", "max_line = 0"))
+	echotest.SaveAtomic(t, d.Config, head+echotest.TCPListener("x", "127.0.0.1:0", "max_line = 0"))
 	d.AwaitReloadFailed(t, mark)
 	mark = d.LogLines()
 	_, errOut, code = echotest.RunCLIWith(t, nil, nil, "reload", "-config", other)
@@ -155,7 +155,7 @@ func TestControlSocketRuntimeDirectory(t *testing.T) {
 	t.Parallel()
 	first, second := t.TempDir(), t.TempDir()
 	env := []string{"RUNTIME_DIRECTORY=" + first + ":" + second}
-	d := echotest.Start(t, tcpListenerTOML("x", "127.0.0.1:0"), echotest.Options{Env: env})
+	d := echotest.Start(t, echotest.TCPListener("x", "127.0.0.1:0"), echotest.Options{Env: env})
 	sock := filepath.Join(first, "control.sock")
 	if fi, err := os.Lstat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("control socket at %s: %v %v; want a socket with mode 0600", sock, fi, err)
@@ -182,7 +182,7 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 	}
 	ln.SetUnlinkOnClose(false)
 	ln.Close() // the file stays, and nobody answers: what a crash leaves
-	d := echotest.Start(t, controlTOML(stale)+tcpListenerTOML("x", "127.0.0.1:0"))
+	d := echotest.Start(t, controlTOML(stale)+echotest.TCPListener("x", "127.0.0.1:0"))
 	if _, err := d.WaitLog("removed a stale control socket", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 
 	moved := filepath.Join(dir, "moved.sock")
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, controlTOML(moved)+tcpListenerTOML("x", "127.0.0.1:0"))
+	echotest.SaveAtomic(t, d.Config, controlTOML(moved)+echotest.TCPListener("x", "127.0.0.1:0"))
 	d.AwaitReload(t, mark)
 	if _, err := d.WaitLogAfter(mark, "control socket moved", 5*time.Second); err != nil {
 		t.Fatal(err)
@@ -213,7 +213,7 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 	t.Run("not a socket", func(t *testing.T) {
 		file := filepath.Join(dir, "file.sock")
 		echotest.SaveInPlace(t, file, "precious\n")
-		d := echotest.Start(t, controlTOML(file)+tcpListenerTOML("x", "127.0.0.1:0"), echotest.Options{NoReady: true})
+		d := echotest.Start(t, controlTOML(file)+echotest.TCPListener("x", "127.0.0.1:0"), echotest.Options{NoReady: true})
 		d.ExpectExit(t, 1)
 		if _, err := d.WaitLog("is not a socket", 0); err != nil {
 			t.Error(err)
@@ -229,7 +229,7 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		d := echotest.Start(t, controlTOML(live)+tcpListenerTOML("x", "127.0.0.1:0"), echotest.Options{NoReady: true})
+		d := echotest.Start(t, controlTOML(live)+echotest.TCPListener("x", "127.0.0.1:0"), echotest.Options{NoReady: true})
 		d.ExpectExit(t, 1)
 		if _, err := d.WaitLog("another process answers on it", 0); err != nil {
 			t.Error(err)
@@ -242,7 +242,7 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 func TestControlSocketBounds(t *testing.T) {
 	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "control.sock")
-	echotest.Start(t, controlTOML(sock)+tcpListenerTOML("x", "127.0.0.1:0"))
+	echotest.Start(t, controlTOML(sock)+echotest.TCPListener("x", "127.0.0.1:0"))
 	var silent []net.Conn
 	for i := 0; i < controlMaxClients; i++ {
 		c, err := net.Dial("unix", sock)
@@ -291,7 +291,7 @@ func TestControlSocketPeerCredentials(t *testing.T) {
 		}
 	}
 	sock := filepath.Join(dir, "control.sock")
-	d := echotest.Start(t, controlTOML(sock)+tcpListenerTOML("x", "127.0.0.1:0"))
+	d := echotest.Start(t, controlTOML(sock)+echotest.TCPListener("x", "127.0.0.1:0"))
 	_, errOut, code := echotest.RunCLIWith(t, nil, nobody, "status", "-control", sock)
 	if code != 2 || !strings.Contains(errOut, "permission denied") {
 		t.Fatalf("uid 65534 on the 0600 socket: exit %d, stderr %q; want exit 2, permission denied", code, errOut)

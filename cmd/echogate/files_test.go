@@ -113,7 +113,7 @@ func TestOddFilesRefused(t *testing.T) {
 func TestReloadRefusesOddFiles(t *testing.T) {
 	t.Parallel()
 	tok := pWriteToken(t, t.TempDir(), "shutdown.token", pToken+"\n", 0o600)
-	d := echotest.Start(t, tcpListenerTOML("main", "127.0.0.1:0", `token_file = "`+tok+`"`))
+	d := echotest.Start(t, echotest.TCPListener("main", "127.0.0.1:0", `token_file = "`+tok+`"`))
 	addr := d.Addr("main")
 
 	// The token file is replaced by a FIFO, outside the watched directory: SIGHUP reloads.
@@ -138,7 +138,7 @@ func TestReloadRefusesOddFiles(t *testing.T) {
 		{"fifo", "not a regular file: it is a named pipe (FIFO)", func(p string) { fMkfifo(t, p) }},
 		{"zero", "not a regular file: it is a character device", func(p string) { fSymlink(t, "/dev/zero", p) }},
 		{"huge", "the file is 1073741824 bytes, over the limit of 16777216 (16 MiB)",
-			func(p string) { fSparse(t, p, tcpListenerTOML("main", addr), 1<<30) }},
+			func(p string) { fSparse(t, p, echotest.TCPListener("main", addr), 1<<30) }},
 	} {
 		next := filepath.Join(spare, step.name)
 		step.make(next)
@@ -177,7 +177,7 @@ func TestPIDFilePlantedSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	pidFile := fSymlink(t, victim, filepath.Join(dir, "echogate.pid"))
-	d := echotest.Start(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("main", "127.0.0.1:0"))
+	d := echotest.Start(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+echotest.TCPListener("main", "127.0.0.1:0"))
 	checkVictim := func() {
 		t.Helper()
 		if b, err := os.ReadFile(victim); err != nil || string(b) != "precious\n" {
@@ -209,7 +209,7 @@ func TestPIDFilePlantedSymlink(t *testing.T) {
 func TestPIDFileNotOursKept(t *testing.T) {
 	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "echogate.pid")
-	d := echotest.Start(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("main", "127.0.0.1:0"))
+	d := echotest.Start(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+echotest.TCPListener("main", "127.0.0.1:0"))
 	const other = "4194000\n"
 	if err := os.WriteFile(pidFile, []byte(other), 0o644); err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ func junkLines(r *rand.Rand, n int) []byte {
 // expects exactly want back, then EOF when closed is set.
 func hSendExpect(t *testing.T, addr string, want string, closed bool, chunks ...[]byte) {
 	t.Helper()
-	c := echotest.Dial(t, addr, echotest.DialOptions{Deadline: 20 * time.Second})
+	c := echotest.Dial(t, addr, patient)
 	werr := make(chan error, 1)
 	go func() {
 		for _, b := range chunks {
@@ -123,8 +123,8 @@ token_file = %q
 	} {
 		t.Run(tc.name, func(t *testing.T) { hSendExpect(t, tc.addr, tc.want, tc.closed, tc.chunks...) })
 	}
-	echotest.RoundTrip(t, echotest.Dial(t, junk, echotest.DialOptions{Deadline: 20 * time.Second}), "still serving\n", "still serving\n")
-	echotest.RoundTrip(t, echotest.Dial(t, wide, echotest.DialOptions{Deadline: 20 * time.Second}), "still serving\n", "still serving\n")
+	echotest.RoundTrip(t, echotest.Dial(t, junk, patient), "still serving\n", "still serving\n")
+	echotest.RoundTrip(t, echotest.Dial(t, wide, patient), "still serving\n", "still serving\n")
 	if got := echotest.Stats(t, junk).Listeners["junk"].Overflows; got != 6 {
 		t.Errorf("junk overflows = %d, want 6", got)
 	}
@@ -149,12 +149,12 @@ address = "127.0.0.1:0"
 token_file = %q
 `, tokenFile))
 	admin := d.Addr("admin")
-	c := echotest.Dial(t, admin, echotest.DialOptions{From: "127.0.0.1", Deadline: 20 * time.Second})
+	c := echotest.Dial(t, admin, patient.WithFrom("127.0.0.1"))
 	for i := range 5 {
 		echotest.RoundTrip(t, c, fmt.Sprintf("/shutdown wrong-guess-%d\n", i), "ERR shutdown-token-invalid\n")
 	}
 	echotest.RoundTrip(t, c, "/shutdown "+right+"\n", "ERR shutdown-locked-out\n")
-	echotest.RoundTrip(t, echotest.Dial(t, admin, echotest.DialOptions{From: "127.0.0.1", Deadline: 20 * time.Second}), "/shutdown wrong-guess-6\n", "ERR shutdown-locked-out\n")
+	echotest.RoundTrip(t, echotest.Dial(t, admin, patient.WithFrom("127.0.0.1")), "/shutdown wrong-guess-6\n", "ERR shutdown-locked-out\n")
 	echotest.RoundTrip(t, c, "still echoing\n", "still echoing\n")
 	if got := echotest.Stats(t, admin).Listeners["admin"].ShutdownRefused; got != 7 {
 		t.Errorf("shutdown_refused = %d, want 7", got)
@@ -163,7 +163,7 @@ token_file = %q
 		t.Error(err)
 	}
 	// Another address is not locked out by the first one's failures.
-	other := echotest.Dial(t, admin, echotest.DialOptions{From: "127.0.0.2", Deadline: 20 * time.Second})
+	other := echotest.Dial(t, admin, patient.WithFrom("127.0.0.2"))
 	echotest.RoundTrip(t, other, "/shutdown wrong-guess-7\n", "ERR shutdown-token-invalid\n")
 	echotest.RoundTrip(t, other, "/shutdown "+right+"\n", "OK, shutting down\n")
 	if err := d.Wait(15 * time.Second); err != nil {
@@ -195,18 +195,18 @@ address = "127.0.0.1:0"
 		c.Close()
 	}
 	for range 50 { // RST in the middle of a line
-		c := echotest.Dial(t, abrupt, echotest.DialOptions{Deadline: 20 * time.Second})
+		c := echotest.Dial(t, abrupt, patient)
 		io.WriteString(c, "half a li")
 		reset(c)
 	}
 	for range 20 { // RST with output queued for a reader that never read
-		c := echotest.Dial(t, abrupt, echotest.DialOptions{RcvBuf: 4 << 10, Deadline: 20 * time.Second})
+		c := echotest.Dial(t, abrupt, patient.WithRcvBuf(4<<10))
 		c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
 		c.Write(slowPayload(1, 1<<20))
 		reset(c)
 	}
 	for range 20 { // half-close in the middle of a command: the partial line is answered, then EOF
-		c := echotest.Dial(t, abrupt, echotest.DialOptions{Deadline: 20 * time.Second})
+		c := echotest.Dial(t, abrupt, patient)
 		io.WriteString(c, "hello\n/st")
 		io.WriteString(c, "ats")
 		c.(*net.TCPConn).CloseWrite()
@@ -216,12 +216,12 @@ address = "127.0.0.1:0"
 		}
 	}
 	for range 20 { // half-close, then RST before reading the reply
-		c := echotest.Dial(t, abrupt, echotest.DialOptions{Deadline: 20 * time.Second})
+		c := echotest.Dial(t, abrupt, patient)
 		io.WriteString(c, "/time\n/ti")
 		c.(*net.TCPConn).CloseWrite()
 		reset(c)
 	}
-	c := echotest.Dial(t, probe, echotest.DialOptions{Deadline: 20 * time.Second})
+	c := echotest.Dial(t, probe, patient)
 	if _, err := io.WriteString(c, "/time\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ address = "127.0.0.1:0"
 	werrs := make(chan error, clients)
 	for i := range clients {
 		payloads[i] = slowPayload(i, size)
-		conns[i] = echotest.Dial(t, sink, echotest.DialOptions{RcvBuf: 16 << 10, Deadline: 20 * time.Second})
+		conns[i] = echotest.Dial(t, sink, patient.WithRcvBuf(16<<10))
 		conns[i].SetDeadline(time.Now().Add(90 * time.Second))
 		wg.Add(1)
 		go func() {
@@ -284,8 +284,8 @@ address = "127.0.0.1:0"
 		time.Sleep(200 * time.Millisecond)
 		peak = max(peak, d.Usage().RSSKiB)
 	}
-	echotest.RoundTrip(t, echotest.Dial(t, sink, echotest.DialOptions{Deadline: 20 * time.Second}), "same listener\n", "same listener\n")
-	echotest.RoundTrip(t, echotest.Dial(t, other, echotest.DialOptions{Deadline: 20 * time.Second}), "other listener\n", "other listener\n")
+	echotest.RoundTrip(t, echotest.Dial(t, sink, patient), "same listener\n", "same listener\n")
+	echotest.RoundTrip(t, echotest.Dial(t, other, patient), "other listener\n", "other listener\n")
 	s := echotest.Stats(t, other).Listeners["sink"]
 	t.Logf("while stalled: peak VmRSS %d KiB, sink bytes_in %d, bytes_out %d", peak, s.BytesIn, s.BytesOut)
 	limit := int64(64<<10 + clients*(maxOutput+128<<10)/1024)

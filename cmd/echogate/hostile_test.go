@@ -18,6 +18,9 @@ import (
 // Hostile-client tests: each attacks the real binary on loopback, then checks that well-behaved clients on the
 // same listener and on others are still served byte for byte.
 
+// patient is how the hostile tests dial: a 20 s deadline, for clients that wait out a cap or a slow reader.
+var patient = echotest.DialOptions{Deadline: 20 * time.Second}
+
 // hExpectBusy checks that c, which sent nothing, is turned away with "server busy\n" and closed.
 func hExpectBusy(t *testing.T, c net.Conn) {
 	t.Helper()
@@ -52,7 +55,7 @@ func hServedEventually(t *testing.T, src, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; ; i++ {
-		c := echotest.Dial(t, addr, echotest.DialOptions{From: src, Deadline: 20 * time.Second})
+		c := echotest.Dial(t, addr, patient.WithFrom(src))
 		line := fmt.Sprintf("are you back? attempt %d\n", i)
 		if _, err := io.WriteString(c, line); err != nil {
 			t.Fatal(err)
@@ -92,7 +95,7 @@ max_conns_per_ip = 5
 	// byte read (any byte, not a complete line), so only the silent ones are idle.
 	var silent, trickle []net.Conn
 	for i := range 200 {
-		c := echotest.Dial(t, slow, echotest.DialOptions{Deadline: 20 * time.Second})
+		c := echotest.Dial(t, slow, patient)
 		if i%2 == 0 {
 			silent = append(silent, c)
 		} else {
@@ -124,7 +127,7 @@ max_conns_per_ip = 5
 	for _, c := range silent {
 		echotest.ExpectEOF(t, c) // within the 20 s deadline of the dial
 	}
-	echotest.RoundTrip(t, echotest.Dial(t, slow, echotest.DialOptions{Deadline: 20 * time.Second}), "still here\n", "still here\n")
+	echotest.RoundTrip(t, echotest.Dial(t, slow, patient), "still here\n", "still here\n")
 	time.Sleep(time.Until(start.Add(3 * time.Second))) // three idle timeouts at least
 	close(stop)
 	if err := <-done; err != nil {
@@ -141,12 +144,12 @@ max_conns_per_ip = 5
 	// max_conns_per_ip = 5: the sixth connection from 127.0.0.1 is busy, 127.0.0.2 is not affected.
 	var five []net.Conn
 	for i := range 5 {
-		c := echotest.Dial(t, capped, echotest.DialOptions{From: "127.0.0.1", Deadline: 20 * time.Second})
+		c := echotest.Dial(t, capped, patient.WithFrom("127.0.0.1"))
 		echotest.RoundTrip(t, c, fmt.Sprintf("conn %d\n", i), fmt.Sprintf("conn %d\n", i))
 		five = append(five, c)
 	}
-	hExpectBusy(t, echotest.Dial(t, capped, echotest.DialOptions{From: "127.0.0.1", Deadline: 20 * time.Second}))
-	echotest.RoundTrip(t, echotest.Dial(t, capped, echotest.DialOptions{From: "127.0.0.2", Deadline: 20 * time.Second}), "other address\n", "other address\n")
+	hExpectBusy(t, echotest.Dial(t, capped, patient.WithFrom("127.0.0.1")))
+	echotest.RoundTrip(t, echotest.Dial(t, capped, patient.WithFrom("127.0.0.2")), "other address\n", "other address\n")
 	if got := echotest.Stats(t, slow).Listeners["capped"].RefusedPerIP; got != 1 {
 		t.Errorf("capped refused_per_ip = %d, want 1", got)
 	}
@@ -171,14 +174,14 @@ address = "127.0.0.1:0"
 	small, other := d.Addr("small"), d.Addr("other")
 	var held []net.Conn
 	for i := range 10 {
-		c := echotest.Dial(t, small, echotest.DialOptions{Deadline: 20 * time.Second})
+		c := echotest.Dial(t, small, patient)
 		echotest.RoundTrip(t, c, fmt.Sprintf("held %d\n", i), fmt.Sprintf("held %d\n", i))
 		held = append(held, c)
 	}
 	for range 50 {
-		hExpectBusy(t, echotest.Dial(t, small, echotest.DialOptions{Deadline: 20 * time.Second}))
+		hExpectBusy(t, echotest.Dial(t, small, patient))
 	}
-	echotest.RoundTrip(t, echotest.Dial(t, other, echotest.DialOptions{Deadline: 20 * time.Second}), "other listener\n", "other listener\n")
+	echotest.RoundTrip(t, echotest.Dial(t, other, patient), "other listener\n", "other listener\n")
 	if got := echotest.Stats(t, other).Listeners["small"].RefusedBusy; got != 50 {
 		t.Errorf("refused_busy = %d, want 50", got)
 	}
@@ -214,7 +217,7 @@ backlog = 512
 	lines := make([]string, 200)
 	before := d.Usage()
 	for i := range conns {
-		conns[i] = echotest.Dial(t, flood, echotest.DialOptions{Deadline: 20 * time.Second})
+		conns[i] = echotest.Dial(t, flood, patient)
 		conns[i].SetDeadline(time.Now().Add(60 * time.Second))
 		lines[i] = fmt.Sprintf("flood client %03d says hello\n", i)
 		if _, err := io.WriteString(conns[i], lines[i]); err != nil {

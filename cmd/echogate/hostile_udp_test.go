@@ -36,7 +36,7 @@ rate_burst = 5
 	for i := range 100 {
 		fmt.Fprintf(&all, "pipelined line %03d\n", i)
 	}
-	c := echotest.Dial(t, lines, echotest.DialOptions{Deadline: 20 * time.Second})
+	c := echotest.Dial(t, lines, patient)
 	c.SetDeadline(time.Now().Add(60 * time.Second))
 	done := make(chan error, 1)
 	go func() {
@@ -50,7 +50,7 @@ rate_burst = 5
 	if _, err := io.WriteString(c, all.String()); err != nil {
 		t.Fatal(err)
 	}
-	echotest.RoundTrip(t, echotest.Dial(t, lines, echotest.DialOptions{Deadline: 20 * time.Second}), "another connection has its own bucket\n",
+	echotest.RoundTrip(t, echotest.Dial(t, lines, patient), "another connection has its own bucket\n",
 		"another connection has its own bucket\n")
 
 	// UDP: a burst of 50 datagrams from one source against 5 a second; the rest is dropped and counted.
@@ -210,5 +210,5 @@ max_udp_peers = 10
 			t.Errorf("%s got a reply it should not have: %q", s.LocalAddr(), got)
 		}
 	}
-	echotest.RoundTrip(t, echotest.Dial(t, tcp, echotest.DialOptions{Deadline: 20 * time.Second}), "tcp still fine\n", "tcp still fine\n")
+	echotest.RoundTrip(t, echotest.Dial(t, tcp, patient), "tcp still fine\n", "tcp still fine\n")
 }

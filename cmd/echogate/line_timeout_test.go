@@ -54,9 +54,9 @@ func expectLineTimeout(t *testing.T, c net.Conn, stop chan struct{}, sent <-chan
 // never cut; "0s" turns the limit off, and raw mode has no lines to time.
 func TestLineTimeout(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("slow", "127.0.0.1:0", `line_timeout = "1s"`)+
-		tcpListenerTOML("off", "127.0.0.1:0", `line_timeout = "0s"`)+
-		tcpListenerTOML("raw", "127.0.0.1:0", `mode = "raw"`, `line_timeout = "1s"`))
+	d := echotest.Start(t, echotest.TCPListener("slow", "127.0.0.1:0", `line_timeout = "1s"`)+
+		echotest.TCPListener("off", "127.0.0.1:0", `line_timeout = "0s"`)+
+		echotest.TCPListener("raw", "127.0.0.1:0", `mode = "raw"`, `line_timeout = "1s"`))
 
 	t.Run("a byte every 100 ms", func(t *testing.T) {
 		t.Parallel()
@@ -107,14 +107,14 @@ func TestLineTimeout(t *testing.T) {
 // limit was off is cut once it is on, timed from its first byte.
 func TestLineTimeoutReload(t *testing.T) {
 	t.Parallel()
-	base := tcpListenerTOML("ctl", "127.0.0.1:0")
-	d := echotest.Start(t, base+tcpListenerTOML("slow", "127.0.0.1:0", `line_timeout = "0s"`))
+	base := echotest.TCPListener("ctl", "127.0.0.1:0")
+	d := echotest.Start(t, base+echotest.TCPListener("slow", "127.0.0.1:0", `line_timeout = "0s"`))
 	c := echotest.DialTCP(t, d.Addr("slow"))
 	stop := make(chan struct{})
 	sent := slowBytes(c, 'y', 100*time.Millisecond, 80, stop)
 	time.Sleep(1500 * time.Millisecond) // the line is 1.5 s old: too old for the new limit
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, base+tcpListenerTOML("slow", "127.0.0.1:0", `line_timeout = "1s"`))
+	echotest.SaveAtomic(t, d.Config, base+echotest.TCPListener("slow", "127.0.0.1:0", `line_timeout = "1s"`))
 	d.AwaitReload(t, mark)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if n := expectLineTimeout(t, c, stop, sent); n >= 80 {
@@ -129,8 +129,8 @@ func TestLineTimeoutReload(t *testing.T) {
 // 200 ms make a fifth client "server busy", until line_timeout cuts them and the fifth is served.
 func TestLineTimeoutFreesSlots(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("ctl", "127.0.0.1:0")+
-		tcpListenerTOML("slow", "127.0.0.1:0", "max_conns = 4", `line_timeout = "1s"`))
+	d := echotest.Start(t, echotest.TCPListener("ctl", "127.0.0.1:0")+
+		echotest.TCPListener("slow", "127.0.0.1:0", "max_conns = 4", `line_timeout = "1s"`))
 	addr := d.Addr("slow")
 	type slow struct {
 		c    net.Conn

@@ -76,9 +76,9 @@ func lShutdownFrom(src net.IP, addr, line string, deadline time.Time) (string, e
 func TestShutdownLockoutFlood(t *testing.T) {
 	t.Parallel()
 	tok := pWriteToken(t, t.TempDir(), "shutdown.token", pToken+"\n", 0o600)
-	d := echotest.Start(t, tcpListenerTOML("admin", "127.0.0.1:0", `token_file = "`+tok+`"`))
+	d := echotest.Start(t, echotest.TCPListener("admin", "127.0.0.1:0", `token_file = "`+tok+`"`))
 	admin := d.Addr("admin")
-	attacker := echotest.Dial(t, admin, echotest.DialOptions{From: "127.0.0.1", Deadline: 20 * time.Second})
+	attacker := echotest.Dial(t, admin, patient.WithFrom("127.0.0.1"))
 	for i := range 5 {
 		echotest.RoundTrip(t, attacker, fmt.Sprintf("/shutdown guess-%d\n", i), "ERR shutdown-token-invalid\n")
 	}
@@ -97,7 +97,7 @@ func TestShutdownLockoutFlood(t *testing.T) {
 		t.Errorf("flood replies %d token-invalid, %d locked-out; want 96 and %d", invalid, locked, flood-96)
 	}
 	echotest.RoundTrip(t, attacker, "/shutdown guess-6\n", "ERR shutdown-locked-out\n")
-	fresh := echotest.Dial(t, admin, echotest.DialOptions{From: "127.254.0.1", Deadline: 20 * time.Second})
+	fresh := echotest.Dial(t, admin, patient.WithFrom("127.254.0.1"))
 	echotest.RoundTrip(t, fresh, "/shutdown "+pToken+"\n", "ERR shutdown-locked-out\n")
 	echotest.RoundTrip(t, fresh, "still echoing\n", "still echoing\n")
 

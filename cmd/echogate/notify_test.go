@@ -128,7 +128,7 @@ func TestNotifyProtocol(t *testing.T) {
 	t.Parallel()
 	sink := newNotifySink(t)
 	config := func(maxLine int) string {
-		return unboundListener("n", "tcp", `address = "127.0.0.1:0"`, "max_line = "+strconv.Itoa(maxLine))
+		return echotest.UnboundListener("n", "tcp", `address = "127.0.0.1:0"`, "max_line = "+strconv.Itoa(maxLine))
 	}
 	d := echotest.Start(t, config(100), echotest.Options{Env: []string{"NOTIFY_SOCKET=" + sink.path}})
 	if st := sink.expect(t, "READY=1")["STATUS"]; st != "serving 1 listeners" {
@@ -176,7 +176,7 @@ func TestNotifyWatchdog(t *testing.T) {
 			t.Parallel()
 			sink := newNotifySink(t)
 			tc.opts.Env = append(tc.opts.Env, "NOTIFY_SOCKET="+sink.path, "WATCHDOG_USEC=200000")
-			d := echotest.Start(t, unboundListener("w", "tcp", `address = "127.0.0.1:0"`), tc.opts)
+			d := echotest.Start(t, echotest.UnboundListener("w", "tcp", `address = "127.0.0.1:0"`), tc.opts)
 			window := 2 * time.Second // pings should come every 100ms
 			if !tc.pings {
 				window = time.Second // ten pings' worth of silence
@@ -256,7 +256,7 @@ func runWithStderrFile(t *testing.T, journal bool) []string {
 	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "echogate.toml")
-	if err := os.WriteFile(config, []byte(unboundListener("j", "tcp", `address = "127.0.0.1:0"`)), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(echotest.UnboundListener("j", "tcp", `address = "127.0.0.1:0"`)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "stderr.log")

@@ -225,11 +225,11 @@ func (r *loadRun) reject(step int, kind string) {
 	case "syntax":
 		next, want = next+"\n[[listener]\nname = \"broken\"\n", "echogate.toml:"
 	case "tcp-port-taken":
-		next, want = next+tcpListenerTOML("blocker", r.heldTCP), "address already in use"
+		next, want = next+echotest.TCPListener("blocker", r.heldTCP), "address already in use"
 	case "unknown-key":
-		next, want = next+tcpListenerTOML("typo", "127.0.0.1:0", "max_lines = 80"), "max_lines"
+		next, want = next+echotest.TCPListener("typo", "127.0.0.1:0", "max_lines = 80"), "max_lines"
 	case "bad-value":
-		next, want = next+tcpListenerTOML("zero", "127.0.0.1:0", "max_line = 0"), "max_line"
+		next, want = next+echotest.TCPListener("zero", "127.0.0.1:0", "max_line = 0"), "max_line"
 	case "udp-port-taken":
 		next = next + fmt.Sprintf("\n[[listener]]\nname = \"blocker\"\nprotocol = \"udp\"\naddress = %q\n", r.heldUDP)
 		want = "address already in use"

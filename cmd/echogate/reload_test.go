@@ -15,14 +15,6 @@ import (
 	"echogate/internal/echotest"
 )
 
-func tcpListenerTOML(name, addr string, extra ...string) string {
-	s := fmt.Sprintf("\n[[listener]]\nname = %q\nprotocol = \"tcp\"\naddress = %q\n", name, addr)
-	for _, e := range extra {
-		s += e + "\n"
-	}
-	return s
-}
-
 // A renamed listener on the same address keeps its listening socket: the new name answers on the same
 // port through the same socket, and a client connected before the rename keeps being served.
 func TestReloadRenameHandsSocketOver(t *testing.T) {
@@ -30,7 +22,7 @@ func TestReloadRenameHandsSocketOver(t *testing.T) {
 	port := echotest.FreeTCPPort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	const daemon = "[daemon]\ndrain_timeout = \"1s\"\n"
-	d := echotest.Start(t, daemon+tcpListenerTOML("before", addr))
+	d := echotest.Start(t, daemon+echotest.TCPListener("before", addr))
 	if got := d.Addr("before"); got != addr {
 		t.Fatalf("serving on %s, want %s", got, addr)
 	}
@@ -39,7 +31,7 @@ func TestReloadRenameHandsSocketOver(t *testing.T) {
 	echotest.RoundTrip(t, old, "before rename\n", "before rename\n")
 
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, daemon+tcpListenerTOML("after", addr))
+	echotest.SaveAtomic(t, d.Config, daemon+echotest.TCPListener("after", addr))
 	summary := d.AwaitReload(t, mark)
 	if !strings.Contains(summary, "added=1 removed=1") || !strings.Contains(summary, "connections=1") {
 		t.Errorf("summary: %s", summary)
@@ -68,14 +60,14 @@ func TestReloadRenameHandsSocketOver(t *testing.T) {
 // the old socket serving; a good move keeps the open connections echoing and the old address refuses.
 func TestReloadAddressChange(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("mover", "127.0.0.1:0"))
+	d := echotest.Start(t, echotest.TCPListener("mover", "127.0.0.1:0"))
 	oldAddr := d.Addr("mover")
 	c := echotest.DialTCP(t, oldAddr)
 	echotest.RoundTrip(t, c, "one\n", "one\n")
 
 	held := heldTCP(t, "127.0.0.2:0")
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("mover", held))
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("mover", held))
 	if line := d.AwaitReloadFailed(t, mark); !strings.Contains(line, "address already in use") {
 		t.Errorf("failure log: %s", line)
 	}
@@ -83,7 +75,7 @@ func TestReloadAddressChange(t *testing.T) {
 	echotest.TCPEcho(t, oldAddr, "old socket still serves\n")
 
 	mark = d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("mover", "127.0.0.2:0"))
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("mover", "127.0.0.2:0"))
 	summary := d.AwaitReload(t, mark)
 	if !strings.Contains(summary, "changed=1") {
 		t.Errorf("summary: %s", summary)
@@ -117,13 +109,13 @@ func heldTCP(t *testing.T, addr string) string {
 func TestReloadRemovedListenerDrains(t *testing.T) {
 	t.Parallel()
 	daemon := "[daemon]\ndrain_timeout = \"1s\"\n"
-	d := echotest.Start(t, daemon+tcpListenerTOML("stay", "127.0.0.1:0")+tcpListenerTOML("gone", "127.0.0.1:0"))
+	d := echotest.Start(t, daemon+echotest.TCPListener("stay", "127.0.0.1:0")+echotest.TCPListener("gone", "127.0.0.1:0"))
 	goneAddr := d.Addr("gone")
 	c := echotest.DialTCP(t, goneAddr)
 	echotest.RoundTrip(t, c, "hello\n", "hello\n")
 
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, daemon+tcpListenerTOML("stay", "127.0.0.1:0"))
+	echotest.SaveAtomic(t, d.Config, daemon+echotest.TCPListener("stay", "127.0.0.1:0"))
 	if summary := d.AwaitReload(t, mark); !strings.Contains(summary, "removed=1") {
 		t.Errorf("summary: %s", summary)
 	}
@@ -150,12 +142,12 @@ func TestReloadRemovedListenerDrains(t *testing.T) {
 // (a new max_line, a removal, an addition) are not applied either.
 func TestReloadPortInUseIsAtomic(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100")+tcpListenerTOML("b", "127.0.0.1:0"))
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 100")+echotest.TCPListener("b", "127.0.0.1:0"))
 	aAddr, bAddr := d.Addr("a"), d.Addr("b")
 	held := heldTCP(t, "127.0.0.1:0")
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200")+
-		tcpListenerTOML("c", "127.0.0.1:0")+tcpListenerTOML("d", held))
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 200")+
+		echotest.TCPListener("c", "127.0.0.1:0")+echotest.TCPListener("d", held))
 	line := d.AwaitReloadFailed(t, mark)
 	if !strings.Contains(line, `listener \"d\"`) || !strings.Contains(line, "address already in use") {
 		t.Errorf("failure log: %s", line)
@@ -183,7 +175,7 @@ func TestReloadTokenReadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(oldToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := echotest.Start(t, tcpListenerTOML("admin", "127.0.0.1:0", fmt.Sprintf("token_file = %q", tokenFile)))
+	d := echotest.Start(t, echotest.TCPListener("admin", "127.0.0.1:0", fmt.Sprintf("token_file = %q", tokenFile)))
 	c := echotest.DialTCP(t, d.Addr("admin"))
 	echotest.RoundTrip(t, c, "/shutdown "+newToken+"\n", "ERR shutdown-token-invalid\n")
 
@@ -210,7 +202,7 @@ func TestReloadTokenReadOnSIGHUP(t *testing.T) {
 // /stats totals survive a reload: clients and lines counted before it are still counted after it.
 func TestReloadKeepsStats(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("main", "127.0.0.1:0", "max_line = 100"))
+	d := echotest.Start(t, echotest.TCPListener("main", "127.0.0.1:0", "max_line = 100"))
 	addr := d.Addr("main")
 	c1, c2, s := echotest.DialTCP(t, addr), echotest.DialTCP(t, addr), echotest.DialTCP(t, addr)
 	for i := 0; i < 3; i++ {
@@ -220,7 +212,7 @@ func TestReloadKeepsStats(t *testing.T) {
 	before := echotest.StatsOn(t, s)
 
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("main", "127.0.0.1:0", "max_line = 120")+tcpListenerTOML("more", "127.0.0.1:0"))
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("main", "127.0.0.1:0", "max_line = 120")+echotest.TCPListener("more", "127.0.0.1:0"))
 	d.AwaitReload(t, mark)
 	echotest.RoundTrip(t, c1, "again\n", "again\n")
 	echotest.RoundTrip(t, c2, "again\n", "again\n")
@@ -246,8 +238,8 @@ func TestReloadKeepsStats(t *testing.T) {
 // close their sockets.
 func TestReloadRemovesListenersSharingAnEphemeralAddress(t *testing.T) {
 	t.Parallel()
-	keep := tcpListenerTOML("keep", "127.0.0.1:0")
-	d := echotest.Start(t, keep+tcpListenerTOML("one", "127.0.0.1:0")+tcpListenerTOML("two", "127.0.0.1:0")+
+	keep := echotest.TCPListener("keep", "127.0.0.1:0")
+	d := echotest.Start(t, keep+echotest.TCPListener("one", "127.0.0.1:0")+echotest.TCPListener("two", "127.0.0.1:0")+
 		"\n[[listener]]\nname = \"u1\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n"+
 		"\n[[listener]]\nname = \"u2\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n")
 	one, two, u1, u2 := d.Addr("one"), d.Addr("two"), d.Addr("u1"), d.Addr("u2")
@@ -270,11 +262,11 @@ func TestReloadSwapPorts(t *testing.T) {
 	t.Parallel()
 	p1 := fmt.Sprintf("127.0.0.1:%d", echotest.FreeTCPPort(t))
 	p2 := fmt.Sprintf("127.0.0.1:%d", echotest.FreeTCPPort(t))
-	d := echotest.Start(t, tcpListenerTOML("a", p1, "max_line = 8")+tcpListenerTOML("b", p2, "max_line = 100"))
+	d := echotest.Start(t, echotest.TCPListener("a", p1, "max_line = 8")+echotest.TCPListener("b", p2, "max_line = 100"))
 	c1, c2 := echotest.DialTCP(t, p1), echotest.DialTCP(t, p2)
 	echotest.RoundTrip(t, c1, "short\n", "short\n")
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("a", p2, "max_line = 8")+tcpListenerTOML("b", p1, "max_line = 100"))
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", p2, "max_line = 8")+echotest.TCPListener("b", p1, "max_line = 100"))
 	if summary := d.AwaitReload(t, mark); !strings.Contains(summary, "result=ok") {
 		t.Fatalf("summary: %s", summary)
 	}

@@ -35,10 +35,10 @@ func TestShutdownDeliversAnsweredLines(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tok := pWriteToken(t, t.TempDir(), "tok", pToken+"\n", 0o600)
-			d := echotest.Start(t, "[daemon]\nshutdown_grace = \"20s\"\n"+tcpListenerTOML("echo", "127.0.0.1:0")+
-				tcpListenerTOML("ctl", "127.0.0.1:0", `token_file = "`+tok+`"`))
+			d := echotest.Start(t, "[daemon]\nshutdown_grace = \"20s\"\n"+echotest.TCPListener("echo", "127.0.0.1:0")+
+				echotest.TCPListener("ctl", "127.0.0.1:0", `token_file = "`+tok+`"`))
 			sent := numberedLines(16 << 20)
-			c := echotest.Dial(t, d.Addr("echo"), echotest.DialOptions{RcvBuf: 64 << 10, Deadline: 20 * time.Second}) // a small window, so that 4 MiB cannot all be answered
+			c := echotest.Dial(t, d.Addr("echo"), patient.WithRcvBuf(64<<10)) // a small window, so that 4 MiB cannot all be answered
 			c.SetDeadline(time.Now().Add(60 * time.Second))
 			written := make(chan error, 1)
 			go func() {

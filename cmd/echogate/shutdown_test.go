@@ -19,7 +19,7 @@ import (
 // is not applied: no listener is started during shutdown, and the stop still ends with exit 0.
 func TestNoReloadDuringShutdown(t *testing.T) {
 	t.Parallel()
-	cfg := "[daemon]\nshutdown_grace = \"3s\"\n" + tcpListenerTOML("main", "127.0.0.1:0")
+	cfg := "[daemon]\nshutdown_grace = \"3s\"\n" + echotest.TCPListener("main", "127.0.0.1:0")
 	d := echotest.Start(t, cfg)
 	c := echotest.DialTCP(t, d.Addr("main"))
 	// Queue far more than the socket buffers hold, without reading: the daemon has output to flush.
@@ -37,7 +37,7 @@ func TestNoReloadDuringShutdown(t *testing.T) {
 	if _, err := d.WaitLogAfter(mark, "shutting down", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	echotest.SaveAtomic(t, d.Config, cfg+tcpListenerTOML("late", "127.0.0.1:0"))
+	echotest.SaveAtomic(t, d.Config, cfg+echotest.TCPListener("late", "127.0.0.1:0"))
 	if _, err := d.WaitLogAfter(mark, "reload ignored: stopping", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestReloadCommandRefusesStalePID(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "echogate.toml")
-	echotest.SaveInPlace(t, cfg, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("main", "127.0.0.1:0"))
+	echotest.SaveInPlace(t, cfg, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+echotest.TCPListener("main", "127.0.0.1:0"))
 	stdout, stderr, code := echotest.RunCLI(t, "reload", "-config", cfg)
 	if out := stdout + stderr; code != 2 || !strings.Contains(out, "not echogate") {
 		t.Fatalf("reload: exit %d, output %q; want exit 2 (no daemon) refusing the stale PID", code, out)
@@ -92,7 +92,7 @@ func TestReloadCommandRefusesStalePID(t *testing.T) {
 // the client is still sending: echogate shuts its write side and drains instead of resetting.
 func TestOverflowCloseIsClean(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("small", "127.0.0.1:0", "max_line = 8"))
+	d := echotest.Start(t, echotest.TCPListener("small", "127.0.0.1:0", "max_line = 8"))
 	c := echotest.DialTCP(t, d.Addr("small"))
 	// One write: the daemon reads the two overlong lines together with input it will never read.
 	go io.WriteString(c, strings.Repeat("a", 20)+"\n"+strings.Repeat("b", 20)+"\n"+strings.Repeat("z", 512<<10))

@@ -57,7 +57,7 @@ func TestStatusAcrossReload(t *testing.T) {
 	sock := filepath.Join(dir, "control.sock")
 	tok := pWriteToken(t, dir, "shutdown.token", pToken+"\n", 0o600)
 	cfg := func(maxConns int) string {
-		return controlTOML(sock) + tcpListenerTOML("x", "127.0.0.1:0", fmt.Sprintf("max_conns = %d", maxConns),
+		return controlTOML(sock) + echotest.TCPListener("x", "127.0.0.1:0", fmt.Sprintf("max_conns = %d", maxConns),
 			fmt.Sprintf("token_file = %q", tok)) + "\n[[listener]]\nname = \"u\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n"
 	}
 	d := echotest.Start(t, cfg(1024))
@@ -117,10 +117,10 @@ func TestReloadLogNamesOldAndNewValues(t *testing.T) {
 	dir := t.TempDir()
 	tok := pWriteToken(t, dir, "shutdown.token", pToken+"\n", 0o600)
 	tokenLine := fmt.Sprintf("token_file = %q", tok)
-	d := echotest.Start(t, tcpListenerTOML("x", "127.0.0.1:0", tokenLine))
+	d := echotest.Start(t, echotest.TCPListener("x", "127.0.0.1:0", tokenLine))
 	pWriteToken(t, dir, "shutdown.token", pWrongToken+"\n", 0o600)
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("x", "127.0.0.1:0", tokenLine, "max_conns = 50",
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("x", "127.0.0.1:0", tokenLine, "max_conns = 50",
 		`idle_timeout = "30s"`, `allow = ["127.0.0.0/8"]`))
 	d.AwaitReload(t, mark)
 	line, err := d.WaitLogAfter(mark, "action=update listener=x", 5*time.Second)

@@ -23,12 +23,12 @@ const watchSettle = 3 * watchDebounce
 // listener keeps accepting and an open connection keeps echoing.
 func TestWatchSlowWriterAppliedAfterClose(t *testing.T) {
 	t.Parallel()
-	udp := unboundListener("u", "udp", `address = "127.0.0.1:0"`)
-	d := echotest.Start(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100")+udp)
+	udp := echotest.UnboundListener("u", "udp", `address = "127.0.0.1:0"`)
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 100")+udp)
 	a, u := d.Addr("a"), d.Addr("u")
 	live := echotest.DialTCP(t, a)
 	mark := d.LogLines()
-	next := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200") + udp + tcpListenerTOML("b", "127.0.0.1:0")
+	next := echotest.TCPListener("a", "127.0.0.1:0", "max_line = 200") + udp + echotest.TCPListener("b", "127.0.0.1:0")
 	echotest.SlowWrite(t, d.Config, "", next, time.Second, func() {
 		live.SetDeadline(time.Now().Add(5 * time.Second))
 		echotest.RoundTrip(t, live, "still here\n", "still here\n")
@@ -55,11 +55,11 @@ func TestWatchSlowWriterAppliedAfterClose(t *testing.T) {
 // writes the rest: the valid prefix is never applied, only the whole file is.
 func TestWatchValidPrefixNeverApplied(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100"))
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 100"))
 	live := echotest.DialTCP(t, d.Addr("a"))
 	mark := d.LogLines()
-	head := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200")
-	rest := tcpListenerTOML("b", "127.0.0.1:0")
+	head := echotest.TCPListener("a", "127.0.0.1:0", "max_line = 200")
+	rest := echotest.TCPListener("b", "127.0.0.1:0")
 	echotest.SlowWrite(t, d.Config, head, rest, time.Second, func() { checkMaxLine(t, live, 100) })
 	summary := d.AwaitReload(t, mark)
 	if !strings.Contains(summary, "added=1 removed=0 changed=1") {
@@ -77,9 +77,9 @@ func TestWatchValidPrefixNeverApplied(t *testing.T) {
 // reload at all: one failure is logged, for the broken file itself, and the fixed file is applied.
 func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("a", "127.0.0.1:0"))
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0"))
 	mark := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 0"))
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 0"))
 	d.AwaitReloadFailed(t, mark)
 	neighbour := filepath.Join(filepath.Dir(d.Config), "echogate.log")
 	for i := 0; i < 50; i++ {
@@ -97,7 +97,7 @@ func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
 		}
 	}
 	fixed := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 300"))
 	d.AwaitReload(t, fixed)
 	checkMaxLine(t, echotest.DialTCP(t, d.Addr("a")), 300)
 	if _, failed := echotest.Reloads(t, d.Addr("a")); failed != 1 {
@@ -112,8 +112,8 @@ func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
 // so does any other content.
 func TestReloadRejectedContentNotRetried(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, tcpListenerTOML("a", "127.0.0.1:0"))
-	broken := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 0")
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0"))
+	broken := echotest.TCPListener("a", "127.0.0.1:0", "max_line = 0")
 	mark := d.LogLines()
 	echotest.SaveAtomic(t, d.Config, broken)
 	d.AwaitReloadFailed(t, mark)
@@ -133,7 +133,7 @@ func TestReloadRejectedContentNotRetried(t *testing.T) {
 		t.Errorf("%d failed reloads, want 3 (the first save, SIGHUP, other content)", failed)
 	}
 	fixed := d.LogLines()
-	echotest.SaveAtomic(t, d.Config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 300"))
 	d.AwaitReload(t, fixed)
 }
 
@@ -148,7 +148,7 @@ func TestWatchFollowsReplacedDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "echogate.toml")
-	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	version := func(n int) string { return echotest.TCPListener("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
 	d := echotest.StartAt(t, path, version(0))
 	live := echotest.DialTCP(t, d.Addr("a"))
 	for i, step := range []struct {
@@ -200,7 +200,7 @@ func TestWatchFollowsReplacedDirectory(t *testing.T) {
 // applied once per update.
 func TestWatchConfigMapSwap(t *testing.T) {
 	t.Parallel()
-	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	version := func(n int) string { return echotest.TCPListener("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
 	cm := echotest.NewConfigMap(t, version(0))
 	d := echotest.Start(t, "", echotest.Options{NoConfig: true, Args: []string{"-config", cm.Path()}})
 	live := echotest.DialTCP(t, d.Addr("a"))
@@ -222,7 +222,7 @@ func TestWatchConfigMapSwap(t *testing.T) {
 // symlink), install (unlink and create) and mv.
 func TestWatchEditorsAndTools(t *testing.T) {
 	t.Parallel()
-	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	version := func(n int) string { return echotest.TCPListener("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
 	d := echotest.Start(t, version(0))
 	dir := filepath.Dir(d.Config)
 	live := echotest.DialTCP(t, d.Addr("a"))

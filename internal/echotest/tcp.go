@@ -154,3 +154,9 @@ func ExpectRefused(t *testing.T, proto, addr string) {
 		ExpectTCPRefused(t, addr)
 	}
 }
+
+// WithFrom is o connecting from the local IP from.
+func (o DialOptions) WithFrom(from string) DialOptions { o.From = from; return o }
+
+// WithRcvBuf is o with SO_RCVBUF n.
+func (o DialOptions) WithRcvBuf(n int) DialOptions { o.RcvBuf = n; return o }
