@@ -85,6 +85,30 @@ func TestUDPEcho(t *testing.T) {
 	}
 }
 
+// Every datagram over max_datagram is counted in udp_truncated of its listener, and one of exactly
+// max_datagram is not.
+func TestUDPTruncatedCounted(t *testing.T) {
+	t.Parallel()
+	d := echotest.Start(t, pUDPConfig+echotest.TCPListener("stats", "127.0.0.1:0"))
+	small := d.Addr("small")
+	c := echotest.ListenUDP(t, "127.0.0.1")
+	for _, n := range []int{101, 1000, 64000} {
+		if got := echotest.AskUDP(t, c, small, strings.Repeat("t", n)); got != "ERR datagram-truncated\n" {
+			t.Fatalf("%d bytes: got %.60q", n, got)
+		}
+	}
+	if got := echotest.AskUDP(t, c, small, strings.Repeat("s", 100)); got != strings.Repeat("s", 100) {
+		t.Fatalf("100 bytes: got %.60q", got)
+	}
+	s := echotest.Stats(t, d.Addr("stats")).Listeners
+	if got := s["small"].UDPTruncated; got != 3 {
+		t.Errorf("small: udp_truncated = %d, want 3", got)
+	}
+	if got := s["small"].Datagrams; got != 4 {
+		t.Errorf("small: datagrams = %d, want 4", got)
+	}
+}
+
 // pPad pads a command datagram with spaces to n bytes: a reply may be at most 3 times its request on the wire,
 // so /stats json needs it.
 func pPad(cmd string, n int) string { return cmd + strings.Repeat(" ", n-len(cmd)) }
