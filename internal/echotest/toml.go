@@ -19,10 +19,14 @@ func Listener(name, proto, addr string, extra ...string) string {
 }
 
 // TCPListener is Listener(name, "tcp", addr, extra...).
-func TCPListener(name, addr string, extra ...string) string { return Listener(name, "tcp", addr, extra...) }
+func TCPListener(name, addr string, extra ...string) string {
+	return Listener(name, "tcp", addr, extra...)
+}
 
 // UnboundListener is a listener with no address: it can only serve a socket systemd passes.
-func UnboundListener(name, proto string, extra ...string) string { return Listener(name, proto, "", extra...) }
+func UnboundListener(name, proto string, extra ...string) string {
+	return Listener(name, proto, "", extra...)
+}
 
 // DaemonTOML is a [daemon] table with the given lines (key = value).
 func DaemonTOML(lines ...string) string { return "[daemon]\n" + strings.Join(lines, "\n") + "\n" }
