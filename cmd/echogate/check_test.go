@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,16 +17,6 @@ import (
 
 // msgNoListeners is config's message for a file without a [[listener]].
 const msgNoListeners = "no [[listener]] table: a config must declare at least one listener"
-
-// writeConfig writes body as echogate.toml in a fresh directory and returns its path.
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "echogate.toml")
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // checkFails runs check with args on path, expects exit 1 and returns stderr's lines.
 func checkFails(t *testing.T, path string, args ...string) []string {
@@ -55,7 +44,7 @@ func matchLines(t *testing.T, path string, lines []string, want [][2]string) {
 // TestCheckEveryError plants three errors in three places: check reports all of them, in file order.
 func TestCheckEveryError(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, `[daemon]
+	path := echotest.WriteConfig(t, `[daemon]
 log_level = "verbose"
 
 [[listener]]
@@ -89,7 +78,7 @@ func TestCheckMappedOverlaps(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			port := echotest.FreeTCPPort(t)
-			path := writeConfig(t, fmt.Sprintf("[[listener]]\nname = \"first\"\nprotocol = %q\naddress = \"%s:%d\"\n\n"+
+			path := echotest.WriteConfig(t, fmt.Sprintf("[[listener]]\nname = \"first\"\nprotocol = %q\naddress = \"%s:%d\"\n\n"+
 				"[[listener]]\nname = \"second\"\nprotocol = %q\naddress = \"%s:%d\"\n", tc.proto, tc.first, port, tc.proto, tc.second, port))
 			matchLines(t, path, checkFails(t, path), [][2]string{{"9", `listener "second": ` + tc.msg}})
 		})
@@ -106,7 +95,7 @@ func TestNoListenersRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			path := writeConfig(t, tc.body)
+			path := echotest.WriteConfig(t, tc.body)
 			want := regexp.MustCompile(`(?m)^(echogate: )?` + regexp.QuoteMeta(path+": "+msgNoListeners) + `$`)
 			if lines := checkFails(t, path); len(lines) != 1 || !want.MatchString(lines[0]) {
 				t.Errorf("check printed %q, want one line matching %s", lines, want)
@@ -156,7 +145,7 @@ func TestCheckBindPortInUse(t *testing.T) {
 		t.Skipf("UDP port %d is taken too: %v", port, err)
 	}
 	defer busyUDP.Close()
-	path := writeConfig(t, fmt.Sprintf(`[[listener]]
+	path := echotest.WriteConfig(t, fmt.Sprintf(`[[listener]]
 name = "free"
 protocol = "tcp"
 address = "127.0.0.1:0"
@@ -186,7 +175,7 @@ address = "127.0.0.1:%d"
 func TestCheckBindReleases(t *testing.T) {
 	t.Parallel()
 	port := echotest.FreeTCPPort(t)
-	path := writeConfig(t, fmt.Sprintf(`[[listener]]
+	path := echotest.WriteConfig(t, fmt.Sprintf(`[[listener]]
 name = "fixed"
 protocol = "tcp"
 address = "127.0.0.1:%d"
@@ -230,7 +219,7 @@ func TestCheckBindNoIPv6(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("needs unshare (util-linux)")
 	}
-	path := writeConfig(t, "[[listener]]\nname = \"v4\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n\n"+
+	path := echotest.WriteConfig(t, "[[listener]]\nname = \"v4\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n\n"+
 		"[[listener]]\nname = \"v6\"\nprotocol = \"udp\"\naddress = \"[::1]:7007\"\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

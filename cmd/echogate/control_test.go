@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,27 +33,6 @@ func askStatus(t *testing.T, sock string) (rep statusReport, raw string) {
 		t.Fatalf("status -json: %v in %q", err, out)
 	}
 	return rep, out
-}
-
-// controlLine sends line (when not empty) on a new connection to sock and returns the one-line answer.
-func controlLine(t *testing.T, sock, line string) string {
-	t.Helper()
-	c, err := net.DialTimeout("unix", sock, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
-	if line != "" {
-		if _, err := io.WriteString(c, line); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reply, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("control %q: %v (got %q)", line, err, reply)
-	}
-	return strings.TrimSuffix(reply, "\n")
 }
 
 var positionedMaxLine = regexp.MustCompile(`echogate\.toml:\d+:\d+: listener "x": max_line`)
@@ -252,7 +230,7 @@ func TestControlSocketBounds(t *testing.T) {
 		defer c.Close()
 		silent = append(silent, c)
 	}
-	if got := controlLine(t, sock, "status\n"); !strings.HasPrefix(got, "busy ") {
+	if got := echotest.ControlLine(t, sock, "status\n"); !strings.HasPrefix(got, "busy ") {
 		t.Fatalf("client %d: %q, want busy", controlMaxClients+1, got)
 	}
 	for i, c := range silent {
@@ -262,13 +240,13 @@ func TestControlSocketBounds(t *testing.T) {
 			t.Fatalf("silent client %d: %q %v", i, got, err)
 		}
 	}
-	if got := controlLine(t, sock, strings.Repeat("a", controlMaxLine+1)); got != "error command line longer than 256 bytes" {
+	if got := echotest.ControlLine(t, sock, strings.Repeat("a", controlMaxLine+1)); got != "error command line longer than 256 bytes" {
 		t.Errorf("long line: %q", got)
 	}
-	if got := controlLine(t, sock, "frobnicate\n"); got != `error unknown command "frobnicate"; commands: reload, status` {
+	if got := echotest.ControlLine(t, sock, "frobnicate\n"); got != `error unknown command "frobnicate"; commands: reload, status` {
 		t.Errorf("unknown command: %q", got)
 	}
-	if got := controlLine(t, sock, "status\n"); !strings.HasPrefix(got, `{"version":`) {
+	if got := echotest.ControlLine(t, sock, "status\n"); !strings.HasPrefix(got, `{"version":`) {
 		t.Errorf("status after the limits: %q", got)
 	}
 }

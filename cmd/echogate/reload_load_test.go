@@ -117,7 +117,7 @@ func holdPorts(t *testing.T) (tcp, udp string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	return heldTCP(t, "127.0.0.1:0"), pc.LocalAddr().String()
+	return echotest.HoldTCP(t, "127.0.0.1:0"), pc.LocalAddr().String()
 }
 
 // reportTimes logs the spread of took= and loop_pause= over the reloads.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,7 +64,7 @@ func TestReloadAddressChange(t *testing.T) {
 	c := echotest.DialTCP(t, oldAddr)
 	echotest.RoundTrip(t, c, "one\n", "one\n")
 
-	held := heldTCP(t, "127.0.0.2:0")
+	held := echotest.HoldTCP(t, "127.0.0.2:0")
 	mark := d.LogLines()
 	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("mover", held))
 	if line := d.AwaitReloadFailed(t, mark); !strings.Contains(line, "address already in use") {
@@ -91,17 +90,6 @@ func TestReloadAddressChange(t *testing.T) {
 	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
-}
-
-// heldTCP listens on addr for the rest of the test, so a reload that wants the same address must fail.
-func heldTCP(t *testing.T, addr string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
 }
 
 // A removed listener stops accepting at once; its open connection is still served until drain_timeout,
@@ -144,7 +132,7 @@ func TestReloadPortInUseIsAtomic(t *testing.T) {
 	t.Parallel()
 	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 100")+echotest.TCPListener("b", "127.0.0.1:0"))
 	aAddr, bAddr := d.Addr("a"), d.Addr("b")
-	held := heldTCP(t, "127.0.0.1:0")
+	held := echotest.HoldTCP(t, "127.0.0.1:0")
 	mark := d.LogLines()
 	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 200")+
 		echotest.TCPListener("c", "127.0.0.1:0")+echotest.TCPListener("d", held))

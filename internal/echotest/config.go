@@ -104,3 +104,11 @@ func (k *ConfigMap) Swap(t *testing.T, content string) {
 		_ = os.RemoveAll(filepath.Join(k.root, prev))
 	}
 }
+
+// WriteConfig writes body as echogate.toml in a fresh directory and returns its path.
+func WriteConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "echogate.toml")
+	SaveInPlace(t, path, body)
+	return path
+}

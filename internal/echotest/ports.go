@@ -56,3 +56,15 @@ func ListenInode(t *testing.T, port int) string {
 	t.Fatalf("nothing listens on 127.0.0.1:%d", port)
 	return ""
 }
+
+// HoldTCP listens on addr for the rest of the test, so that the daemon cannot bind it, and returns the address
+// it holds.
+func HoldTCP(t *testing.T, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln.Addr().String()
+}
