@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"echogate/internal/echotest"
 	"echogate/listeners"
 	"echogate/policy"
 )
@@ -19,7 +20,7 @@ import (
 // loop with the other echo server stopped within the guard's burst.
 func (s *soak) startLoops(addr map[string]string) (check func(listeners.Snapshot)) {
 	udp, own := netip.MustParseAddrPort(addr["udp"]), netip.MustParseAddrPort(addr["udprl"])
-	if err := sendForged(own, udp, []byte("probe for CAP_NET_RAW")); err != nil {
+	if err := echotest.SendForged(own, udp, []byte("probe for CAP_NET_RAW")); err != nil {
 		s.t.Logf("no forged loops in the soak: %v", err)
 		return func(listeners.Snapshot) {}
 	}
@@ -43,11 +44,11 @@ func (s *soak) startLoops(addr map[string]string) (check func(listeners.Snapshot
 	var ownSent, loops atomic.Int64
 	ownSent.Add(1) // the probe
 	s.loop(200*time.Millisecond, func(r *rand.Rand) {
-		if sendForged(own, udp, fmt.Appendf(nil, "from udprl %d\n", r.Uint64())) == nil {
+		if echotest.SendForged(own, udp, fmt.Appendf(nil, "from udprl %d\n", r.Uint64())) == nil {
 			ownSent.Add(1)
 			s.tally.hostile.Add(1)
 		}
-		if sendForged(peer, udp, fmt.Appendf(nil, "ping-pong %d\n", r.Uint64())) == nil {
+		if echotest.SendForged(peer, udp, fmt.Appendf(nil, "ping-pong %d\n", r.Uint64())) == nil {
 			loops.Add(1)
 			s.tally.hostile.Add(1)
 		}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,48 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"echogate/cmd/echoload/report"
 	"echogate/internal/echotest"
 	"echogate/listeners"
 	"echogate/policy"
 )
-
-// forgeUDP4 sends one UDP datagram with any IPv4 source address and port (see sendForged). It skips the
-// test without CAP_NET_RAW.
-func forgeUDP4(t *testing.T, src, dst netip.AddrPort, payload []byte) {
-	t.Helper()
-	err := sendForged(src, dst, payload)
-	if errors.Is(err, unix.EPERM) {
-		t.Skip("forging a source address needs CAP_NET_RAW")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// sendForged sends one UDP datagram from src to dst through a raw socket (IPPROTO_RAW, which implies
-// IP_HDRINCL): the kernel fills in the IP checksum and id; the UDP checksum is left 0, which IPv4 allows.
-func sendForged(src, dst netip.AddrPort, payload []byte) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	defer unix.Close(fd)
-	pkt := make([]byte, 20+8+len(payload))
-	pkt[0] = 0x45 // IPv4, a 20-byte header
-	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
-	pkt[8], pkt[9] = 64, unix.IPPROTO_UDP // TTL, protocol
-	s, d := src.Addr().As4(), dst.Addr().As4()
-	copy(pkt[12:], s[:])
-	copy(pkt[16:], d[:])
-	binary.BigEndian.PutUint16(pkt[20:], src.Port())
-	binary.BigEndian.PutUint16(pkt[22:], dst.Port())
-	binary.BigEndian.PutUint16(pkt[24:], uint16(8+len(payload)))
-	copy(pkt[28:], payload)
-	return os.NewSyscallError("sendto", unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: d}))
-}
 
 // udpLoopConfig serves a TCP listener to read /stats json from and two UDP listeners on loopback.
 const udpLoopConfig = `
@@ -84,8 +45,8 @@ func TestUDPLoopOwnSocket(t *testing.T) {
 	d := echotest.Start(t, udpLoopConfig)
 	tcp := d.Addr("tcp")
 	u1, u2 := netip.MustParseAddrPort(d.Addr("u1")), netip.MustParseAddrPort(d.Addr("u2"))
-	forgeUDP4(t, u1, u1, []byte("from myself to myself\n"))
-	forgeUDP4(t, u1, u2, []byte("from one listener to the other\n"))
+	echotest.ForgeUDP4(t, u1, u1, []byte("from myself to myself\n"))
+	echotest.ForgeUDP4(t, u1, u2, []byte("from one listener to the other\n"))
 	s := echotest.WaitStats(t, tcp, "both forged datagrams dropped as loops", func(s listeners.Snapshot) bool {
 		return s.Listeners["u1"].UDPLoopDropped >= 1 && s.Listeners["u2"].UDPLoopDropped >= 1
 	})
@@ -107,7 +68,7 @@ func TestUDPLoopTwoDaemons(t *testing.T) {
 	ua, ub := netip.MustParseAddrPort(a.Addr("u1")), netip.MustParseAddrPort(b.Addr("u1"))
 	const seeds = 3
 	for i := range seeds {
-		forgeUDP4(t, ua, ub, fmt.Appendf(nil, "ping-pong %d\n", i))
+		echotest.ForgeUDP4(t, ua, ub, fmt.Appendf(nil, "ping-pong %d\n", i))
 	}
 	loops := func(s listeners.Snapshot) uint64 { return s.Listeners["u1"].UDPLoopDropped }
 	var sa, sb listeners.Snapshot
@@ -183,7 +144,7 @@ address = "127.0.0.1:0"
 	}
 	sources := []string{"127.0.0.5", "10.99.0.1", "10.99.0.2"}
 	for _, src := range sources {
-		forgeUDP4(t, netip.AddrPortFrom(netip.MustParseAddr(src), anyPort), u, []byte("from "+src+"\n"))
+		echotest.ForgeUDP4(t, netip.AddrPortFrom(netip.MustParseAddr(src), anyPort), u, []byte("from "+src+"\n"))
 	}
 	s := echotest.WaitStats(t, tcp, "every forged datagram (or its echo) dropped", func(s listeners.Snapshot) bool {
 		return s.Listeners["u"].UDPLoopDropped+s.Listeners["any"].UDPLoopDropped >= uint64(len(sources))
