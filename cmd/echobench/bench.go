@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"echogate/internal/procstat"
 )
 
 // serverSpec says how to start one of the two compared servers.
@@ -114,7 +116,7 @@ func runPoint(ctx context.Context, o *options, pt point) pointResult {
 
 // measure runs the load once against s and adds the server CPU it took to sd.
 func measure(ctx context.Context, o *options, pt point, s *server, port int, sd *side) error {
-	before, err := cpuNS(s.pid)
+	before, err := procstat.CPU(s.pid)
 	if err != nil {
 		return fmt.Errorf("%s: cpu time: %w", s.name, err)
 	}
@@ -129,18 +131,18 @@ func measure(ctx context.Context, o *options, pt point, s *server, port int, sd 
 	if err != nil || !s.alive() {
 		return fmt.Errorf("%s: exited during the run: %v; stderr: %s", s.name, err, s.log.tail(5))
 	}
-	sd.add(lr, time.Duration(after-before))
+	sd.add(lr, after-before)
 	return nil
 }
 
 // settledCPU waits until pid has finished the work the load left behind (closing connections) and returns
 // its CPU time: readings 50 ms apart must differ by under 1 ms, for at most a second.
-func settledCPU(pid int) (int64, error) {
-	prev, err := cpuNS(pid)
+func settledCPU(pid int) (time.Duration, error) {
+	prev, err := procstat.CPU(pid)
 	for i := 0; i < 20 && err == nil; i++ {
 		time.Sleep(50 * time.Millisecond)
-		var now int64
-		if now, err = cpuNS(pid); err == nil && now-prev < int64(time.Millisecond) {
+		var now time.Duration
+		if now, err = procstat.CPU(pid); err == nil && now-prev < time.Millisecond {
 			return now, nil
 		}
 		prev = now

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"echogate/internal/procstat"
 )
 
 // idleSide is the memory one server needs for idle connections.
@@ -67,17 +69,17 @@ func idleOne(ctx context.Context, o *options, spec serverSpec) idleSide {
 	}
 	defer s.stop()
 	time.Sleep(300 * time.Millisecond)
-	if sd.RSSBefore, err = rssBytes(s.pid); err != nil {
+	if sd.RSSBefore, err = procstat.RSSBytes(s.pid); err != nil {
 		return fail(err)
 	}
-	fds, _ := fdCount(s.pid)
+	fds, _ := procstat.FDs(s.pid)
 	h, err := startIdleHold(ctx, o, []string{fmt.Sprintf("127.0.0.1:%d", port)})
 	if err != nil {
 		return fail(err)
 	}
 	waitFDs(s.pid, fds+h.established, 10*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	sd.RSSAfter, err = rssBytes(s.pid)
+	sd.RSSAfter, err = procstat.RSSBytes(s.pid)
 	lr, herr := h.finish()
 	if err != nil || herr != nil {
 		return fail(fmt.Errorf("%v %v", err, herr))
@@ -106,7 +108,7 @@ func idleConfigArgv(spec serverSpec, dir string, port, n int) ([]string, error) 
 func waitFDs(pid, want int, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if n, err := fdCount(pid); err != nil || n >= want {
+		if n, err := procstat.FDs(pid); err != nil || n >= want {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"echogate/internal/procstat"
 )
 
 // reloadResult is how long echogate took to reload a big config with many open connections.
@@ -61,7 +63,7 @@ func reloadRun(ctx context.Context, o *options, res *reloadResult) error {
 		return err
 	}
 	defer s.stop()
-	fds, _ := fdCount(s.pid)
+	fds, _ := procstat.FDs(s.pid)
 	addrs := make([]string, len(ports))
 	for i, p := range ports {
 		addrs[i] = fmt.Sprintf("127.0.0.1:%d", p)

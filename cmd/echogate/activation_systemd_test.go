@@ -1,13 +1,14 @@
 package main
 
 import (
-	"errors"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,46 +23,36 @@ func TestActivationRefused(t *testing.T) {
 		want  []string
 	}{
 		{"datagram for a tcp listener", func(t *testing.T) []passedSocket { return []passedSocket{passUDP(t, "web")} },
-			unboundListener("web", "tcp"), []string{`listener \"web\" is tcp but systemd passed a datagram socket named \"web\"`}},
+			echotest.UnboundListener("web", "tcp"), []string{`listener \"web\" is tcp but systemd passed a datagram socket named \"web\"`}},
 		{"stream for a udp listener", func(t *testing.T) []passedSocket { return []passedSocket{passTCP(t, "dns")} },
-			unboundListener("dns", "udp"), []string{`listener \"dns\" is udp but systemd passed a stream socket named \"dns\"`}},
+			echotest.UnboundListener("dns", "udp"), []string{`listener \"dns\" is udp but systemd passed a stream socket named \"dns\"`}},
 		{"connection socket (Accept=yes)", func(t *testing.T) []passedSocket { return []passedSocket{acceptedConn(t, "web")} },
-			unboundListener("web", "tcp"), []string{`fd 3 named \"web\"`, "Accept=yes is not supported"}},
+			echotest.UnboundListener("web", "tcp"), []string{`fd 3 named \"web\"`, "Accept=yes is not supported"}},
 		{"unix socket", func(t *testing.T) []passedSocket { return []passedSocket{unixSocket(t, "web")} },
-			unboundListener("web", "tcp"), []string{`fd 3 named \"web\"`, "not an AF_INET or AF_INET6 socket"}},
+			echotest.UnboundListener("web", "tcp"), []string{`fd 3 named \"web\"`, "not an AF_INET or AF_INET6 socket"}},
 		{"two unnamed sockets for one listener", func(t *testing.T) []passedSocket {
 			return []passedSocket{passTCP(t, "unknown"), passTCP(t, "unknown")}
-		}, unboundListener("web", "tcp"), []string{`listener \"web\": systemd passed 2 unnamed stream sockets`}},
+		}, echotest.UnboundListener("web", "tcp"), []string{`listener \"web\": systemd passed 2 unnamed stream sockets`}},
 		{"unnamed socket, two tcp listeners", func(t *testing.T) []passedSocket { return []passedSocket{passTCP(t, "")} },
-			unboundListener("t1", "tcp") + unboundListener("t2", "tcp"),
+			echotest.UnboundListener("t1", "tcp") + echotest.UnboundListener("t2", "tcp"),
 			[]string{`listener \"t1\": no address, and systemd passed no socket named \"t1\"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			socks := tc.socks(t)
 			o := activated(socks, socks[0].name != "")
-			o.noReady = true
-			d := startDaemon(t, tc.toml, o)
-			expectExitStatus(t, d, 1)
-			if line, err := d.waitLog("echogate ready", 0); err == nil {
+			o.NoReady = true
+			d := echotest.Start(t, tc.toml, o)
+			d.ExpectExit(t, 1)
+			if line, err := d.WaitLog("echogate ready", 0); err == nil {
 				t.Errorf("daemon became ready: %s", line)
 			}
 			for _, w := range tc.want {
-				if _, err := d.waitLog(w, 0); err != nil {
-					t.Errorf("%v\n%s", err, strings.Join(d.log.snapshot(), "\n"))
+				if _, err := d.WaitLog(w, 0); err != nil {
+					t.Errorf("%v\n%s", err, strings.Join(d.Lines(), "\n"))
 				}
 			}
 		})
-	}
-}
-
-// expectExitStatus waits for the daemon to exit and checks its status.
-func expectExitStatus(t *testing.T, d *testDaemon, want int) {
-	t.Helper()
-	err := d.wait(15 * time.Second)
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != want {
-		t.Fatalf("daemon exit: %v, want status %d", err, want)
 	}
 }
 
@@ -69,7 +60,7 @@ func expectExitStatus(t *testing.T, d *testDaemon, want int) {
 func acceptedConn(t *testing.T, name string) passedSocket {
 	t.Helper()
 	s := passTCP(t, name)
-	c := dialTCP(t, s.addr)
+	c := echotest.DialTCP(t, s.addr)
 	conn, err := s.ln.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -116,19 +107,19 @@ func TestSystemdSocketActivate(t *testing.T) {
 			}
 			d, addr := socketActivate(t, tool, tc.name, tc.proto, tc.flag)
 			if tc.proto == "tcp" {
-				c := dialTCP(t, addr) // this connection starts echogate
-				roundTrip(t, c, "first client\n", "first client\n")
-			} else if got := udpExchange(t, addr, "first datagram"); got != "first datagram" {
+				c := echotest.DialTCP(t, addr) // this connection starts echogate
+				echotest.RoundTrip(t, c, "first client\n", "first client\n")
+			} else if got := echotest.UDPExchange(t, addr, "first datagram"); got != "first datagram" {
 				t.Fatalf("udp: got %q", got)
 			}
-			if _, err := d.waitLog("echogate ready", 15*time.Second); err != nil {
+			if _, err := d.WaitLog("echogate ready", 15*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := d.waitLog("adopting socket from systemd", 0); err != nil {
+			if _, err := d.WaitLog("adopting socket from systemd", 0); err != nil {
 				t.Fatal(err)
 			}
 			expectAdopted(t, d, tc.name, 3, passedSocket{addr: addr})
-			if err := d.stop(); err != nil {
+			if err := d.Stop(); err != nil {
 				t.Fatalf("exit: %v", err)
 			}
 		})
@@ -137,46 +128,24 @@ func TestSystemdSocketActivate(t *testing.T) {
 
 // socketActivate runs `systemd-socket-activate -l 127.0.0.1:PORT --fdname=NAME echogate run ...` on a port
 // that was free a moment ago (another one if it was taken meanwhile) and waits until the tool listens.
-func socketActivate(t *testing.T, tool, name, proto, flag string) (*testDaemon, string) {
+func socketActivate(t *testing.T, tool, name, proto, flag string) (*echotest.Daemon, string) {
 	t.Helper()
-	toml := unboundListener(name, proto)
+	toml := echotest.UnboundListener(name, proto)
 	for try := 0; ; try++ {
-		addr := freeAddr(t, proto)
+		addr := echotest.FreeAddr(t, proto)
 		wrap := []string{tool, "-l", addr, "--fdname=" + name}
 		if flag != "" {
 			wrap = append(wrap, flag)
 		}
-		d := startDaemon(t, toml, daemonOptions{wrap: wrap, noReady: true})
-		_, err := d.waitLog("Listening on "+addr, 15*time.Second)
+		d := echotest.Start(t, toml, echotest.Options{Wrap: wrap, NoReady: true})
+		_, err := d.WaitLog("Listening on "+addr, 15*time.Second)
 		if err == nil {
 			return d, addr
 		}
-		if _, errInUse := d.waitLog("in use", 0); errInUse != nil || try == 4 {
-			t.Fatalf("systemd-socket-activate: %v\n%s", err, strings.Join(d.log.snapshot(), "\n"))
+		if _, errInUse := d.WaitLog("in use", 0); errInUse != nil || try == 4 {
+			t.Fatalf("systemd-socket-activate: %v\n%s", err, strings.Join(d.Lines(), "\n"))
 		}
 	}
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T, proto string) string {
-	t.Helper()
-	var addr string
-	if proto == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = pc.LocalAddr().String()
-		pc.Close()
-	} else {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = ln.Addr().String()
-		ln.Close()
-	}
-	return addr
 }
 
 // A passed socket echogate cannot serve (here a unix socket) is only an error when a listener claims it: left
@@ -185,12 +154,12 @@ func TestActivationUnservableUnclaimedSocket(t *testing.T) {
 	t.Parallel()
 	web := passTCP(t, "web")
 	socks := []passedSocket{web, unixSocket(t, "metrics")}
-	d := startDaemon(t, unboundListener("web", "tcp"), activated(socks, true))
-	if _, err := d.waitLog("cannot serve and no listener claims", 5*time.Second); err != nil {
+	d := echotest.Start(t, echotest.UnboundListener("web", "tcp"), activated(socks, true))
+	if _, err := d.WaitLog("cannot serve and no listener claims", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	roundTrip(t, dialTCP(t, web.addr), "still serving\n", "still serving\n")
-	if err := d.stop(); err != nil {
+	echotest.RoundTrip(t, echotest.DialTCP(t, web.addr), "still serving\n", "still serving\n")
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }

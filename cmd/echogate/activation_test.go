@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"echogate/internal/echotest"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -80,59 +82,30 @@ func passPlainTCP(t *testing.T, name string) passedSocket {
 }
 
 // activated passes socks as fds 3.. the way systemd does; named sets LISTEN_FDNAMES.
-func activated(socks []passedSocket, named bool) daemonOptions {
-	o := daemonOptions{wrap: viaShell("LISTEN_PID"), env: []string{"LISTEN_FDS=" + strconv.Itoa(len(socks))}}
+func activated(socks []passedSocket, named bool) echotest.Options {
+	o := echotest.Options{Wrap: echotest.ViaShell("LISTEN_PID"), Env: []string{"LISTEN_FDS=" + strconv.Itoa(len(socks))}}
 	var names []string
 	for _, s := range socks {
-		o.files = append(o.files, s.file)
+		o.Files = append(o.Files, s.file)
 		names = append(names, s.name)
 	}
 	if named {
-		o.env = append(o.env, "LISTEN_FDNAMES="+strings.Join(names, ":"))
+		o.Env = append(o.Env, "LISTEN_FDNAMES="+strings.Join(names, ":"))
 	}
 	return o
 }
 
-// unboundListener is a listener with no address: it can only serve a socket systemd passes.
-func unboundListener(name, proto string, extra ...string) string {
-	s := "\n[[listener]]\nname = \"" + name + "\"\nprotocol = \"" + proto + "\"\n"
-	for _, e := range extra {
-		s += e + "\n"
-	}
-	return s
-}
-
-// udpExchange sends payload to addr and returns the reply.
-func udpExchange(t *testing.T, addr, payload string) string {
-	t.Helper()
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte(payload)); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 65536)
-	n, err := c.Read(buf)
-	if err != nil {
-		t.Fatalf("udp %s: %v", addr, err)
-	}
-	return string(buf[:n])
-}
-
 // expectAdopted checks that the daemon logged adopting s as fd for listener, and serves it there.
-func expectAdopted(t *testing.T, d *testDaemon, listener string, fd int, s passedSocket) {
+func expectAdopted(t *testing.T, d *echotest.Daemon, listener string, fd int, s passedSocket) {
 	t.Helper()
 	want := "listener=" + listener + " fd=" + strconv.Itoa(fd) + " addr=" + s.addr
-	if _, err := d.waitLog("adopting socket from systemd", 0); err != nil {
+	if _, err := d.WaitLog("adopting socket from systemd", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.waitLog(want, 0); err != nil {
+	if _, err := d.WaitLog(want, 0); err != nil {
 		t.Fatalf("no adoption logged with %q: %v", want, err)
 	}
-	if got := d.addr(listener); got != s.addr {
+	if got := d.Addr(listener); got != s.addr {
 		t.Fatalf("listener %s serves %s, want the passed socket %s", listener, got, s.addr)
 	}
 }
@@ -141,30 +114,30 @@ func expectAdopted(t *testing.T, d *testDaemon, listener string, fd int, s passe
 func TestActivationNamedSockets(t *testing.T) {
 	t.Parallel()
 	socks := []passedSocket{passUDP(t, "b-udp"), passTCP(t, "a-tcp"), passTCP(t, "b-tcp"), passUDP(t, "a-udp")}
-	toml := unboundListener("a-tcp", "tcp", "max_line = 8") + unboundListener("b-tcp", "tcp") +
-		unboundListener("a-udp", "udp", "max_datagram = 8") + unboundListener("b-udp", "udp")
-	d := startDaemon(t, toml, activated(socks, true))
+	toml := echotest.UnboundListener("a-tcp", "tcp", "max_line = 8") + echotest.UnboundListener("b-tcp", "tcp") +
+		echotest.UnboundListener("a-udp", "udp", "max_datagram = 8") + echotest.UnboundListener("b-udp", "udp")
+	d := echotest.Start(t, toml, activated(socks, true))
 	for i, s := range socks {
 		expectAdopted(t, d, s.name, 3+i, s)
 	}
 	nine := "123456789\n"
-	a := dialTCP(t, d.addr("a-tcp"))
-	roundTrip(t, a, nine, "ERR too-long-line\n")
-	roundTrip(t, a, "1234567\n", "1234567\n")
-	b := dialTCP(t, d.addr("b-tcp"))
-	roundTrip(t, b, nine, nine)
+	a := echotest.DialTCP(t, d.Addr("a-tcp"))
+	echotest.RoundTrip(t, a, nine, "ERR too-long-line\n")
+	echotest.RoundTrip(t, a, "1234567\n", "1234567\n")
+	b := echotest.DialTCP(t, d.Addr("b-tcp"))
+	echotest.RoundTrip(t, b, nine, nine)
 
 	long := strings.Repeat("d", 30)
-	if got := udpExchange(t, d.addr("a-udp"), long); got != "ERR datagram-truncated\n" {
+	if got := echotest.UDPExchange(t, d.Addr("a-udp"), long); got != "ERR datagram-truncated\n" {
 		t.Errorf("a-udp (max_datagram 8), 30 bytes: got %q", got)
 	}
-	if got := udpExchange(t, d.addr("a-udp"), "8 bytes!"); got != "8 bytes!" {
+	if got := echotest.UDPExchange(t, d.Addr("a-udp"), "8 bytes!"); got != "8 bytes!" {
 		t.Errorf("a-udp, 8 bytes: got %q", got)
 	}
-	if got := udpExchange(t, d.addr("b-udp"), long); got != long {
+	if got := echotest.UDPExchange(t, d.Addr("b-udp"), long); got != long {
 		t.Errorf("b-udp, 30 bytes: got %q", got)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 	// echogate only closed its copies: the sockets still listen (shutdown(2) would have broken them).
@@ -186,7 +159,7 @@ func expectStillListening(t *testing.T, s passedSocket) {
 		}
 		accepted <- err
 	}()
-	c := dialTCP(t, s.addr)
+	c := echotest.DialTCP(t, s.addr)
 	defer c.Close()
 	select {
 	case err := <-accepted:
@@ -204,17 +177,17 @@ func expectStillListening(t *testing.T, s passedSocket) {
 func TestActivationUnnamedByType(t *testing.T) {
 	t.Parallel()
 	socks := []passedSocket{passUDP(t, ""), passTCP(t, "")}
-	d := startDaemon(t, unboundListener("t", "tcp", "max_line = 8")+unboundListener("u", "udp"),
+	d := echotest.Start(t, echotest.UnboundListener("t", "tcp", "max_line = 8")+echotest.UnboundListener("u", "udp"),
 		activated(socks, false))
 	expectAdopted(t, d, "u", 3, socks[0])
 	expectAdopted(t, d, "t", 4, socks[1])
-	c := dialTCP(t, socks[1].addr)
-	roundTrip(t, c, "123456789\n", "ERR too-long-line\n")
-	roundTrip(t, c, "unnamed\n", "unnamed\n")
-	if got := udpExchange(t, socks[0].addr, "by type"); got != "by type" {
+	c := echotest.DialTCP(t, socks[1].addr)
+	echotest.RoundTrip(t, c, "123456789\n", "ERR too-long-line\n")
+	echotest.RoundTrip(t, c, "unnamed\n", "unnamed\n")
+	if got := echotest.UDPExchange(t, socks[0].addr, "by type"); got != "by type" {
 		t.Errorf("udp: got %q", got)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }
@@ -235,13 +208,13 @@ func TestActivationMPTCPAndPlainTCP(t *testing.T) {
 	if proto != unix.IPPROTO_MPTCP {
 		t.Logf("net.Listen gave SO_PROTOCOL %d, not MPTCP (kernel without MPTCP?): the MPTCP case is not exercised", proto)
 	}
-	d := startDaemon(t, unboundListener("mptcp", "tcp")+unboundListener("plain", "tcp"),
+	d := echotest.Start(t, echotest.UnboundListener("mptcp", "tcp")+echotest.UnboundListener("plain", "tcp"),
 		activated([]passedSocket{mp, plain}, true))
 	expectAdopted(t, d, "mptcp", 3, mp)
 	expectAdopted(t, d, "plain", 4, plain)
-	roundTrip(t, dialTCP(t, mp.addr), "via mptcp socket\n", "via mptcp socket\n")
-	roundTrip(t, dialTCP(t, plain.addr), "via tcp socket\n", "via tcp socket\n")
-	if err := d.stop(); err != nil {
+	echotest.RoundTrip(t, echotest.DialTCP(t, mp.addr), "via mptcp socket\n", "via mptcp socket\n")
+	echotest.RoundTrip(t, echotest.DialTCP(t, plain.addr), "via tcp socket\n", "via tcp socket\n")
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }
@@ -251,50 +224,27 @@ func TestActivationMPTCPAndPlainTCP(t *testing.T) {
 func TestActivationUnclaimedSocket(t *testing.T) {
 	t.Parallel()
 	echo, stray := passTCP(t, "echo"), passUDP(t, "stray")
-	d := startDaemon(t, unboundListener("echo", "tcp"), activated([]passedSocket{echo, stray}, true))
-	line, err := d.waitLog("no listener claims", 0)
+	d := echotest.Start(t, echotest.UnboundListener("echo", "tcp"), activated([]passedSocket{echo, stray}, true))
+	line, err := d.WaitLog("no listener claims", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(line, "name=stray") || !strings.Contains(line, "addr="+stray.addr) {
 		t.Errorf("unclaimed socket log: %s", line)
 	}
-	roundTrip(t, dialTCP(t, echo.addr), "still serving\n", "still serving\n")
+	echotest.RoundTrip(t, echotest.DialTCP(t, echo.addr), "still serving\n", "still serving\n")
 
-	mark := d.logLines()
-	saveConfig(t, d.config, unboundListener("echo", "tcp")+unboundListener("stray", "udp"))
-	awaitReloadOK(t, d, mark)
-	if got := d.addr("stray"); got != stray.addr {
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.UnboundListener("echo", "tcp")+echotest.UnboundListener("stray", "udp"))
+	d.AwaitReload(t, mark)
+	if got := d.Addr("stray"); got != stray.addr {
 		t.Fatalf("stray serves %s, want %s", got, stray.addr)
 	}
-	if got := udpExchange(t, stray.addr, "adopted later"); got != "adopted later" {
+	if got := echotest.UDPExchange(t, stray.addr, "adopted later"); got != "adopted later" {
 		t.Errorf("udp: got %q", got)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
-	}
-}
-
-// saveConfig replaces the config file atomically (temp file, then rename).
-func saveConfig(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path+".new", []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(path+".new", path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// awaitReloadOK waits for a reload summary after mark and checks it says result=ok.
-func awaitReloadOK(t *testing.T, d *testDaemon, mark int) {
-	t.Helper()
-	line, err := d.waitLogAfter(mark, "msg=reload result=", 15*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(line, "result=ok") {
-		t.Fatalf("reload: %s", line)
 	}
 }
 
@@ -330,15 +280,15 @@ func holdsSocket(t *testing.T, pid int, inode string) bool {
 func TestActivationReloadRemovesAndReadopts(t *testing.T) {
 	t.Parallel()
 	keep, gone, goneUDP := passTCP(t, "keep"), passTCP(t, "gone"), passUDP(t, "gone-udp")
-	all := unboundListener("keep", "tcp") + unboundListener("gone", "tcp") + unboundListener("gone-udp", "udp")
-	d := startDaemon(t, all, activated([]passedSocket{keep, gone, goneUDP}, true))
-	roundTrip(t, dialTCP(t, gone.addr), "before\n", "before\n")
+	all := echotest.UnboundListener("keep", "tcp") + echotest.UnboundListener("gone", "tcp") + echotest.UnboundListener("gone-udp", "udp")
+	d := echotest.Start(t, all, activated([]passedSocket{keep, gone, goneUDP}, true))
+	echotest.RoundTrip(t, echotest.DialTCP(t, gone.addr), "before\n", "before\n")
 
-	mark := d.logLines()
-	saveConfig(t, d.config, unboundListener("keep", "tcp"))
-	awaitReloadOK(t, d, mark)
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.UnboundListener("keep", "tcp"))
+	d.AwaitReload(t, mark)
 	for _, s := range []passedSocket{gone, goneUDP} {
-		if !holdsSocket(t, d.cmd.Process.Pid, socketInode(t, s.file)) {
+		if !holdsSocket(t, d.Pid(), socketInode(t, s.file)) {
 			t.Errorf("%s: the daemon closed the inherited socket", s.name)
 		}
 	}
@@ -350,29 +300,29 @@ func TestActivationReloadRemovesAndReadopts(t *testing.T) {
 	if _, err := u.Write([]byte("queued datagram")); err != nil {
 		t.Fatal(err)
 	}
-	queued := dialTCP(t, gone.addr) // the kernel completes the handshake: the socket still listens
+	queued := echotest.DialTCP(t, gone.addr) // the kernel completes the handshake: the socket still listens
 	if _, err := queued.Write([]byte("queued\n")); err != nil {
 		t.Fatal(err)
 	}
 	expectSilence(t, queued, time.Second)
 	expectSilence(t, u, 100*time.Millisecond)
-	roundTrip(t, dialTCP(t, keep.addr), "kept\n", "kept\n")
+	echotest.RoundTrip(t, echotest.DialTCP(t, keep.addr), "kept\n", "kept\n")
 
-	mark = d.logLines()
-	saveConfig(t, d.config, unboundListener("keep", "tcp")+unboundListener("gone", "tcp", "max_line = 8")+
-		unboundListener("gone-udp", "udp"))
-	awaitReloadOK(t, d, mark)
-	if got := d.addr("gone"); got != gone.addr {
+	mark = d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.UnboundListener("keep", "tcp")+echotest.UnboundListener("gone", "tcp", "max_line = 8")+
+		echotest.UnboundListener("gone-udp", "udp"))
+	d.AwaitReload(t, mark)
+	if got := d.Addr("gone"); got != gone.addr {
 		t.Fatalf("gone is back on %s, want the same socket %s", got, gone.addr)
 	}
-	readExactly(t, queued, "queued\n")
+	echotest.ReadExactly(t, queued, "queued\n")
 	buf := make([]byte, 64)
 	u.SetDeadline(time.Now().Add(10 * time.Second))
 	if n, err := u.Read(buf); err != nil || string(buf[:n]) != "queued datagram" {
 		t.Errorf("queued datagram: got %q, %v", buf[:n], err)
 	}
-	roundTrip(t, dialTCP(t, gone.addr), "123456789\n", "ERR too-long-line\n") // the new limits
-	if err := d.stop(); err != nil {
+	echotest.RoundTrip(t, echotest.DialTCP(t, gone.addr), "123456789\n", "ERR too-long-line\n") // the new limits
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }

@@ -7,10 +7,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // pAskStats sends a /stats command on c and returns the reply line.
@@ -19,27 +20,14 @@ func pAskStats(t *testing.T, c net.Conn, r *bufio.Reader, cmd string) string {
 	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
 		t.Fatal(err)
 	}
-	return pReadLine(t, r)
-}
-
-// pUDPAsk sends payload from c to srv and returns the reply.
-func pUDPAsk(t *testing.T, c *net.UDPConn, srv, payload string) string {
-	t.Helper()
-	to, err := net.ResolveUDPAddr("udp", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WriteToUDP([]byte(payload), to); err != nil {
-		t.Fatal(err)
-	}
-	return pUDPRead(t, c, to, 10*time.Second)
+	return echotest.ReadLine(t, r)
 }
 
 // TestStats checks the three /stats numbers as clients come and go, that clients refused by max_conns or by
 // the allow list are not counted, and the per-listener counters of /stats json.
 func TestStats(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [daemon]
 udp_peer_window = "1h"
 
@@ -60,8 +48,8 @@ name = "dgram"
 protocol = "udp"
 address = "127.0.0.1:0"
 `)
-	capped, deny, dgram := d.addr("capped"), d.addr("deny"), d.addr("dgram")
-	c1 := dialTCP(t, capped)
+	capped, deny, dgram := d.Addr("capped"), d.Addr("deny"), d.Addr("dgram")
+	c1 := echotest.DialTCP(t, capped)
 	r1 := bufio.NewReader(c1)
 	stats := func(want string) {
 		t.Helper()
@@ -70,24 +58,24 @@ address = "127.0.0.1:0"
 		}
 	}
 	stats("1 1 0\n")
-	c2 := dialTCP(t, capped)
-	roundTrip(t, c2, "hello\n", "hello\n")
+	c2 := echotest.DialTCP(t, capped)
+	echotest.RoundTrip(t, c2, "hello\n", "hello\n")
 	stats("2 2 0\n")
 
-	if got := pReadToEOF(t, dialTCP(t, capped)); got != "server busy\n" {
+	if got := echotest.ReadToEOF(t, echotest.DialTCP(t, capped)); got != "server busy\n" {
 		t.Fatalf("third client of max_conns 2 got %q, want %q then EOF", got, "server busy\n")
 	}
-	if got := pReadToEOF(t, pDialFrom(t, "127.0.0.2", deny)); got != "" {
+	if got := echotest.ReadToEOF(t, echotest.DialFrom(t, "127.0.0.2", deny)); got != "" {
 		t.Fatalf("client outside allow got %q", got)
 	}
 	stats("2 2 0\n") // neither refused client counts
 
-	u := pUDPClient(t, "127.0.0.1")
-	if got := pUDPAsk(t, u, dgram, "ping"); got != "ping" {
+	u := echotest.ListenUDP(t, "127.0.0.1")
+	if got := echotest.AskUDP(t, u, dgram, "ping"); got != "ping" {
 		t.Fatalf("udp echo %q", got)
 	}
 	stats("3 2 1\n")
-	pUDPAsk(t, u, dgram, "again") // the same peer is not counted twice
+	echotest.AskUDP(t, u, dgram, "again") // the same peer is not counted twice
 	stats("3 2 1\n")
 
 	c2.Close()
@@ -173,7 +161,7 @@ const (
 func TestShutdownRefused(t *testing.T) {
 	t.Parallel()
 	tok := pWriteToken(t, t.TempDir(), "shutdown.token", pToken+"\n", 0o600)
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "tok"
 protocol = "tcp"
@@ -192,7 +180,7 @@ address = "127.0.0.1:0"
 admin_allow = ["127.0.0.2/32"]
 token_file = "`+tok+`"
 `)
-	addrs := map[string]string{"tok": d.addr("tok"), "notok": d.addr("notok"), "adm": d.addr("adm")}
+	addrs := map[string]string{"tok": d.Addr("tok"), "notok": d.Addr("notok"), "adm": d.Addr("adm")}
 	for _, tc := range []struct{ name, listener, send, want string }{
 		{"no argument", "tok", "/shutdown\n", "ERR shutdown-token-required\n"},
 		{"blank argument", "tok", "/shutdown  \t \r\n", "ERR shutdown-token-required\n"},
@@ -205,19 +193,15 @@ token_file = "`+tok+`"
 		{"outside admin_allow, no argument", "adm", "/shutdown\n", "ERR shutdown-loopback-required\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dialTCP(t, addrs[tc.listener])
-			roundTrip(t, c, tc.send, tc.want)
-			roundTrip(t, c, "still open\n", "still open\n")
+			c := echotest.DialTCP(t, addrs[tc.listener])
+			echotest.RoundTrip(t, c, tc.send, tc.want)
+			echotest.RoundTrip(t, c, "still open\n", "still open\n")
 		})
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("the daemon did not survive the refused /shutdowns: %v", err)
 	}
-	for _, l := range d.log.snapshot() {
-		if strings.Contains(l, pToken) || strings.Contains(l, pWrongToken) {
-			t.Errorf("a token reached the log: %s", l)
-		}
-	}
+	d.ExpectNotLogged(t, pToken, pWrongToken)
 }
 
 // TestShutdownAccepted checks that the right token stops the daemon with exit status 0, from a token file, from
@@ -266,11 +250,11 @@ func TestShutdownAccepted(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			var opts daemonOptions
+			var opts echotest.Options
 			if tc.env != nil {
-				opts.env = tc.env(dir)
+				opts.Env = tc.env(dir)
 			}
-			d := startDaemon(t, `
+			d := echotest.Start(t, `
 [daemon]
 shutdown_grace = "2s"
 
@@ -279,24 +263,20 @@ name = "admin"
 protocol = "tcp"
 address = "127.0.0.1:0"
 `+tc.keys(dir)+"\n", opts)
-			bystander := dialTCP(t, d.addr("admin"))
-			roundTrip(t, bystander, "x\n", "x\n")
-			c := pDialFrom(t, tc.from, d.addr("admin"))
-			roundTrip(t, c, tc.command, "OK, shutting down\n")
-			if rest := pReadToEOF(t, c); rest != "" {
+			bystander := echotest.DialTCP(t, d.Addr("admin"))
+			echotest.RoundTrip(t, bystander, "x\n", "x\n")
+			c := echotest.DialFrom(t, tc.from, d.Addr("admin"))
+			echotest.RoundTrip(t, c, tc.command, "OK, shutting down\n")
+			if rest := echotest.ReadToEOF(t, c); rest != "" {
 				t.Errorf("after the OK got %q, want EOF", rest)
 			}
-			if rest := pReadToEOF(t, bystander); rest != "" {
+			if rest := echotest.ReadToEOF(t, bystander); rest != "" {
 				t.Errorf("another client got %q, want EOF", rest)
 			}
-			if err := d.wait(15 * time.Second); err != nil {
+			if err := d.Wait(15 * time.Second); err != nil {
 				t.Fatalf("exit after /shutdown: %v, want status 0", err)
 			}
-			for _, l := range d.log.snapshot() {
-				if strings.Contains(l, pToken) {
-					t.Errorf("the token reached the log: %s", l)
-				}
-			}
+			d.ExpectNotLogged(t, pToken)
 		})
 	}
 }
@@ -307,7 +287,7 @@ func TestStopSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			d := startDaemon(t, `
+			d := echotest.Start(t, `
 [daemon]
 shutdown_grace = "2s"
 
@@ -321,15 +301,15 @@ name = "u"
 protocol = "udp"
 address = "127.0.0.1:0"
 `)
-			c := dialTCP(t, d.addr("a"))
-			roundTrip(t, c, "before\n", "before\n")
-			if err := d.cmd.Process.Signal(sig); err != nil {
+			c := echotest.DialTCP(t, d.Addr("a"))
+			echotest.RoundTrip(t, c, "before\n", "before\n")
+			if err := d.Cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			if rest := pReadToEOF(t, c); rest != "" {
+			if rest := echotest.ReadToEOF(t, c); rest != "" {
 				t.Errorf("open connection got %q, want EOF", rest)
 			}
-			if err := d.wait(15 * time.Second); err != nil {
+			if err := d.Wait(15 * time.Second); err != nil {
 				t.Fatalf("exit after %v: %v, want status 0", sig, err)
 			}
 		})
@@ -339,11 +319,11 @@ address = "127.0.0.1:0"
 func TestCIDRDenialTCP(t *testing.T) {
 	t.Parallel()
 	_, addrs := startProto(t)
-	denied := pDialFrom(t, "127.0.0.2", addrs["deny"])
-	if got := pReadToEOF(t, denied); got != "" {
+	denied := echotest.DialFrom(t, "127.0.0.2", addrs["deny"])
+	if got := echotest.ReadToEOF(t, denied); got != "" {
 		t.Fatalf("client outside allow got %q, want nothing", got)
 	}
-	roundTrip(t, pDialFrom(t, "127.0.0.1", addrs["deny"]), "in\n", "in\n")
+	echotest.RoundTrip(t, echotest.DialFrom(t, "127.0.0.1", addrs["deny"]), "in\n", "in\n")
 }
 
 func TestCIDRDenialIPv6(t *testing.T) {
@@ -353,7 +333,7 @@ func TestCIDRDenialIPv6(t *testing.T) {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	probe.Close()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "v6"
 protocol = "tcp"
@@ -366,8 +346,8 @@ protocol = "tcp"
 address = "[::1]:0"
 allow = ["127.0.0.1/32"]
 `)
-	roundTrip(t, dialTCP(t, d.addr("v6")), "six\n", "six\n")
-	if got := pReadToEOF(t, dialTCP(t, d.addr("v6only4"))); got != "" {
+	echotest.RoundTrip(t, echotest.DialTCP(t, d.Addr("v6")), "six\n", "six\n")
+	if got := echotest.ReadToEOF(t, echotest.DialTCP(t, d.Addr("v6only4"))); got != "" {
 		t.Fatalf("::1 against allow 127.0.0.1/32 got %q, want nothing", got)
 	}
 }

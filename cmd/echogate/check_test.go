@@ -7,30 +7,21 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // msgNoListeners is config's message for a file without a [[listener]].
 const msgNoListeners = "no [[listener]] table: a config must declare at least one listener"
 
-// writeConfig writes body as echogate.toml in a fresh directory and returns its path.
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "echogate.toml")
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // checkFails runs check with args on path, expects exit 1 and returns stderr's lines.
 func checkFails(t *testing.T, path string, args ...string) []string {
 	t.Helper()
-	stdout, stderr, code := pRunEchogate(t, append([]string{"check", "-config", path}, args...)...)
+	stdout, stderr, code := echotest.RunCLI(t, append([]string{"check", "-config", path}, args...)...)
 	if code != 1 {
 		t.Fatalf("check %v: exit %d, want 1\nstdout: %s\nstderr: %s", args, code, stdout, stderr)
 	}
@@ -53,7 +44,7 @@ func matchLines(t *testing.T, path string, lines []string, want [][2]string) {
 // TestCheckEveryError plants three errors in three places: check reports all of them, in file order.
 func TestCheckEveryError(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, `[daemon]
+	path := echotest.WriteConfig(t, `[daemon]
 log_level = "verbose"
 
 [[listener]]
@@ -86,8 +77,8 @@ func TestCheckMappedOverlaps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			port := freeTCPPort(t)
-			path := writeConfig(t, fmt.Sprintf("[[listener]]\nname = \"first\"\nprotocol = %q\naddress = \"%s:%d\"\n\n"+
+			port := echotest.FreeTCPPort(t)
+			path := echotest.WriteConfig(t, fmt.Sprintf("[[listener]]\nname = \"first\"\nprotocol = %q\naddress = \"%s:%d\"\n\n"+
 				"[[listener]]\nname = \"second\"\nprotocol = %q\naddress = \"%s:%d\"\n", tc.proto, tc.first, port, tc.proto, tc.second, port))
 			matchLines(t, path, checkFails(t, path), [][2]string{{"9", `listener "second": ` + tc.msg}})
 		})
@@ -104,12 +95,12 @@ func TestNoListenersRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			path := writeConfig(t, tc.body)
+			path := echotest.WriteConfig(t, tc.body)
 			want := regexp.MustCompile(`(?m)^(echogate: )?` + regexp.QuoteMeta(path+": "+msgNoListeners) + `$`)
 			if lines := checkFails(t, path); len(lines) != 1 || !want.MatchString(lines[0]) {
 				t.Errorf("check printed %q, want one line matching %s", lines, want)
 			}
-			_, stderr, code := pRunEchogate(t, "run", "-log-format", "text", "-config", path)
+			_, stderr, code := echotest.RunCLI(t, "run", "-log-format", "text", "-config", path)
 			if code != 1 || !want.MatchString(stderr) {
 				t.Errorf("run: exit %d, want 1 with the same message\n%s", code, stderr)
 			}
@@ -121,19 +112,19 @@ func TestNoListenersRefused(t *testing.T) {
 // counted, and the listener keeps serving its open and its new connections.
 func TestReloadToNoListenersRejected(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, "[[listener]]\nname = \"diag\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n")
-	addr := d.addr("diag")
-	c := dialTCP(t, addr)
-	roundTrip(t, c, "before\n", "before\n")
+	d := echotest.Start(t, "[[listener]]\nname = \"diag\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n")
+	addr := d.Addr("diag")
+	c := echotest.DialTCP(t, addr)
+	echotest.RoundTrip(t, c, "before\n", "before\n")
 	for i, body := range []string{"", "[daemon]\nlog_level = \"info\"\n"} {
-		mark := d.logLines()
-		saveAtomic(t, d.config, body)
-		if line := d.awaitReloadFailed(t, mark); !strings.Contains(line, msgNoListeners) {
+		mark := d.LogLines()
+		echotest.SaveAtomic(t, d.Config, body)
+		if line := d.AwaitReloadFailed(t, mark); !strings.Contains(line, msgNoListeners) {
 			t.Fatalf("reload failed, but not for the missing listener: %s", line)
 		}
-		roundTrip(t, c, "still here\n", "still here\n")
-		roundTrip(t, dialTCP(t, addr), "new\n", "new\n")
-		if s := statsOn(t, c); s.ReloadsFailed != uint64(i+1) || s.ReloadsOK != 0 {
+		echotest.RoundTrip(t, c, "still here\n", "still here\n")
+		echotest.RoundTrip(t, echotest.DialTCP(t, addr), "new\n", "new\n")
+		if s := echotest.StatsOn(t, c); s.ReloadsFailed != uint64(i+1) || s.ReloadsOK != 0 {
 			t.Fatalf("after %d rejected file(s): reloads_failed=%d reloads_ok=%d", i+1, s.ReloadsFailed, s.ReloadsOK)
 		}
 	}
@@ -154,7 +145,7 @@ func TestCheckBindPortInUse(t *testing.T) {
 		t.Skipf("UDP port %d is taken too: %v", port, err)
 	}
 	defer busyUDP.Close()
-	path := writeConfig(t, fmt.Sprintf(`[[listener]]
+	path := echotest.WriteConfig(t, fmt.Sprintf(`[[listener]]
 name = "free"
 protocol = "tcp"
 address = "127.0.0.1:0"
@@ -169,7 +160,7 @@ name = "busy-udp"
 protocol = "udp"
 address = "127.0.0.1:%d"
 `, port, port))
-	if _, stderr, code := pRunEchogate(t, "check", "-config", path); code != 0 {
+	if _, stderr, code := echotest.RunCLI(t, "check", "-config", path); code != 0 {
 		t.Fatalf("check without -bind: exit %d, want 0\n%s", code, stderr)
 	}
 	p := fmt.Sprint(port)
@@ -183,8 +174,8 @@ address = "127.0.0.1:%d"
 // passes, and releases every port: the test can listen on it afterwards.
 func TestCheckBindReleases(t *testing.T) {
 	t.Parallel()
-	port := freeTCPPort(t)
-	path := writeConfig(t, fmt.Sprintf(`[[listener]]
+	port := echotest.FreeTCPPort(t)
+	path := echotest.WriteConfig(t, fmt.Sprintf(`[[listener]]
 name = "fixed"
 protocol = "tcp"
 address = "127.0.0.1:%d"
@@ -198,7 +189,7 @@ address = "127.0.0.1:%d"
 name = "activated"
 protocol = "tcp"
 `, port, port))
-	stdout, stderr, code := pRunEchogate(t, "check", "-bind", "-config", path)
+	stdout, stderr, code := echotest.RunCLI(t, "check", "-bind", "-config", path)
 	if code != 0 {
 		t.Fatalf("check -bind: exit %d, want 0\n%s", code, stderr)
 	}
@@ -228,12 +219,12 @@ func TestCheckBindNoIPv6(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("needs unshare (util-linux)")
 	}
-	path := writeConfig(t, "[[listener]]\nname = \"v4\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n\n"+
+	path := echotest.WriteConfig(t, "[[listener]]\nname = \"v4\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n\n"+
 		"[[listener]]\nname = \"v6\"\nprotocol = \"udp\"\naddress = \"[::1]:7007\"\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	script := `ip link set lo up && sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 || exit 99; exec "$0" check -bind -config "$1"`
-	cmd := exec.CommandContext(ctx, "unshare", "-n", "sh", "-c", script, echogateBin, path)
+	cmd := exec.CommandContext(ctx, "unshare", "-n", "sh", "-c", script, echotest.Bin(), path)
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -3,13 +3,15 @@ package main
 import (
 	"regexp"
 	"testing"
+
+	"echogate/internal/echotest"
 )
 
 // TestCheckValueTypes gives keys values of the wrong TOML type: each error names the type wanted and the
 // type written, and a bad [daemon] value does not hide the errors of the other [daemon] keys.
 func TestCheckValueTypes(t *testing.T) {
 	t.Parallel()
-	path := writeConfig(t, `[daemon]
+	path := echotest.WriteConfig(t, `[daemon]
 log_level = 1
 control_socket = "run/echogate.sock"
 

@@ -1,54 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"echogate/internal/echotest"
 )
-
-// pRunEchogate runs the binary with args and returns its output and exit status.
-func pRunEchogate(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	return runEchogateWith(t, nil, nil, args...)
-}
-
-// runEchogateWith is pRunEchogate with extra environment and, when cred is set, as another user.
-func runEchogateWith(t *testing.T, env []string, cred *syscall.Credential, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, echogateBin, args...)
-	cmd.Env = append(append(os.Environ(), "CREDENTIALS_DIRECTORY=", "RUNTIME_DIRECTORY=",
-		"GORACE=atexit_sleep_ms=0"), env...)
-	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit) && exit.Exited():
-		code = exit.ExitCode()
-	default:
-		t.Fatalf("echogate %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	return out.String(), errOut.String(), code
-}
 
 func TestCheckExample(t *testing.T) {
 	t.Parallel()
-	stdout, stderr, code := pRunEchogate(t, "check", "-config", "../../examples/echogate.toml")
+	stdout, stderr, code := echotest.RunCLI(t, "check", "-config", "../../examples/echogate.toml")
 	if code != 0 {
 		t.Fatalf("check examples/echogate.toml: exit %d\n%s", code, stderr)
 	}
@@ -67,7 +32,7 @@ func TestCheckBindsNothing(t *testing.T) {
 	defer busy.Close()
 	path := filepath.Join(t.TempDir(), "echogate.toml")
 	os.WriteFile(path, []byte("[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \""+busy.Addr().String()+"\"\n"), 0o644)
-	if _, stderr, code := pRunEchogate(t, "check", "-config", path); code != 0 {
+	if _, stderr, code := echotest.RunCLI(t, "check", "-config", path); code != 0 {
 		t.Fatalf("check on an address in use: exit %d, want 0\n%s", code, stderr)
 	}
 }
@@ -117,7 +82,7 @@ func TestCheckBadFiles(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "echogate.toml")
 			os.WriteFile(path, []byte(tc.body), 0o644)
-			_, stderr, code := pRunEchogate(t, "check", "-config", path)
+			_, stderr, code := echotest.RunCLI(t, "check", "-config", path)
 			if code != 1 {
 				t.Fatalf("exit %d, want 1\n%s", code, stderr)
 			}
@@ -136,7 +101,7 @@ func TestRunBadFile(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "echogate.toml")
 			os.WriteFile(path, []byte(tc.body), 0o644)
-			_, stderr, code := pRunEchogate(t, "run", "-log-format", "text", "-config", path)
+			_, stderr, code := echotest.RunCLI(t, "run", "-log-format", "text", "-config", path)
 			if code != 1 {
 				t.Fatalf("exit %d, want 1\n%s", code, stderr)
 			}

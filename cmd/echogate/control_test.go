@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // controlTOML is a [daemon] table with control_socket = sock, and the given extra keys.
@@ -24,7 +25,7 @@ func controlTOML(sock string, extra ...string) string {
 // askStatus runs `echogate status -json -control sock` and decodes the answer; raw is the JSON as printed.
 func askStatus(t *testing.T, sock string) (rep statusReport, raw string) {
 	t.Helper()
-	out, errOut, code := runEchogateWith(t, nil, nil, "status", "-json", "-control", sock)
+	out, errOut, code := echotest.RunCLIWith(t, nil, nil, "status", "-json", "-control", sock)
 	if code != 0 {
 		t.Fatalf("status: exit %d\n%s%s", code, out, errOut)
 	}
@@ -32,27 +33,6 @@ func askStatus(t *testing.T, sock string) (rep statusReport, raw string) {
 		t.Fatalf("status -json: %v in %q", err, out)
 	}
 	return rep, out
-}
-
-// controlLine sends line (when not empty) on a new connection to sock and returns the one-line answer.
-func controlLine(t *testing.T, sock, line string) string {
-	t.Helper()
-	c, err := net.DialTimeout("unix", sock, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
-	if line != "" {
-		if _, err := io.WriteString(c, line); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reply, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("control %q: %v (got %q)", line, err, reply)
-	}
-	return strings.TrimSuffix(reply, "\n")
 }
 
 var positionedMaxLine = regexp.MustCompile(`echogate\.toml:\d+:\d+: listener "x": max_line`)
@@ -63,47 +43,47 @@ func TestReloadCommandReportsOutcome(t *testing.T) {
 	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "control.sock")
 	head := controlTOML(sock)
-	d := startDaemon(t, head+tcpListenerTOML("x", "127.0.0.1:0"))
-	if _, err := d.waitLog("msg=\"control socket\" path="+sock, 5*time.Second); err != nil {
+	d := echotest.Start(t, head+echotest.TCPListener("x", "127.0.0.1:0"))
+	if _, err := d.WaitLog("msg=\"control socket\" path="+sock, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := runEchogateWith(t, nil, nil, "reload", "-config", d.config)
+	out, errOut, code := echotest.RunCLIWith(t, nil, nil, "reload", "-config", d.Config)
 	if code != 0 || out != "ok generation=2 added=0 removed=0 changed=0 kept=1\n" {
 		t.Fatalf("good reload: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
 	for _, broken := range []string{"max_line = 0", "max_line = = 3"} { // a bad value; a syntax error after [daemon]
-		mark := d.logLines()
-		saveAtomic(t, d.config, head+tcpListenerTOML("x", "127.0.0.1:0", broken))
-		d.awaitReloadFailed(t, mark) // the watcher saw it first
-		out, errOut, code = runEchogateWith(t, nil, nil, "reload", "-config", d.config)
+		mark := d.LogLines()
+		echotest.SaveAtomic(t, d.Config, head+echotest.TCPListener("x", "127.0.0.1:0", broken))
+		d.AwaitReloadFailed(t, mark) // the watcher saw it first
+		out, errOut, code = echotest.RunCLIWith(t, nil, nil, "reload", "-config", d.Config)
 		if code != 1 || !strings.HasPrefix(errOut, "error ") || !regexp.MustCompile(`echogate\.toml:\d+:\d+: `).MatchString(errOut) {
 			t.Fatalf("rejected reload (%s): exit %d, stdout %q, stderr %q; want exit 1 and the positioned error",
 				broken, code, out, errOut)
 		}
 	}
-	saveAtomic(t, d.config, head+tcpListenerTOML("x", "127.0.0.1:0", "max_line = 0"))
-	out, errOut, code = runEchogateWith(t, nil, nil, "reload", "-config", d.config)
+	echotest.SaveAtomic(t, d.Config, head+echotest.TCPListener("x", "127.0.0.1:0", "max_line = 0"))
+	out, errOut, code = echotest.RunCLIWith(t, nil, nil, "reload", "-config", d.Config)
 	if code != 1 || !positionedMaxLine.MatchString(errOut) {
 		t.Fatalf("rejected reload: exit %d, stdout %q, stderr %q; want exit 1 and the positioned error", code, out, errOut)
 	}
-	tcpEcho(t, d.addr("x"), "old config serves\n")
+	echotest.TCPEcho(t, d.Addr("x"), "old config serves\n")
 	if rep, _ := askStatus(t, sock); rep.Generation != 2 || rep.LastReload == nil ||
 		rep.LastReload.Result != "error" || !positionedMaxLine.MatchString(rep.LastReload.Error) {
 		t.Fatalf("status after the rejected reload: generation %d, last reload %+v", rep.Generation, rep.LastReload)
 	}
 
-	_, errOut, code = runEchogateWith(t, nil, nil, "reload", "-control", filepath.Join(t.TempDir(), "none.sock"))
+	_, errOut, code = echotest.RunCLIWith(t, nil, nil, "reload", "-control", filepath.Join(t.TempDir(), "none.sock"))
 	if code != 2 || !strings.Contains(errOut, "cannot reach the daemon") {
 		t.Fatalf("no socket: exit %d, stderr %q; want exit 2", code, errOut)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("control socket left behind at exit: %v", err)
 	}
-	if _, errOut, code = runEchogateWith(t, nil, nil, "reload", "-config", d.config); code != 2 {
+	if _, errOut, code = echotest.RunCLIWith(t, nil, nil, "reload", "-config", d.Config); code != 2 {
 		t.Fatalf("stopped daemon: exit %d, stderr %q; want exit 2", code, errOut)
 	}
 }
@@ -115,31 +95,31 @@ func TestReloadCommandFallsBackToSIGHUP(t *testing.T) {
 	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "echogate.pid")
 	head := fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)
-	d := startDaemon(t, head+tcpListenerTOML("x", "127.0.0.1:0"))
+	d := echotest.Start(t, head+echotest.TCPListener("x", "127.0.0.1:0"))
 	other := filepath.Join(t.TempDir(), "other.toml") // finds the daemon; invalid, but not what the daemon serves
-	saveInPlace(t, other, head+tcpListenerTOML("x", "127.0.0.1:0", "max_line = 0"))
+	echotest.SaveInPlace(t, other, head+echotest.TCPListener("x", "127.0.0.1:0", "max_line = 0"))
 
-	mark := d.logLines()
-	out, errOut, code := runEchogateWith(t, nil, nil, "reload", "-config", other)
-	want := fmt.Sprintf("sent SIGHUP to echogate pid %d to reload %s;", d.cmd.Process.Pid, d.config)
+	mark := d.LogLines()
+	out, errOut, code := echotest.RunCLIWith(t, nil, nil, "reload", "-config", other)
+	want := fmt.Sprintf("sent SIGHUP to echogate pid %d to reload %s;", d.Pid(), d.Config)
 	if code != 0 || !strings.HasPrefix(out, want) || !strings.Contains(out, "cannot be confirmed") {
 		t.Fatalf("reload: exit %d, stdout %q, stderr %q; want exit 0 and %q", code, out, errOut, want)
 	}
-	d.awaitReload(t, mark)
+	d.AwaitReload(t, mark)
 
-	mark = d.logLines()
-	saveAtomic(t, d.config, head+tcpListenerTOML("x", "127.0.0.1:0", "max_line = 0"))
-	d.awaitReloadFailed(t, mark)
-	mark = d.logLines()
-	_, errOut, code = runEchogateWith(t, nil, nil, "reload", "-config", other)
-	if code != 1 || !strings.Contains(errOut, d.config+":") || !strings.Contains(errOut, "not signalling") {
+	mark = d.LogLines()
+	echotest.SaveAtomic(t, d.Config, head+echotest.TCPListener("x", "127.0.0.1:0", "max_line = 0"))
+	d.AwaitReloadFailed(t, mark)
+	mark = d.LogLines()
+	_, errOut, code = echotest.RunCLIWith(t, nil, nil, "reload", "-config", other)
+	if code != 1 || !strings.Contains(errOut, d.Config+":") || !strings.Contains(errOut, "not signalling") {
 		t.Fatalf("reload of a daemon whose file is invalid: exit %d, stderr %q", code, errOut)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := countLogAfter(d, mark, "SIGHUP: reloading"); n != 0 {
+	if n := d.CountLogAfter(mark, "SIGHUP: reloading"); n != 0 {
 		t.Errorf("%d SIGHUPs logged for an invalid file, want 0", n)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 	if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
@@ -153,16 +133,16 @@ func TestControlSocketRuntimeDirectory(t *testing.T) {
 	t.Parallel()
 	first, second := t.TempDir(), t.TempDir()
 	env := []string{"RUNTIME_DIRECTORY=" + first + ":" + second}
-	d := startDaemon(t, tcpListenerTOML("x", "127.0.0.1:0"), daemonOptions{env: env})
+	d := echotest.Start(t, echotest.TCPListener("x", "127.0.0.1:0"), echotest.Options{Env: env})
 	sock := filepath.Join(first, "control.sock")
 	if fi, err := os.Lstat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("control socket at %s: %v %v; want a socket with mode 0600", sock, fi, err)
 	}
-	out, errOut, code := runEchogateWith(t, env, nil, "reload", "-config", d.config)
+	out, errOut, code := echotest.RunCLIWith(t, env, nil, "reload", "-config", d.Config)
 	if code != 0 || !strings.HasPrefix(out, "ok generation=2 ") {
 		t.Fatalf("reload: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	out, errOut, code = runEchogateWith(t, env, nil, "status")
+	out, errOut, code = echotest.RunCLIWith(t, env, nil, "status")
 	if code != 0 || !strings.Contains(out, "control socket  "+sock) {
 		t.Fatalf("status: exit %d\n%s%s", code, out, errOut)
 	}
@@ -180,8 +160,8 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 	}
 	ln.SetUnlinkOnClose(false)
 	ln.Close() // the file stays, and nobody answers: what a crash leaves
-	d := startDaemon(t, controlTOML(stale)+tcpListenerTOML("x", "127.0.0.1:0"))
-	if _, err := d.waitLog("removed a stale control socket", 5*time.Second); err != nil {
+	d := echotest.Start(t, controlTOML(stale)+echotest.TCPListener("x", "127.0.0.1:0"))
+	if _, err := d.WaitLog("removed a stale control socket", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if rep, _ := askStatus(t, stale); rep.Generation != 1 || rep.ControlSocket != stale {
@@ -189,10 +169,10 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 	}
 
 	moved := filepath.Join(dir, "moved.sock")
-	mark := d.logLines()
-	saveAtomic(t, d.config, controlTOML(moved)+tcpListenerTOML("x", "127.0.0.1:0"))
-	d.awaitReload(t, mark)
-	if _, err := d.waitLogAfter(mark, "control socket moved", 5*time.Second); err != nil {
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, controlTOML(moved)+echotest.TCPListener("x", "127.0.0.1:0"))
+	d.AwaitReload(t, mark)
+	if _, err := d.WaitLogAfter(mark, "control socket moved", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if rep, _ := askStatus(t, moved); rep.Generation != 2 || rep.ControlSocket != moved {
@@ -201,7 +181,7 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 	if _, err := os.Lstat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("old control socket still there after the move: %v", err)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 	if _, err := os.Lstat(moved); !errors.Is(err, os.ErrNotExist) {
@@ -210,10 +190,10 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 
 	t.Run("not a socket", func(t *testing.T) {
 		file := filepath.Join(dir, "file.sock")
-		saveInPlace(t, file, "precious\n")
-		d := startDaemon(t, controlTOML(file)+tcpListenerTOML("x", "127.0.0.1:0"), daemonOptions{noReady: true})
-		expectExitStatus(t, d, 1)
-		if _, err := d.waitLog("is not a socket", 0); err != nil {
+		echotest.SaveInPlace(t, file, "precious\n")
+		d := echotest.Start(t, controlTOML(file)+echotest.TCPListener("x", "127.0.0.1:0"), echotest.Options{NoReady: true})
+		d.ExpectExit(t, 1)
+		if _, err := d.WaitLog("is not a socket", 0); err != nil {
 			t.Error(err)
 		}
 		if b, err := os.ReadFile(file); err != nil || string(b) != "precious\n" {
@@ -227,9 +207,9 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		d := startDaemon(t, controlTOML(live)+tcpListenerTOML("x", "127.0.0.1:0"), daemonOptions{noReady: true})
-		expectExitStatus(t, d, 1)
-		if _, err := d.waitLog("another process answers on it", 0); err != nil {
+		d := echotest.Start(t, controlTOML(live)+echotest.TCPListener("x", "127.0.0.1:0"), echotest.Options{NoReady: true})
+		d.ExpectExit(t, 1)
+		if _, err := d.WaitLog("another process answers on it", 0); err != nil {
 			t.Error(err)
 		}
 	})
@@ -240,7 +220,7 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 func TestControlSocketBounds(t *testing.T) {
 	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "control.sock")
-	startDaemon(t, controlTOML(sock)+tcpListenerTOML("x", "127.0.0.1:0"))
+	echotest.Start(t, controlTOML(sock)+echotest.TCPListener("x", "127.0.0.1:0"))
 	var silent []net.Conn
 	for i := 0; i < controlMaxClients; i++ {
 		c, err := net.Dial("unix", sock)
@@ -250,7 +230,7 @@ func TestControlSocketBounds(t *testing.T) {
 		defer c.Close()
 		silent = append(silent, c)
 	}
-	if got := controlLine(t, sock, "status\n"); !strings.HasPrefix(got, "busy ") {
+	if got := echotest.ControlLine(t, sock, "status\n"); !strings.HasPrefix(got, "busy ") {
 		t.Fatalf("client %d: %q, want busy", controlMaxClients+1, got)
 	}
 	for i, c := range silent {
@@ -260,13 +240,13 @@ func TestControlSocketBounds(t *testing.T) {
 			t.Fatalf("silent client %d: %q %v", i, got, err)
 		}
 	}
-	if got := controlLine(t, sock, strings.Repeat("a", controlMaxLine+1)); got != "error command line longer than 256 bytes" {
+	if got := echotest.ControlLine(t, sock, strings.Repeat("a", controlMaxLine+1)); got != "error command line longer than 256 bytes" {
 		t.Errorf("long line: %q", got)
 	}
-	if got := controlLine(t, sock, "frobnicate\n"); got != `error unknown command "frobnicate"; commands: reload, status` {
+	if got := echotest.ControlLine(t, sock, "frobnicate\n"); got != `error unknown command "frobnicate"; commands: reload, status` {
 		t.Errorf("unknown command: %q", got)
 	}
-	if got := controlLine(t, sock, "status\n"); !strings.HasPrefix(got, `{"version":`) {
+	if got := echotest.ControlLine(t, sock, "status\n"); !strings.HasPrefix(got, `{"version":`) {
 		t.Errorf("status after the limits: %q", got)
 	}
 }
@@ -279,8 +259,8 @@ func TestControlSocketPeerCredentials(t *testing.T) {
 		t.Skip("needs root, to run the client as another user")
 	}
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
-	if _, _, code := runEchogateWith(t, nil, nobody, "version"); code != 0 {
-		t.Skipf("uid 65534 cannot run %s", echogateBin)
+	if _, _, code := echotest.RunCLIWith(t, nil, nobody, "version"); code != 0 {
+		t.Skipf("uid 65534 cannot run %s", echotest.Bin())
 	}
 	dir := t.TempDir()
 	for _, d := range []string{filepath.Dir(dir), dir} {
@@ -289,26 +269,26 @@ func TestControlSocketPeerCredentials(t *testing.T) {
 		}
 	}
 	sock := filepath.Join(dir, "control.sock")
-	d := startDaemon(t, controlTOML(sock)+tcpListenerTOML("x", "127.0.0.1:0"))
-	_, errOut, code := runEchogateWith(t, nil, nobody, "status", "-control", sock)
+	d := echotest.Start(t, controlTOML(sock)+echotest.TCPListener("x", "127.0.0.1:0"))
+	_, errOut, code := echotest.RunCLIWith(t, nil, nobody, "status", "-control", sock)
 	if code != 2 || !strings.Contains(errOut, "permission denied") {
 		t.Fatalf("uid 65534 on the 0600 socket: exit %d, stderr %q; want exit 2, permission denied", code, errOut)
 	}
 	if err := os.Chmod(sock, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	mark := d.logLines()
-	_, errOut, code = runEchogateWith(t, nil, nobody, "reload", "-control", sock)
+	mark := d.LogLines()
+	_, errOut, code = echotest.RunCLIWith(t, nil, nobody, "reload", "-control", sock)
 	if code != 2 || !strings.HasPrefix(errOut, "denied uid 65534 ") {
 		t.Fatalf("uid 65534 past the mode: exit %d, stderr %q; want exit 2 and the daemon's refusal", code, errOut)
 	}
-	if _, err := d.waitLogAfter(mark, `client refused" uid=65534`, 5*time.Second); err != nil {
+	if _, err := d.WaitLogAfter(mark, `client refused" uid=65534`, 5*time.Second); err != nil {
 		t.Error(err)
 	}
-	if n := countLogAfter(d, mark, "reload requested"); n != 0 {
+	if n := d.CountLogAfter(mark, "reload requested"); n != 0 {
 		t.Errorf("a refused client's reload was started (%d times)", n)
 	}
-	if out, errOut, code := runEchogateWith(t, nil, nil, "reload", "-control", sock); code != 0 {
+	if out, errOut, code := echotest.RunCLIWith(t, nil, nil, "reload", "-control", sock); code != 0 {
 		t.Fatalf("root: exit %d\n%s%s", code, out, errOut)
 	}
 }

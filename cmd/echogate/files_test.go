@@ -1,16 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // Tests of the files echogate reads and writes: config and token files that are not small regular files,
@@ -94,7 +94,7 @@ func TestOddFilesRefused(t *testing.T) {
 		for _, cmd := range [][]string{{"check"}, {"run", "-log-format", "text"}} {
 			t.Run(tc.name+"/"+cmd[0], func(t *testing.T) {
 				t.Parallel()
-				_, stderr, code := pRunEchogate(t, append(cmd, "-config", tc.config)...)
+				_, stderr, code := echotest.RunCLI(t, append(cmd, "-config", tc.config)...)
 				if code != 1 || !tc.want.MatchString(stderr) {
 					t.Fatalf("exit %d, stderr %q; want exit 1 and %s", code, stderr, tc.want)
 				}
@@ -106,28 +106,6 @@ func TestOddFilesRefused(t *testing.T) {
 	}
 }
 
-// fPeakRSS returns the peak resident memory of process pid (VmHWM in /proc/PID/status), in bytes.
-func fPeakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", v, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
-}
-
 // TestReloadRefusesOddFiles checks that a running daemon refuses a reload whose token_file became a FIFO, and
 // one whose config became a FIFO, a symlink to /dev/zero or a sparse 1 GiB file: each reload fails at once
 // with an error naming the file, the daemon keeps serving with its old config (its old token still stops
@@ -135,21 +113,21 @@ func fPeakRSS(t *testing.T, pid int) int64 {
 func TestReloadRefusesOddFiles(t *testing.T) {
 	t.Parallel()
 	tok := pWriteToken(t, t.TempDir(), "shutdown.token", pToken+"\n", 0o600)
-	d := startDaemon(t, tcpListenerTOML("main", "127.0.0.1:0", `token_file = "`+tok+`"`))
-	addr := d.addr("main")
+	d := echotest.Start(t, echotest.TCPListener("main", "127.0.0.1:0", `token_file = "`+tok+`"`))
+	addr := d.Addr("main")
 
 	// The token file is replaced by a FIFO, outside the watched directory: SIGHUP reloads.
 	if err := os.Remove(tok); err != nil {
 		t.Fatal(err)
 	}
 	fMkfifo(t, tok)
-	mark := d.logLines()
-	d.cmd.Process.Signal(syscall.SIGHUP)
-	if line := d.awaitReloadFailed(t, mark); !strings.Contains(line, "echogate.toml:6:1: ") ||
+	mark := d.LogLines()
+	d.Cmd.Process.Signal(syscall.SIGHUP)
+	if line := d.AwaitReloadFailed(t, mark); !strings.Contains(line, "echogate.toml:6:1: ") ||
 		!strings.Contains(line, `not a regular file: it is a named pipe (FIFO)`) {
 		t.Fatalf("want the token_file's place and type in: %s", line)
 	}
-	tcpEcho(t, addr, "served after a FIFO token\n")
+	echotest.TCPEcho(t, addr, "served after a FIFO token\n")
 
 	// The config is replaced by odd files, each renamed over it in one step: the watcher reloads.
 	spare := t.TempDir()
@@ -160,31 +138,31 @@ func TestReloadRefusesOddFiles(t *testing.T) {
 		{"fifo", "not a regular file: it is a named pipe (FIFO)", func(p string) { fMkfifo(t, p) }},
 		{"zero", "not a regular file: it is a character device", func(p string) { fSymlink(t, "/dev/zero", p) }},
 		{"huge", "the file is 1073741824 bytes, over the limit of 16777216 (16 MiB)",
-			func(p string) { fSparse(t, p, tcpListenerTOML("main", addr), 1<<30) }},
+			func(p string) { fSparse(t, p, echotest.TCPListener("main", addr), 1<<30) }},
 	} {
 		next := filepath.Join(spare, step.name)
 		step.make(next)
-		mark := d.logLines()
-		if err := os.Rename(next, d.config); err != nil {
+		mark := d.LogLines()
+		if err := os.Rename(next, d.Config); err != nil {
 			t.Fatal(err)
 		}
-		if line := d.awaitReloadFailed(t, mark); !strings.Contains(line, d.config+": read config: "+step.want) {
+		if line := d.AwaitReloadFailed(t, mark); !strings.Contains(line, d.Config+": read config: "+step.want) {
 			t.Fatalf("%s: want %q in: %s", step.name, step.want, line)
 		}
-		tcpEcho(t, addr, "served after "+step.name+"\n")
+		echotest.TCPEcho(t, addr, "served after "+step.name+"\n")
 	}
 	const bound = 100 << 20
-	peak := fPeakRSS(t, d.cmd.Process.Pid)
+	peak := d.PeakRSS()
 	t.Logf("peak RSS of the daemon: %.1f MiB", float64(peak)/(1<<20))
 	if peak > bound {
 		t.Errorf("peak RSS %d bytes, want under %d: a refused file was read", peak, bound)
 	}
-	if s := hStats(t, addr); s.ReloadsFailed != 4 {
+	if s := echotest.Stats(t, addr); s.ReloadsFailed != 4 {
 		t.Errorf("reloads_failed = %d, want 4", s.ReloadsFailed)
 	}
-	c := dialTCP(t, addr)
-	roundTrip(t, c, "/shutdown "+pToken+"\n", "OK, shutting down\n")
-	if err := d.wait(15 * time.Second); err != nil {
+	c := echotest.DialTCP(t, addr)
+	echotest.RoundTrip(t, c, "/shutdown "+pToken+"\n", "OK, shutting down\n")
+	if err := d.Wait(15 * time.Second); err != nil {
 		t.Fatalf("exit after /shutdown with the old token: %v", err)
 	}
 }
@@ -199,7 +177,7 @@ func TestPIDFilePlantedSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	pidFile := fSymlink(t, victim, filepath.Join(dir, "echogate.pid"))
-	d := startDaemon(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("main", "127.0.0.1:0"))
+	d := echotest.Start(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+echotest.TCPListener("main", "127.0.0.1:0"))
 	checkVictim := func() {
 		t.Helper()
 		if b, err := os.ReadFile(victim); err != nil || string(b) != "precious\n" {
@@ -210,11 +188,11 @@ func TestPIDFilePlantedSymlink(t *testing.T) {
 	if st, err := os.Lstat(pidFile); err != nil || !st.Mode().IsRegular() {
 		t.Fatalf("pid_file: %v, %v; want a regular file", st, err)
 	}
-	want := fmt.Sprintf("%d\n", d.cmd.Process.Pid)
+	want := fmt.Sprintf("%d\n", d.Pid())
 	if b, err := os.ReadFile(pidFile); err != nil || string(b) != want {
 		t.Fatalf("pid_file holds %q, %v; want %q", b, err, want)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	checkVictim()
@@ -231,12 +209,12 @@ func TestPIDFilePlantedSymlink(t *testing.T) {
 func TestPIDFileNotOursKept(t *testing.T) {
 	t.Parallel()
 	pidFile := filepath.Join(t.TempDir(), "echogate.pid")
-	d := startDaemon(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+tcpListenerTOML("main", "127.0.0.1:0"))
+	d := echotest.Start(t, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+echotest.TCPListener("main", "127.0.0.1:0"))
 	const other = "4194000\n"
 	if err := os.WriteFile(pidFile, []byte(other), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(pidFile); err != nil || string(b) != other {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // junkNoNewline returns n random bytes without '\n'.
@@ -46,7 +48,7 @@ func junkLines(r *rand.Rand, n int) []byte {
 // expects exactly want back, then EOF when closed is set.
 func hSendExpect(t *testing.T, addr string, want string, closed bool, chunks ...[]byte) {
 	t.Helper()
-	c := hDial(t, "", addr, 0)
+	c := echotest.Dial(t, addr, patient)
 	werr := make(chan error, 1)
 	go func() {
 		for _, b := range chunks {
@@ -57,7 +59,7 @@ func hSendExpect(t *testing.T, addr string, want string, closed bool, chunks ...
 		}
 		werr <- nil
 	}()
-	readExactly(t, c, want)
+	echotest.ReadExactly(t, c, want)
 	if closed { // EOF, or a reset when the daemon closed with input of ours still unread
 		var one [1]byte
 		if n, err := c.Read(one[:]); n != 0 || err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
@@ -76,7 +78,7 @@ func TestHostileGarbage(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("the-right-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, fmt.Sprintf(`
+	d := echotest.Start(t, fmt.Sprintf(`
 [[listener]]
 name = "junk"
 protocol = "tcp"
@@ -89,7 +91,7 @@ address = "127.0.0.1:0"
 max_line = 1048576
 token_file = %q
 `, tokenFile))
-	junk, wide := d.addr("junk"), d.addr("wide")
+	junk, wide := d.Addr("junk"), d.Addr("wide")
 	r := rand.New(rand.NewPCG(7, 7))
 	binLines := junkLines(r, 64<<10)
 	const tooLong = "ERR too-long-line\n"
@@ -121,17 +123,13 @@ token_file = %q
 	} {
 		t.Run(tc.name, func(t *testing.T) { hSendExpect(t, tc.addr, tc.want, tc.closed, tc.chunks...) })
 	}
-	roundTrip(t, hDial(t, "", junk, 0), "still serving\n", "still serving\n")
-	roundTrip(t, hDial(t, "", wide, 0), "still serving\n", "still serving\n")
-	if got := hStats(t, junk).Listeners["junk"].Overflows; got != 6 {
+	echotest.RoundTrip(t, echotest.Dial(t, junk, patient), "still serving\n", "still serving\n")
+	echotest.RoundTrip(t, echotest.Dial(t, wide, patient), "still serving\n", "still serving\n")
+	if got := echotest.Stats(t, junk).Listeners["junk"].Overflows; got != 6 {
 		t.Errorf("junk overflows = %d, want 6", got)
 	}
-	for _, l := range d.log.snapshot() {
-		if strings.Contains(l, token[:64]) || strings.Contains(l, "the-right-token") {
-			t.Fatalf("a token reached the log: %.200s", l)
-		}
-	}
-	if err := d.stop(); err != nil {
+	d.ExpectNotLogged(t, token[:64], "the-right-token")
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit after garbage: %v", err)
 	}
 }
@@ -143,39 +141,35 @@ func TestHostileShutdownLockout(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(right+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, fmt.Sprintf(`
+	d := echotest.Start(t, fmt.Sprintf(`
 [[listener]]
 name = "admin"
 protocol = "tcp"
 address = "127.0.0.1:0"
 token_file = %q
 `, tokenFile))
-	admin := d.addr("admin")
-	c := hDial(t, "127.0.0.1", admin, 0)
+	admin := d.Addr("admin")
+	c := echotest.Dial(t, admin, patient.WithFrom("127.0.0.1"))
 	for i := range 5 {
-		roundTrip(t, c, fmt.Sprintf("/shutdown wrong-guess-%d\n", i), "ERR shutdown-token-invalid\n")
+		echotest.RoundTrip(t, c, fmt.Sprintf("/shutdown wrong-guess-%d\n", i), "ERR shutdown-token-invalid\n")
 	}
-	roundTrip(t, c, "/shutdown "+right+"\n", "ERR shutdown-locked-out\n")
-	roundTrip(t, hDial(t, "127.0.0.1", admin, 0), "/shutdown wrong-guess-6\n", "ERR shutdown-locked-out\n")
-	roundTrip(t, c, "still echoing\n", "still echoing\n")
-	if got := hStats(t, admin).Listeners["admin"].ShutdownRefused; got != 7 {
+	echotest.RoundTrip(t, c, "/shutdown "+right+"\n", "ERR shutdown-locked-out\n")
+	echotest.RoundTrip(t, echotest.Dial(t, admin, patient.WithFrom("127.0.0.1")), "/shutdown wrong-guess-6\n", "ERR shutdown-locked-out\n")
+	echotest.RoundTrip(t, c, "still echoing\n", "still echoing\n")
+	if got := echotest.Stats(t, admin).Listeners["admin"].ShutdownRefused; got != 7 {
 		t.Errorf("shutdown_refused = %d, want 7", got)
 	}
-	if _, err := d.waitLog("msg=refused listener=admin reason=ban count=1", 5*time.Second); err != nil {
+	if _, err := d.WaitLog("msg=refused listener=admin reason=ban count=1", 5*time.Second); err != nil {
 		t.Error(err)
 	}
 	// Another address is not locked out by the first one's failures.
-	other := hDial(t, "127.0.0.2", admin, 0)
-	roundTrip(t, other, "/shutdown wrong-guess-7\n", "ERR shutdown-token-invalid\n")
-	roundTrip(t, other, "/shutdown "+right+"\n", "OK, shutting down\n")
-	if err := d.wait(15 * time.Second); err != nil {
+	other := echotest.Dial(t, admin, patient.WithFrom("127.0.0.2"))
+	echotest.RoundTrip(t, other, "/shutdown wrong-guess-7\n", "ERR shutdown-token-invalid\n")
+	echotest.RoundTrip(t, other, "/shutdown "+right+"\n", "OK, shutting down\n")
+	if err := d.Wait(15 * time.Second); err != nil {
 		t.Fatalf("exit after /shutdown: %v", err)
 	}
-	for _, l := range d.log.snapshot() {
-		if strings.Contains(l, right) || strings.Contains(l, "wrong-guess") {
-			t.Fatalf("a token reached the log: %s", l)
-		}
-	}
+	d.ExpectNotLogged(t, right, "wrong-guess")
 }
 
 var hStatsLine = regexp.MustCompile(`^\d+ \d+ \d+\n$`)
@@ -183,7 +177,7 @@ var hTimeLine = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\n$`)
 
 func TestHostileAbruptClients(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "abrupt"
 protocol = "tcp"
@@ -194,40 +188,40 @@ name = "probe"
 protocol = "tcp"
 address = "127.0.0.1:0"
 `)
-	abrupt, probe := d.addr("abrupt"), d.addr("probe")
-	base := d.settledUsage() // no client connected yet
+	abrupt, probe := d.Addr("abrupt"), d.Addr("probe")
+	base := d.SettledUsage() // no client connected yet
 	reset := func(c net.Conn) {
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 	}
 	for range 50 { // RST in the middle of a line
-		c := hDial(t, "", abrupt, 0)
+		c := echotest.Dial(t, abrupt, patient)
 		io.WriteString(c, "half a li")
 		reset(c)
 	}
 	for range 20 { // RST with output queued for a reader that never read
-		c := hDial(t, "", abrupt, 4<<10)
+		c := echotest.Dial(t, abrupt, patient.WithRcvBuf(4<<10))
 		c.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
 		c.Write(slowPayload(1, 1<<20))
 		reset(c)
 	}
 	for range 20 { // half-close in the middle of a command: the partial line is answered, then EOF
-		c := hDial(t, "", abrupt, 0)
+		c := echotest.Dial(t, abrupt, patient)
 		io.WriteString(c, "hello\n/st")
 		io.WriteString(c, "ats")
 		c.(*net.TCPConn).CloseWrite()
-		readExactly(t, c, "hello\n")
+		echotest.ReadExactly(t, c, "hello\n")
 		if got, err := io.ReadAll(c); err != nil || !hStatsLine.Match(got) {
 			t.Fatalf("after half-close: %q, %v", got, err)
 		}
 	}
 	for range 20 { // half-close, then RST before reading the reply
-		c := hDial(t, "", abrupt, 0)
+		c := echotest.Dial(t, abrupt, patient)
 		io.WriteString(c, "/time\n/ti")
 		c.(*net.TCPConn).CloseWrite()
 		reset(c)
 	}
-	c := hDial(t, "", probe, 0)
+	c := echotest.Dial(t, probe, patient)
 	if _, err := io.WriteString(c, "/time\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -236,8 +230,8 @@ address = "127.0.0.1:0"
 		t.Fatalf("/time after abrupt clients: %q, %v", got, err)
 	}
 	c.Close()
-	after := d.waitFDs(base.FDs, 10*time.Second)
-	end := d.usage()
+	after := d.WaitFDs(base.FDs, 10*time.Second)
+	end := d.Usage()
 	t.Logf("before %v, after %v", base, end)
 	if after != base.FDs {
 		t.Errorf("daemon has %d descriptors open after the abrupt clients left, %d before", after, base.FDs)
@@ -245,7 +239,7 @@ address = "127.0.0.1:0"
 	if end.Threads > base.Threads+8 { // the runtime may add a few; one per connection would be 110 more
 		t.Errorf("daemon threads grew from %d to %d", base.Threads, end.Threads)
 	}
-	s := hStats(t, probe)
+	s := echotest.Stats(t, probe)
 	if s.TCPConnected != 1 || s.Listeners["abrupt"].Open != 0 {
 		t.Errorf("tcp_connected = %d (want 1, the asker), abrupt open = %d (want 0)", s.TCPConnected,
 			s.Listeners["abrupt"].Open)
@@ -254,7 +248,7 @@ address = "127.0.0.1:0"
 
 func TestHostileSlowReaders(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "sink"
 protocol = "tcp"
@@ -266,7 +260,7 @@ name = "other"
 protocol = "tcp"
 address = "127.0.0.1:0"
 `)
-	sink, other := d.addr("sink"), d.addr("other")
+	sink, other := d.Addr("sink"), d.Addr("other")
 	const clients, size, maxOutput = 20, 2 << 20, 65536
 	payloads := make([][]byte, clients)
 	conns := make([]net.Conn, clients)
@@ -274,7 +268,7 @@ address = "127.0.0.1:0"
 	werrs := make(chan error, clients)
 	for i := range clients {
 		payloads[i] = slowPayload(i, size)
-		conns[i] = hDial(t, "", sink, 16<<10)
+		conns[i] = echotest.Dial(t, sink, patient.WithRcvBuf(16<<10))
 		conns[i].SetDeadline(time.Now().Add(90 * time.Second))
 		wg.Add(1)
 		go func() {
@@ -288,11 +282,11 @@ address = "127.0.0.1:0"
 	var peak int64
 	for range 10 {
 		time.Sleep(200 * time.Millisecond)
-		peak = max(peak, d.usage().RSSKiB)
+		peak = max(peak, d.Usage().RSSKiB)
 	}
-	roundTrip(t, hDial(t, "", sink, 0), "same listener\n", "same listener\n")
-	roundTrip(t, hDial(t, "", other, 0), "other listener\n", "other listener\n")
-	s := hStats(t, other).Listeners["sink"]
+	echotest.RoundTrip(t, echotest.Dial(t, sink, patient), "same listener\n", "same listener\n")
+	echotest.RoundTrip(t, echotest.Dial(t, other, patient), "other listener\n", "other listener\n")
+	s := echotest.Stats(t, other).Listeners["sink"]
 	t.Logf("while stalled: peak VmRSS %d KiB, sink bytes_in %d, bytes_out %d", peak, s.BytesIn, s.BytesOut)
 	limit := int64(64<<10 + clients*(maxOutput+128<<10)/1024)
 	if peak > limit {

@@ -10,77 +10,22 @@ import (
 	"testing"
 	"time"
 
+	"echogate/internal/echotest"
+
 	"golang.org/x/sys/unix"
 )
 
 // Hostile-client tests: each attacks the real binary on loopback, then checks that well-behaved clients on the
 // same listener and on others are still served byte for byte.
 
-// hStats asks a TCP listener with commands for /stats json on a fresh connection.
-func hStats(t *testing.T, addr string) statsReply {
-	t.Helper()
-	c := dialTCP(t, addr)
-	defer c.Close()
-	return statsOn(t, c)
-}
-
-// hWaitStats polls /stats json until ok accepts it (10 s at most) and returns the last reply.
-func hWaitStats(t *testing.T, addr, what string, ok func(statsReply) bool) statsReply {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := hStats(t, addr)
-		if ok(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/stats json never showed %s: %+v", what, s)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// hDial connects to addr from the local address src ("" = any), optionally with a small receive buffer set
-// before the handshake, and puts a 20 s deadline on it.
-func hDial(t *testing.T, src, addr string, rcvbuf int) net.Conn {
-	t.Helper()
-	dl := net.Dialer{Timeout: 5 * time.Second}
-	if src != "" {
-		dl.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
-	}
-	if rcvbuf > 0 {
-		dl.Control = func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
-			})
-			return errors.Join(err, serr)
-		}
-	}
-	c, err := dl.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// hExpectEOF checks that the daemon closed c without sending anything more.
-func hExpectEOF(t *testing.T, c net.Conn) {
-	t.Helper()
-	var b [64]byte
-	n, err := c.Read(b[:])
-	if n != 0 || err != io.EOF {
-		t.Fatalf("want EOF, got %q, %v", b[:n], err)
-	}
-}
+// patient is how the hostile tests dial: a 20 s deadline, for clients that wait out a cap or a slow reader.
+var patient = echotest.DialOptions{Deadline: 20 * time.Second}
 
 // hExpectBusy checks that c, which sent nothing, is turned away with "server busy\n" and closed.
 func hExpectBusy(t *testing.T, c net.Conn) {
 	t.Helper()
-	readExactly(t, c, "server busy\n")
-	hExpectEOF(t, c)
+	echotest.ReadExactly(t, c, "server busy\n")
+	echotest.ExpectEOF(t, c)
 }
 
 // hReply reads what the daemon sends for line (longer than "server busy\n"): it reports served when the line
@@ -110,7 +55,7 @@ func hServedEventually(t *testing.T, src, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for i := 0; ; i++ {
-		c := hDial(t, src, addr, 0)
+		c := echotest.Dial(t, addr, patient.WithFrom(src))
 		line := fmt.Sprintf("are you back? attempt %d\n", i)
 		if _, err := io.WriteString(c, line); err != nil {
 			t.Fatal(err)
@@ -132,7 +77,7 @@ func hServedEventually(t *testing.T, src, addr string) {
 
 func TestHostileSlowloris(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "slow"
 protocol = "tcp"
@@ -145,12 +90,12 @@ protocol = "tcp"
 address = "127.0.0.1:0"
 max_conns_per_ip = 5
 `)
-	slow, capped := d.addr("slow"), d.addr("capped")
+	slow, capped := d.Addr("slow"), d.Addr("capped")
 	// Half the connections send nothing, half trickle one byte per 100 ms. idle_timeout counts from the last
 	// byte read (any byte, not a complete line), so only the silent ones are idle.
 	var silent, trickle []net.Conn
 	for i := range 200 {
-		c := hDial(t, "", slow, 0)
+		c := echotest.Dial(t, slow, patient)
 		if i%2 == 0 {
 			silent = append(silent, c)
 		} else {
@@ -180,18 +125,18 @@ max_conns_per_ip = 5
 		}
 	}()
 	for _, c := range silent {
-		hExpectEOF(t, c) // within the 20 s deadline hDial set
+		echotest.ExpectEOF(t, c) // within the 20 s deadline of the dial
 	}
-	roundTrip(t, hDial(t, "", slow, 0), "still here\n", "still here\n")
+	echotest.RoundTrip(t, echotest.Dial(t, slow, patient), "still here\n", "still here\n")
 	time.Sleep(time.Until(start.Add(3 * time.Second))) // three idle timeouts at least
 	close(stop)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range trickle {
-		roundTrip(t, c, "\n", strings.Repeat("x", sent[i])+"\n")
+		echotest.RoundTrip(t, c, "\n", strings.Repeat("x", sent[i])+"\n")
 	}
-	s := hStats(t, slow)
+	s := echotest.Stats(t, slow)
 	if got := s.Listeners["slow"].IdleClosed; got < uint64(len(silent)) {
 		t.Errorf("idle_closed = %d, want >= %d", got, len(silent))
 	}
@@ -199,13 +144,13 @@ max_conns_per_ip = 5
 	// max_conns_per_ip = 5: the sixth connection from 127.0.0.1 is busy, 127.0.0.2 is not affected.
 	var five []net.Conn
 	for i := range 5 {
-		c := hDial(t, "127.0.0.1", capped, 0)
-		roundTrip(t, c, fmt.Sprintf("conn %d\n", i), fmt.Sprintf("conn %d\n", i))
+		c := echotest.Dial(t, capped, patient.WithFrom("127.0.0.1"))
+		echotest.RoundTrip(t, c, fmt.Sprintf("conn %d\n", i), fmt.Sprintf("conn %d\n", i))
 		five = append(five, c)
 	}
-	hExpectBusy(t, hDial(t, "127.0.0.1", capped, 0))
-	roundTrip(t, hDial(t, "127.0.0.2", capped, 0), "other address\n", "other address\n")
-	if got := hStats(t, slow).Listeners["capped"].RefusedPerIP; got != 1 {
+	hExpectBusy(t, echotest.Dial(t, capped, patient.WithFrom("127.0.0.1")))
+	echotest.RoundTrip(t, echotest.Dial(t, capped, patient.WithFrom("127.0.0.2")), "other address\n", "other address\n")
+	if got := echotest.Stats(t, slow).Listeners["capped"].RefusedPerIP; got != 1 {
 		t.Errorf("capped refused_per_ip = %d, want 1", got)
 	}
 	five[0].Close()
@@ -214,7 +159,7 @@ max_conns_per_ip = 5
 
 func TestHostileFloodMaxConns(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "small"
 protocol = "tcp"
@@ -226,18 +171,18 @@ name = "other"
 protocol = "tcp"
 address = "127.0.0.1:0"
 `)
-	small, other := d.addr("small"), d.addr("other")
+	small, other := d.Addr("small"), d.Addr("other")
 	var held []net.Conn
 	for i := range 10 {
-		c := hDial(t, "", small, 0)
-		roundTrip(t, c, fmt.Sprintf("held %d\n", i), fmt.Sprintf("held %d\n", i))
+		c := echotest.Dial(t, small, patient)
+		echotest.RoundTrip(t, c, fmt.Sprintf("held %d\n", i), fmt.Sprintf("held %d\n", i))
 		held = append(held, c)
 	}
 	for range 50 {
-		hExpectBusy(t, hDial(t, "", small, 0))
+		hExpectBusy(t, echotest.Dial(t, small, patient))
 	}
-	roundTrip(t, hDial(t, "", other, 0), "other listener\n", "other listener\n")
-	if got := hStats(t, other).Listeners["small"].RefusedBusy; got != 50 {
+	echotest.RoundTrip(t, echotest.Dial(t, other, patient), "other listener\n", "other listener\n")
+	if got := echotest.Stats(t, other).Listeners["small"].RefusedBusy; got != 50 {
 		t.Errorf("refused_busy = %d, want 50", got)
 	}
 	for _, c := range held {
@@ -248,17 +193,17 @@ address = "127.0.0.1:0"
 
 func TestHostileFloodFDLimit(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "flood"
 protocol = "tcp"
 address = "127.0.0.1:0"
 backlog = 512
 `)
-	flood := d.addr("flood")
+	flood := d.Addr("flood")
 	// The daemon raised its soft limit to the hard one at start; lower both now, so that about 50 of the 200
 	// connections below fit and the rest wait in the backlog (512, so no SYN is dropped).
-	pid := d.cmd.Process.Pid
+	pid := d.Pid()
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 64, Max: 64}, nil); err != nil {
 		t.Skipf("cannot lower the daemon's RLIMIT_NOFILE: %v", err)
 	}
@@ -270,9 +215,9 @@ backlog = 512
 	results := make(chan result, 200)
 	conns := make([]net.Conn, 200)
 	lines := make([]string, 200)
-	before := d.usage()
+	before := d.Usage()
 	for i := range conns {
-		conns[i] = hDial(t, "", flood, 0)
+		conns[i] = echotest.Dial(t, flood, patient)
 		conns[i].SetDeadline(time.Now().Add(60 * time.Second))
 		lines[i] = fmt.Sprintf("flood client %03d says hello\n", i)
 		if _, err := io.WriteString(conns[i], lines[i]); err != nil {
@@ -284,7 +229,7 @@ backlog = 512
 		}()
 	}
 	time.Sleep(2 * time.Second)
-	after := d.usage()
+	after := d.Usage()
 	t.Logf("flood window: before %v, after %v", before, after)
 	if cpu := after.CPU - before.CPU; cpu >= time.Second {
 		t.Errorf("daemon used %v of CPU in a 2 s flood at its descriptor limit: spinning", cpu)
@@ -308,7 +253,7 @@ backlog = 512
 	}
 	t.Logf("served %d, turned away %d, reset %d", served, busy, reset)
 	hServedEventually(t, "", flood)
-	s := hStats(t, flood).Listeners["flood"]
+	s := echotest.Stats(t, flood).Listeners["flood"]
 	if s.AcceptErrors == 0 {
 		t.Errorf("accept_errors = 0: the descriptor limit was never reached")
 	}

@@ -2,64 +2,20 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
+	"echogate/listeners"
 )
-
-// hUDP opens a UDP socket on local ("127.0.0.1:0" for any port).
-func hUDP(t *testing.T, local string) (*net.UDPConn, error) {
-	t.Helper()
-	u, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(local)))
-	if err != nil {
-		return nil, err
-	}
-	t.Cleanup(func() { u.Close() })
-	return u, nil
-}
-
-// hRecv reads one datagram within d; ok is false on a timeout.
-func hRecv(t *testing.T, u *net.UDPConn, d time.Duration) (string, bool) {
-	t.Helper()
-	buf := make([]byte, 65536)
-	u.SetReadDeadline(time.Now().Add(d))
-	n, err := u.Read(buf)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return "", false
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(buf[:n]), true
-}
-
-// hSendTo sends msg from u to addr.
-func hSendTo(t *testing.T, u *net.UDPConn, addr, msg string) {
-	t.Helper()
-	if _, err := u.WriteToUDPAddrPort([]byte(msg), netip.MustParseAddrPort(addr)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// hUDPEcho sends msg from u to addr and expects want as the next datagram.
-func hUDPEcho(t *testing.T, u *net.UDPConn, addr, msg, want string) {
-	t.Helper()
-	hSendTo(t, u, addr, msg)
-	got, ok := hRecv(t, u, 5*time.Second)
-	if !ok || got != want {
-		t.Fatalf("UDP %q to %s: got %q (received %v), want %q", msg, addr, got, ok, want)
-	}
-}
 
 func TestHostileRateLimits(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "lines"
 protocol = "tcp"
@@ -74,13 +30,13 @@ address = "127.0.0.1:0"
 rate_datagrams = 5
 rate_burst = 5
 `)
-	lines, dgrams := d.addr("lines"), d.addr("dgrams")
+	lines, dgrams := d.Addr("lines"), d.Addr("dgrams")
 	// TCP: 100 pipelined lines against 10 a second. Reading pauses (backpressure); nothing is dropped.
 	var all strings.Builder
 	for i := range 100 {
 		fmt.Fprintf(&all, "pipelined line %03d\n", i)
 	}
-	c := hDial(t, "", lines, 0)
+	c := echotest.Dial(t, lines, patient)
 	c.SetDeadline(time.Now().Add(60 * time.Second))
 	done := make(chan error, 1)
 	go func() {
@@ -94,11 +50,11 @@ rate_burst = 5
 	if _, err := io.WriteString(c, all.String()); err != nil {
 		t.Fatal(err)
 	}
-	roundTrip(t, hDial(t, "", lines, 0), "another connection has its own bucket\n",
+	echotest.RoundTrip(t, echotest.Dial(t, lines, patient), "another connection has its own bucket\n",
 		"another connection has its own bucket\n")
 
 	// UDP: a burst of 50 datagrams from one source against 5 a second; the rest is dropped and counted.
-	a, err := hUDP(t, "127.0.0.1:0")
+	a, err := echotest.ListenUDPErr(t, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,11 +62,11 @@ rate_burst = 5
 	for i := range 50 {
 		msg := fmt.Sprintf("burst datagram %02d\n", i)
 		sent[msg] = true
-		hSendTo(t, a, dgrams, msg)
+		echotest.SendUDP(t, a, dgrams, msg)
 	}
 	replies := 0
 	for {
-		got, ok := hRecv(t, a, time.Second)
+		got, ok := echotest.RecvUDP(t, a, time.Second)
 		if !ok {
 			break
 		}
@@ -123,19 +79,19 @@ rate_burst = 5
 	if replies < 1 || replies > 10 {
 		t.Errorf("%d of a burst of 50 datagrams answered at 5/s with a burst of 5, want 1..10", replies)
 	}
-	s := hStats(t, lines).Listeners["dgrams"]
+	s := echotest.Stats(t, lines).Listeners["dgrams"]
 	if s.RateLimited != uint64(50-replies) || s.UDPDropped < s.RateLimited {
 		t.Errorf("dgrams rate_limited = %d, udp_dropped = %d; want %d, at least as many", s.RateLimited,
 			s.UDPDropped, 50-replies)
 	}
-	b, err := hUDP(t, "127.0.0.2:0")
+	b, err := echotest.ListenUDPErr(t, "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hUDPEcho(t, b, dgrams, "another source has its own bucket\n", "another source has its own bucket\n")
+	echotest.ExpectUDPEcho(t, b, dgrams, "another source has its own bucket\n", "another source has its own bucket\n")
 	for i := 0; ; i++ { // the first source is answered again once its bucket refills
-		hSendTo(t, a, dgrams, fmt.Sprintf("again %d\n", i))
-		if got, ok := hRecv(t, a, 300*time.Millisecond); ok && strings.HasPrefix(got, "again ") {
+		echotest.SendUDP(t, a, dgrams, fmt.Sprintf("again %d\n", i))
+		if got, ok := echotest.RecvUDP(t, a, 300*time.Millisecond); ok && strings.HasPrefix(got, "again ") {
 			break
 		}
 		if i == 20 {
@@ -146,19 +102,19 @@ rate_burst = 5
 	if err := <-done; err != nil {
 		t.Fatalf("pipelined lines: %v", err)
 	}
-	if got := hStats(t, lines).Listeners["lines"].RateLimited; got == 0 {
+	if got := echotest.Stats(t, lines).Listeners["lines"].RateLimited; got == 0 {
 		t.Error("lines rate_limited = 0 after 100 pipelined lines at 10/s")
 	}
 }
 
 func TestHostileUDPReflection(t *testing.T) {
 	t.Parallel()
-	p, err := hUDP(t, "127.0.0.1:0") // its port goes into the custom deny list
+	p, err := echotest.ListenUDPErr(t, "127.0.0.1:0") // its port goes into the custom deny list
 	if err != nil {
 		t.Fatal(err)
 	}
 	pPort := p.LocalAddr().(*net.UDPAddr).Port
-	d := startDaemon(t, fmt.Sprintf(`
+	d := echotest.Start(t, fmt.Sprintf(`
 [[listener]]
 name = "tcp"
 protocol = "tcp"
@@ -182,19 +138,19 @@ protocol = "udp"
 address = "127.0.0.1:0"
 max_udp_peers = 10
 `, pPort))
-	tcp, u, custom, peers := d.addr("tcp"), d.addr("u"), d.addr("custom"), d.addr("peers")
+	tcp, u, custom, peers := d.Addr("tcp"), d.Addr("u"), d.Addr("custom"), d.Addr("peers")
 
 	// 100 source ports against max_udp_peers = 10: all are answered, the table stays at 10.
 	for i := range 100 {
-		s, err := hUDP(t, "127.0.0.1:0")
+		s, err := echotest.ListenUDPErr(t, "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		msg := fmt.Sprintf("peer %03d\n", i)
-		hUDPEcho(t, s, peers, msg, msg)
+		echotest.ExpectUDPEcho(t, s, peers, msg, msg)
 		s.Close()
 	}
-	if open := hStats(t, tcp).Listeners["peers"].Open; open > 10 || open == 0 {
+	if open := echotest.Stats(t, tcp).Listeners["peers"].Open; open > 10 || open == 0 {
 		t.Errorf("peers open = %d, want 1..10 (max_udp_peers)", open)
 	}
 
@@ -202,45 +158,45 @@ max_udp_peers = 10
 	wantU, wantCustom := 0, 0
 	var silent []*net.UDPConn
 	for _, port := range []int{7, 19} {
-		s, err := hUDP(t, fmt.Sprintf("127.0.0.1:%d", port))
+		s, err := echotest.ListenUDPErr(t, fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			t.Logf("cannot bind source port %d, not tested: %v", port, err)
 			continue
 		}
-		hSendTo(t, s, u, "reflect me\n")
+		echotest.SendUDP(t, s, u, "reflect me\n")
 		wantU++
-		hUDPEcho(t, s, custom, "not in the custom list\n", "not in the custom list\n")
+		echotest.ExpectUDPEcho(t, s, custom, "not in the custom list\n", "not in the custom list\n")
 		silent = append(silent, s)
 	}
-	hSendTo(t, p, custom, "reflect me\n")
+	echotest.SendUDP(t, p, custom, "reflect me\n")
 	wantCustom++
-	hUDPEcho(t, p, u, "not in the default list\n", "not in the default list\n")
+	echotest.ExpectUDPEcho(t, p, u, "not in the default list\n", "not in the default list\n")
 	silent = append(silent, p)
 
 	// No reply is larger than 3 times its request on the wire: unpadded /stats json gets nothing; /time gets
 	// its answer, which arrives first, so the request before it got nothing.
-	a, err := hUDP(t, "127.0.0.1:0")
+	a, err := echotest.ListenUDPErr(t, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hSendTo(t, a, u, "/stats json")
+	echotest.SendUDP(t, a, u, "/stats json")
 	wantU++
-	hSendTo(t, a, u, "/time")
-	if got, ok := hRecv(t, a, 5*time.Second); !ok || !hTimeLine.MatchString(got) {
+	echotest.SendUDP(t, a, u, "/time")
+	if got, ok := echotest.RecvUDP(t, a, 5*time.Second); !ok || !hTimeLine.MatchString(got) {
 		t.Fatalf("/time: %q (received %v)", got, ok)
 	}
-	hUDPEcho(t, a, u, strings.Repeat("z", 200), "ERR datagram-truncated\n")
-	hSendTo(t, a, custom, "/stats json")
+	echotest.ExpectUDPEcho(t, a, u, strings.Repeat("z", 200), "ERR datagram-truncated\n")
+	echotest.SendUDP(t, a, custom, "/stats json")
 	wantCustom++
 	req := "/stats json" + strings.Repeat(" ", 4000)
-	hSendTo(t, a, custom, req)
-	got, ok := hRecv(t, a, 5*time.Second)
-	var js statsReply
+	echotest.SendUDP(t, a, custom, req)
+	got, ok := echotest.RecvUDP(t, a, 5*time.Second)
+	var js listeners.Snapshot
 	if !ok || len(got)+28 > 3*(len(req)+28) || json.Unmarshal([]byte(got), &js) != nil || js.Listeners["custom"].Datagrams == 0 {
 		t.Fatalf("padded /stats json: %q (received %v)", got, ok)
 	}
 
-	s := hWaitStats(t, tcp, "the dropped datagrams", func(s statsReply) bool {
+	s := echotest.WaitStats(t, tcp, "the dropped datagrams", func(s listeners.Snapshot) bool {
 		return s.Listeners["u"].UDPDropped >= uint64(wantU) && s.Listeners["custom"].UDPDropped >= uint64(wantCustom)
 	})
 	if got := s.Listeners["u"].UDPDropped; got != uint64(wantU) {
@@ -250,9 +206,9 @@ max_udp_peers = 10
 		t.Errorf("custom udp_dropped = %d, want %d", got, wantCustom)
 	}
 	for _, s := range append(silent, a) {
-		if got, ok := hRecv(t, s, 200*time.Millisecond); ok {
+		if got, ok := echotest.RecvUDP(t, s, 200*time.Millisecond); ok {
 			t.Errorf("%s got a reply it should not have: %q", s.LocalAddr(), got)
 		}
 	}
-	roundTrip(t, hDial(t, "", tcp, 0), "tcp still fine\n", "tcp still fine\n")
+	echotest.RoundTrip(t, echotest.Dial(t, tcp, patient), "tcp still fine\n", "tcp still fine\n")
 }

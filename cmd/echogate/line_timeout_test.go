@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
+	"echogate/listeners"
 )
 
 // slowBytes writes one byte of b every period to c, over and over, until the write fails, stop is closed or
@@ -51,19 +54,19 @@ func expectLineTimeout(t *testing.T, c net.Conn, stop chan struct{}, sent <-chan
 // never cut; "0s" turns the limit off, and raw mode has no lines to time.
 func TestLineTimeout(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("slow", "127.0.0.1:0", `line_timeout = "1s"`)+
-		tcpListenerTOML("off", "127.0.0.1:0", `line_timeout = "0s"`)+
-		tcpListenerTOML("raw", "127.0.0.1:0", `mode = "raw"`, `line_timeout = "1s"`))
+	d := echotest.Start(t, echotest.TCPListener("slow", "127.0.0.1:0", `line_timeout = "1s"`)+
+		echotest.TCPListener("off", "127.0.0.1:0", `line_timeout = "0s"`)+
+		echotest.TCPListener("raw", "127.0.0.1:0", `mode = "raw"`, `line_timeout = "1s"`))
 
 	t.Run("a byte every 100 ms", func(t *testing.T) {
 		t.Parallel()
-		c := dialTCP(t, d.addr("slow"))
+		c := echotest.DialTCP(t, d.Addr("slow"))
 		stop := make(chan struct{})
 		n := expectLineTimeout(t, c, stop, slowBytes(c, 'x', 100*time.Millisecond, 50, stop))
 		if n >= 50 {
 			t.Fatalf("the client sent %d bytes (5 s) of one line before it was cut; line_timeout is 1s", n)
 		}
-		s := hWaitStats(t, d.addr("slow"), "line_timeouts = 1", func(s statsReply) bool {
+		s := echotest.WaitStats(t, d.Addr("slow"), "line_timeouts = 1", func(s listeners.Snapshot) bool {
 			return s.Listeners["slow"].LineTimeouts >= 1
 		})
 		if got := s.Listeners["slow"].LineTimeouts; got != 1 {
@@ -73,28 +76,28 @@ func TestLineTimeout(t *testing.T) {
 
 	t.Run("a whole line every second", func(t *testing.T) {
 		t.Parallel()
-		c := dialTCP(t, d.addr("slow"))
+		c := echotest.DialTCP(t, d.Addr("slow"))
 		for i := range 4 {
 			if i > 0 {
 				time.Sleep(time.Second)
 			}
-			roundTrip(t, c, "line "+itoa(i)+"\n", "line "+itoa(i)+"\n")
+			echotest.RoundTrip(t, c, "line "+itoa(i)+"\n", "line "+itoa(i)+"\n")
 		}
 	})
 
 	t.Run(`"0s" turns it off`, func(t *testing.T) {
 		t.Parallel()
-		c := dialTCP(t, d.addr("off"))
+		c := echotest.DialTCP(t, d.Addr("off"))
 		stop := make(chan struct{})
 		n := <-slowBytes(c, 'x', 100*time.Millisecond, 25, stop) // 2.5 s for one line
-		roundTrip(t, c, "\n", strings.Repeat("x", n)+"\n")
+		echotest.RoundTrip(t, c, "\n", strings.Repeat("x", n)+"\n")
 	})
 
 	t.Run("raw mode has no lines", func(t *testing.T) {
 		t.Parallel()
-		c := dialTCP(t, d.addr("raw"))
+		c := echotest.DialTCP(t, d.Addr("raw"))
 		for range 25 { // 2.5 s without a '\n'
-			roundTrip(t, c, "r", "r")
+			echotest.RoundTrip(t, c, "r", "r")
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
@@ -104,20 +107,20 @@ func TestLineTimeout(t *testing.T) {
 // limit was off is cut once it is on, timed from its first byte.
 func TestLineTimeoutReload(t *testing.T) {
 	t.Parallel()
-	base := tcpListenerTOML("ctl", "127.0.0.1:0")
-	d := startDaemon(t, base+tcpListenerTOML("slow", "127.0.0.1:0", `line_timeout = "0s"`))
-	c := dialTCP(t, d.addr("slow"))
+	base := echotest.TCPListener("ctl", "127.0.0.1:0")
+	d := echotest.Start(t, base+echotest.TCPListener("slow", "127.0.0.1:0", `line_timeout = "0s"`))
+	c := echotest.DialTCP(t, d.Addr("slow"))
 	stop := make(chan struct{})
 	sent := slowBytes(c, 'y', 100*time.Millisecond, 80, stop)
 	time.Sleep(1500 * time.Millisecond) // the line is 1.5 s old: too old for the new limit
-	mark := d.logLines()
-	saveAtomic(t, d.config, base+tcpListenerTOML("slow", "127.0.0.1:0", `line_timeout = "1s"`))
-	d.awaitReload(t, mark)
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, base+echotest.TCPListener("slow", "127.0.0.1:0", `line_timeout = "1s"`))
+	d.AwaitReload(t, mark)
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if n := expectLineTimeout(t, c, stop, sent); n >= 80 {
 		t.Fatalf("the line went on for %d bytes (8 s) after the reload", n)
 	}
-	if got := hStats(t, d.addr("ctl")).Listeners["slow"].LineTimeouts; got != 1 {
+	if got := echotest.Stats(t, d.Addr("ctl")).Listeners["slow"].LineTimeouts; got != 1 {
 		t.Fatalf("line_timeouts = %d, want 1", got)
 	}
 }
@@ -126,9 +129,9 @@ func TestLineTimeoutReload(t *testing.T) {
 // 200 ms make a fifth client "server busy", until line_timeout cuts them and the fifth is served.
 func TestLineTimeoutFreesSlots(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("ctl", "127.0.0.1:0")+
-		tcpListenerTOML("slow", "127.0.0.1:0", "max_conns = 4", `line_timeout = "1s"`))
-	addr := d.addr("slow")
+	d := echotest.Start(t, echotest.TCPListener("ctl", "127.0.0.1:0")+
+		echotest.TCPListener("slow", "127.0.0.1:0", "max_conns = 4", `line_timeout = "1s"`))
+	addr := d.Addr("slow")
 	type slow struct {
 		c    net.Conn
 		stop chan struct{}
@@ -136,22 +139,22 @@ func TestLineTimeoutFreesSlots(t *testing.T) {
 	}
 	var clients []slow
 	for range 4 {
-		c := dialTCP(t, addr)
+		c := echotest.DialTCP(t, addr)
 		stop := make(chan struct{})
 		clients = append(clients, slow{c, stop, slowBytes(c, 'z', 200*time.Millisecond, 25, stop)})
 	}
-	hWaitStats(t, d.addr("ctl"), "four open connections", func(s statsReply) bool {
+	echotest.WaitStats(t, d.Addr("ctl"), "four open connections", func(s listeners.Snapshot) bool {
 		return s.Listeners["slow"].Open == 4
 	})
-	busy := dialTCP(t, addr)
+	busy := echotest.DialTCP(t, addr)
 	if got, err := bufio.NewReader(busy).ReadString('\n'); got != "server busy\n" {
 		t.Fatalf("a fifth client got %q (%v), want \"server busy\\n\"", got, err)
 	}
 	for _, s := range clients {
 		expectLineTimeout(t, s.c, s.stop, s.sent)
 	}
-	hWaitStats(t, d.addr("ctl"), "the slow clients gone", func(s statsReply) bool {
+	echotest.WaitStats(t, d.Addr("ctl"), "the slow clients gone", func(s listeners.Snapshot) bool {
 		return s.Listeners["slow"].Open == 0 && s.Listeners["slow"].LineTimeouts == 4
 	})
-	tcpEcho(t, addr, "served\n")
+	echotest.TCPEcho(t, addr, "served\n")
 }

@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // lFloodShutdown sends one wrong /shutdown from each of n distinct source addresses in 127.1.0.0/16 to addr,
@@ -75,13 +76,13 @@ func lShutdownFrom(src net.IP, addr, line string, deadline time.Time) (string, e
 func TestShutdownLockoutFlood(t *testing.T) {
 	t.Parallel()
 	tok := pWriteToken(t, t.TempDir(), "shutdown.token", pToken+"\n", 0o600)
-	d := startDaemon(t, tcpListenerTOML("admin", "127.0.0.1:0", `token_file = "`+tok+`"`))
-	admin := d.addr("admin")
-	attacker := hDial(t, "127.0.0.1", admin, 0)
+	d := echotest.Start(t, echotest.TCPListener("admin", "127.0.0.1:0", `token_file = "`+tok+`"`))
+	admin := d.Addr("admin")
+	attacker := echotest.Dial(t, admin, patient.WithFrom("127.0.0.1"))
 	for i := range 5 {
-		roundTrip(t, attacker, fmt.Sprintf("/shutdown guess-%d\n", i), "ERR shutdown-token-invalid\n")
+		echotest.RoundTrip(t, attacker, fmt.Sprintf("/shutdown guess-%d\n", i), "ERR shutdown-token-invalid\n")
 	}
-	roundTrip(t, attacker, "/shutdown guess-5\n", "ERR shutdown-locked-out\n")
+	echotest.RoundTrip(t, attacker, "/shutdown guess-5\n", "ERR shutdown-locked-out\n")
 
 	const flood = 4100
 	replies, done := lFloodShutdown(t, admin, flood)
@@ -95,27 +96,21 @@ func TestShutdownLockoutFlood(t *testing.T) {
 	if invalid != 96 || locked != flood-96 {
 		t.Errorf("flood replies %d token-invalid, %d locked-out; want 96 and %d", invalid, locked, flood-96)
 	}
-	roundTrip(t, attacker, "/shutdown guess-6\n", "ERR shutdown-locked-out\n")
-	fresh := hDial(t, "127.254.0.1", admin, 0)
-	roundTrip(t, fresh, "/shutdown "+pToken+"\n", "ERR shutdown-locked-out\n")
-	roundTrip(t, fresh, "still echoing\n", "still echoing\n")
+	echotest.RoundTrip(t, attacker, "/shutdown guess-6\n", "ERR shutdown-locked-out\n")
+	fresh := echotest.Dial(t, admin, patient.WithFrom("127.254.0.1"))
+	echotest.RoundTrip(t, fresh, "/shutdown "+pToken+"\n", "ERR shutdown-locked-out\n")
+	echotest.RoundTrip(t, fresh, "still echoing\n", "still echoing\n")
 
-	if got := hStats(t, admin).Listeners["admin"].ShutdownRefused; got != 5+1+flood+2 {
+	if got := echotest.Stats(t, admin).Listeners["admin"].ShutdownRefused; got != 5+1+flood+2 {
 		t.Errorf("shutdown_refused = %d, want %d", got, 5+1+flood+2)
 	}
-	if _, err := d.waitLog("refusing /shutdown to every address", 5*time.Second); err != nil {
+	if _, err := d.WaitLog("refusing /shutdown to every address", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	locks := 0
-	for _, l := range d.log.snapshot() {
-		if strings.Contains(l, "refusing /shutdown to every address") {
-			locks++
-		}
-	}
-	if locks != 1 {
+	if locks := d.CountLogAfter(0, "refusing /shutdown to every address"); locks != 1 {
 		t.Errorf("the daemon-wide lock was logged %d times, want once", locks)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("SIGTERM during the lock: %v", err)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // Tests of the log path: a reader of stderr that stops or goes away must not stall or kill the daemon, and
@@ -36,11 +38,11 @@ func (s *stallReader) Read(p []byte) (int, error) {
 func (s *stallReader) stop()   { s.stalled.Store(true) }
 func (s *stallReader) resume() { s.once.Do(func() { close(s.resumed) }) }
 
-// stallable returns daemonOptions whose log reader the test can stop. The test must make it resume when it
-// ends (t.Cleanup after startDaemon, so that it runs before the daemon is killed and its log read to EOF).
-func stallable() (*stallReader, daemonOptions) {
+// stallable returns echotest.Options whose log reader the test can stop. The test must make it resume when it
+// ends (t.Cleanup after echotest.Start, so that it runs before the daemon is killed and its log read to EOF).
+func stallable() (*stallReader, echotest.Options) {
 	s := &stallReader{resumed: make(chan struct{})}
-	return s, daemonOptions{logReader: func(stderr io.ReadCloser) io.Reader {
+	return s, echotest.Options{LogReader: func(stderr io.ReadCloser) io.Reader {
 		s.src = stderr
 		return s
 	}}
@@ -83,7 +85,7 @@ func p99(ds []time.Duration) time.Duration {
 func TestLogStalledReaderKeepsEchoing(t *testing.T) {
 	t.Parallel()
 	logs, opts := stallable()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "echo"
 protocol = "tcp"
@@ -100,13 +102,13 @@ protocol = "tcp"
 address = "127.0.0.1:0"
 `, opts)
 	t.Cleanup(logs.resume)
-	echo, uecho, churnAddr := d.addr("echo"), d.addr("uecho"), d.addr("churn")
-	c := dialTCP(t, echo)
-	u, err := hUDP(t, "127.0.0.1:0")
+	echo, uecho, churnAddr := d.Addr("echo"), d.Addr("uecho"), d.Addr("churn")
+	c := echotest.DialTCP(t, echo)
+	u, err := echotest.ListenUDPErr(t, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	roundTrip(t, c, "before\n", "before\n")
+	echotest.RoundTrip(t, c, "before\n", "before\n")
 
 	logs.stop()
 	stop := make(chan struct{})
@@ -114,8 +116,8 @@ address = "127.0.0.1:0"
 	var stopOnce sync.Once
 	stopChurn := func() { stopOnce.Do(func() { close(stop); made() }) }
 	defer stopChurn()
-	s := statsOn(t, c) // the loop answers although its log lines have nowhere to go
-	for deadline := time.Now().Add(15 * time.Second); s.LogsDropped == 0; s = statsOn(t, c) {
+	s := echotest.StatsOn(t, c) // the loop answers although its log lines have nowhere to go
+	for deadline := time.Now().Add(15 * time.Second); s.LogsDropped == 0; s = echotest.StatsOn(t, c) {
 		if time.Now().After(deadline) {
 			t.Fatalf("logs_dropped = 0 after %d connections", s.Listeners["churn"].Accepted)
 		}
@@ -127,13 +129,13 @@ address = "127.0.0.1:0"
 	for i := range rounds {
 		line := fmt.Sprintf("round %d\n", i)
 		start := time.Now()
-		roundTrip(t, c, line, line)
+		echotest.RoundTrip(t, c, line, line)
 		tcpRTT = append(tcpRTT, time.Since(start))
 		start = time.Now()
-		hUDPEcho(t, u, uecho, line, line)
+		echotest.ExpectUDPEcho(t, u, uecho, line, line)
 		udpRTT = append(udpRTT, time.Since(start))
 	}
-	s = statsOn(t, c)
+	s = echotest.StatsOn(t, c)
 	t.Logf("reader stopped: %d TCP and %d UDP round trips, p99 %s TCP, %s UDP; logs_dropped=%d after %d connections",
 		len(tcpRTT), len(udpRTT), p99(tcpRTT), p99(udpRTT), s.LogsDropped, s.Listeners["churn"].Accepted)
 	if s.LogsDropped == 0 {
@@ -141,16 +143,16 @@ address = "127.0.0.1:0"
 	}
 
 	stopChurn()
-	mark := d.logLines()
+	mark := d.LogLines()
 	logs.resume()
-	line, err := d.waitLogAfter(mark, `msg="log lines dropped"`, 15*time.Second)
+	line, err := d.WaitLogAfter(mark, `msg="log lines dropped"`, 15*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := logUint(t, line, "count"); n == 0 || n > s.LogsDropped+uint64(2*rounds) {
 		t.Errorf("report %q: count out of range (logs_dropped was %d)", line, s.LogsDropped)
 	}
-	roundTrip(t, c, "after\n", "after\n")
+	echotest.RoundTrip(t, c, "after\n", "after\n")
 }
 
 // logUint reads key=N from a log line.
@@ -170,33 +172,33 @@ func logUint(t *testing.T, line, key string) uint64 {
 func TestLogReaderExitsShutdownRefused(t *testing.T) {
 	t.Parallel()
 	var stderr io.ReadCloser
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "admin"
 protocol = "tcp"
 address = "127.0.0.1:0"
 admin_allow = ["10.0.0.0/8"]
-`, daemonOptions{logReader: func(r io.ReadCloser) io.Reader { stderr = r; return r }})
-	admin := d.addr("admin")
+`, echotest.Options{LogReader: func(r io.ReadCloser) io.Reader { stderr = r; return r }})
+	admin := d.Addr("admin")
 	if err := stderr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c := dialTCP(t, admin)
-	roundTrip(t, c, "/shutdown x\n", "ERR shutdown-loopback-required\n")
+	c := echotest.DialTCP(t, admin)
+	echotest.RoundTrip(t, c, "/shutdown x\n", "ERR shutdown-loopback-required\n")
 	deadline := time.Now().Add(10 * time.Second)
-	s := statsOn(t, c)
+	s := echotest.StatsOn(t, c)
 	for s.LogsDropped == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
-		s = statsOn(t, c)
+		s = echotest.StatsOn(t, c)
 	}
 	if s.LogsDropped == 0 || s.Listeners["admin"].ShutdownRefused != 1 {
 		t.Fatalf("logs_dropped = %d, shutdown_refused = %d: want both > 0", s.LogsDropped,
 			s.Listeners["admin"].ShutdownRefused)
 	}
-	roundTrip(t, c, "/shutdown y\n", "ERR shutdown-loopback-required\n")
-	roundTrip(t, c, "still here\n", "still here\n")
-	roundTrip(t, dialTCP(t, admin), "a new client\n", "a new client\n")
-	if err := d.stop(); err != nil {
+	echotest.RoundTrip(t, c, "/shutdown y\n", "ERR shutdown-loopback-required\n")
+	echotest.RoundTrip(t, c, "still here\n", "still here\n")
+	echotest.RoundTrip(t, echotest.DialTCP(t, admin), "a new client\n", "a new client\n")
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit with a closed stderr: %v", err)
 	}
 }
@@ -206,8 +208,8 @@ var refusedLine = regexp.MustCompile(`msg=refused listener=(\S+) reason=(\S+) co
 
 // refusals sums the counts of the summary lines for listener and reason logged after mark, and returns them
 // with the number of lines.
-func (d *testDaemon) refusals(mark int, listener, reason string) (total uint64, lines int) {
-	for _, l := range d.log.snapshot()[mark:] {
+func refusals(d *echotest.Daemon, mark int, listener, reason string) (total uint64, lines int) {
+	for _, l := range d.Lines()[mark:] {
 		if m := refusedLine.FindStringSubmatch(l); m != nil && m[1] == listener && m[2] == reason {
 			n, _ := strconv.ParseUint(m[3], 10, 64)
 			total += n
@@ -222,7 +224,7 @@ func (d *testDaemon) refusals(mark int, listener, reason string) (total uint64, 
 // was a WARN line: 1.2 MB of log).
 func TestLogRefusalsSummarised(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [daemon]
 log_refusals_every = "1s"
 
@@ -233,17 +235,17 @@ address = "127.0.0.1:0"
 admin_allow = ["10.0.0.0/8"]
 `)
 	const attempts, batch = 10000, 100
-	mark := d.logLines()
+	mark := d.LogLines()
 	start := time.Now()
-	c := dialTCP(t, d.addr("admin"))
+	c := echotest.DialTCP(t, d.Addr("admin"))
 	for range attempts / batch { // in batches, so that they span many wake-ups of the loop
-		roundTrip(t, c, strings.Repeat("/shutdown x\n", batch), strings.Repeat("ERR shutdown-loopback-required\n", batch))
+		echotest.RoundTrip(t, c, strings.Repeat("/shutdown x\n", batch), strings.Repeat("ERR shutdown-loopback-required\n", batch))
 	}
 	var total uint64
 	var lines int
 	for deadline := time.Now().Add(10 * time.Second); total < attempts && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		total, lines = d.refusals(mark, "admin", "admin_allow")
+		total, lines = refusals(d, mark, "admin", "admin_allow")
 	}
 	took := time.Since(start)
 	if total != attempts {
@@ -253,20 +255,20 @@ admin_allow = ["10.0.0.0/8"]
 	if most := 2 + int(took/time.Second); lines > most {
 		t.Errorf("%d summary lines in %s, want at most %d", lines, took, most)
 	}
-	if all := d.logLines() - mark; all > lines+10 {
-		t.Errorf("%d log lines for %d attempts:\n%s", all, attempts, strings.Join(d.log.snapshot()[mark:], "\n"))
+	if all := d.LogLines() - mark; all > lines+10 {
+		t.Errorf("%d log lines for %d attempts:\n%s", all, attempts, strings.Join(d.Lines()[mark:], "\n"))
 	}
-	if got := statsOn(t, c).Listeners["admin"].ShutdownRefused; got != attempts {
+	if got := echotest.StatsOn(t, c).Listeners["admin"].ShutdownRefused; got != attempts {
 		t.Errorf("shutdown_refused = %d, want %d", got, attempts)
 	}
-	t.Logf("%d refused attempts: %d summary lines (of %d log lines) in %s", attempts, lines, d.logLines()-mark, took)
+	t.Logf("%d refused attempts: %d summary lines (of %d log lines) in %s", attempts, lines, d.LogLines()-mark, took)
 }
 
 // TestLogRefusalsAtDefaultLevel checks that, at the default log level, a client refused by allow, by
 // max_conns or by max_conns_per_ip, over TCP or UDP, finds a line that says why.
 func TestLogRefusalsAtDefaultLevel(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "diag"
 protocol = "tcp"
@@ -290,11 +292,11 @@ name = "udiag"
 protocol = "udp"
 address = "127.0.0.1:0"
 allow = ["10.0.0.0/8"]
-`, daemonOptions{args: []string{"-log-level", "info"}})
+`, echotest.Options{Args: []string{"-log-level", "info"}})
 	busy := func(name string) func(t *testing.T) string {
 		return func(t *testing.T) string {
-			roundTrip(t, dialTCP(t, d.addr(name)), "held\n", "held\n")
-			c := dialTCP(t, d.addr(name))
+			echotest.RoundTrip(t, echotest.DialTCP(t, d.Addr(name)), "held\n", "held\n")
+			c := echotest.DialTCP(t, d.Addr(name))
 			hExpectBusy(t, c)
 			return c.LocalAddr().String()
 		}
@@ -304,18 +306,18 @@ allow = ["10.0.0.0/8"]
 		refuse                 func(t *testing.T) string // returns the refused client's address
 	}{
 		{"tcp outside allow", "diag", "cidr", func(t *testing.T) string {
-			c := dialTCP(t, d.addr("diag"))
-			hExpectEOF(t, c)
+			c := echotest.DialTCP(t, d.Addr("diag"))
+			echotest.ExpectEOF(t, c)
 			return c.LocalAddr().String()
 		}},
 		{"max_conns", "small", "busy", busy("small")},
 		{"max_conns_per_ip", "perip", "per_ip", busy("perip")},
 		{"udp outside allow", "udiag", "cidr", func(t *testing.T) string {
-			u, err := hUDP(t, "127.0.0.1:0")
+			u, err := echotest.ListenUDPErr(t, "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
-			hSendTo(t, u, d.addr("udiag"), "anyone there?")
+			echotest.SendUDP(t, u, d.Addr("udiag"), "anyone there?")
 			return u.LocalAddr().String()
 		}},
 	} {
@@ -323,7 +325,7 @@ allow = ["10.0.0.0/8"]
 			peer := tc.refuse(t)
 			want := fmt.Sprintf("level=INFO msg=refused listener=%s reason=%s count=1 last_peer=%s",
 				tc.listener, tc.reason, peer)
-			if _, err := d.waitLog(want, 5*time.Second); err != nil {
+			if _, err := d.WaitLog(want, 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
 		})

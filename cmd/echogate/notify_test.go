@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"echogate/internal/echotest"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -126,26 +128,26 @@ func TestNotifyProtocol(t *testing.T) {
 	t.Parallel()
 	sink := newNotifySink(t)
 	config := func(maxLine int) string {
-		return unboundListener("n", "tcp", `address = "127.0.0.1:0"`, "max_line = "+strconv.Itoa(maxLine))
+		return echotest.UnboundListener("n", "tcp", `address = "127.0.0.1:0"`, "max_line = "+strconv.Itoa(maxLine))
 	}
-	d := startDaemon(t, config(100), daemonOptions{env: []string{"NOTIFY_SOCKET=" + sink.path}})
+	d := echotest.Start(t, config(100), echotest.Options{Env: []string{"NOTIFY_SOCKET=" + sink.path}})
 	if st := sink.expect(t, "READY=1")["STATUS"]; st != "serving 1 listeners" {
 		t.Errorf("first READY=1: STATUS=%q", st)
 	}
-	if st := sink.expectReload(t, func() { saveConfig(t, d.config, config(200)) }); !strings.Contains(st, "last reload ok") {
+	if st := sink.expectReload(t, func() { echotest.SaveAtomic(t, d.Config, config(200)) }); !strings.Contains(st, "last reload ok") {
 		t.Errorf("READY=1 after a good reload: STATUS=%q", st)
 	}
-	st := sink.expectReload(t, func() { saveConfig(t, d.config, config(200)+"max_line = oops\n") })
+	st := sink.expectReload(t, func() { echotest.SaveAtomic(t, d.Config, config(200)+"max_line = oops\n") })
 	if !strings.HasPrefix(st, "last reload failed: ") || !strings.Contains(st, "echogate.toml") {
 		t.Errorf("READY=1 after a rejected reload: STATUS=%q", st)
 	}
-	if st := sink.expectReload(t, func() { saveConfig(t, d.config, config(300)) }); !strings.Contains(st, "last reload ok") {
+	if st := sink.expectReload(t, func() { echotest.SaveAtomic(t, d.Config, config(300)) }); !strings.Contains(st, "last reload ok") {
 		t.Errorf("READY=1 after the file was fixed: STATUS=%q", st)
 	}
-	if st := sink.expectReload(t, func() { d.cmd.Process.Signal(syscall.SIGHUP) }); !strings.Contains(st, "last reload ok") {
+	if st := sink.expectReload(t, func() { d.Cmd.Process.Signal(syscall.SIGHUP) }); !strings.Contains(st, "last reload ok") {
 		t.Errorf("READY=1 after SIGHUP: STATUS=%q", st)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 	if st := sink.expect(t, "STOPPING=1")["STATUS"]; !strings.Contains(st, "stopping") {
@@ -164,17 +166,17 @@ func TestNotifyWatchdog(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		opts  daemonOptions
+		opts  echotest.Options
 		pings bool
 	}{
-		{"for this process", daemonOptions{wrap: viaShell("WATCHDOG_PID")}, true},
-		{"for another process", daemonOptions{env: []string{"WATCHDOG_PID=1"}}, false},
+		{"for this process", echotest.Options{Wrap: echotest.ViaShell("WATCHDOG_PID")}, true},
+		{"for another process", echotest.Options{Env: []string{"WATCHDOG_PID=1"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sink := newNotifySink(t)
-			tc.opts.env = append(tc.opts.env, "NOTIFY_SOCKET="+sink.path, "WATCHDOG_USEC=200000")
-			d := startDaemon(t, unboundListener("w", "tcp", `address = "127.0.0.1:0"`), tc.opts)
+			tc.opts.Env = append(tc.opts.Env, "NOTIFY_SOCKET="+sink.path, "WATCHDOG_USEC=200000")
+			d := echotest.Start(t, echotest.UnboundListener("w", "tcp", `address = "127.0.0.1:0"`), tc.opts)
 			window := 2 * time.Second // pings should come every 100ms
 			if !tc.pings {
 				window = time.Second // ten pings' worth of silence
@@ -206,7 +208,7 @@ func TestNotifyWatchdog(t *testing.T) {
 			if !tc.pings && pings > 0 {
 				t.Fatalf("%d WATCHDOG=1 although WATCHDOG_PID names another process", pings)
 			}
-			if err := d.stop(); err != nil {
+			if err := d.Stop(); err != nil {
 				t.Fatalf("exit: %v", err)
 			}
 		})
@@ -254,7 +256,7 @@ func runWithStderrFile(t *testing.T, journal bool) []string {
 	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "echogate.toml")
-	if err := os.WriteFile(config, []byte(unboundListener("j", "tcp", `address = "127.0.0.1:0"`)), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(echotest.UnboundListener("j", "tcp", `address = "127.0.0.1:0"`)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "stderr.log")
@@ -272,7 +274,7 @@ func runWithStderrFile(t *testing.T, journal bool) []string {
 	if !journal {
 		ino++
 	}
-	cmd := exec.Command(echogateBin, "run", "-log-format", "auto", "-config", config)
+	cmd := exec.Command(echotest.Bin(), "run", "-log-format", "auto", "-config", config)
 	cmd.Env = append(os.Environ(), "JOURNAL_STREAM="+strconv.FormatUint(st.Dev, 10)+":"+strconv.FormatUint(ino, 10),
 		"NOTIFY_SOCKET="+filepath.Join(dir, "nobody-listens"))
 	cmd.Stderr = f

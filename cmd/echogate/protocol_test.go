@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // protoConfig serves one listener of each TCP flavour the protocol tests use.
@@ -45,12 +47,12 @@ allow = ["127.0.0.1/32"]
 var pListeners = []string{"line", "nocmd", "raw", "deny"}
 
 // startProto runs a daemon on protoConfig and returns it with the address of each listener.
-func startProto(t *testing.T) (*testDaemon, map[string]string) {
+func startProto(t *testing.T) (*echotest.Daemon, map[string]string) {
 	t.Helper()
-	d := startDaemon(t, protoConfig)
+	d := echotest.Start(t, protoConfig)
 	addrs := make(map[string]string)
 	for _, name := range pListeners {
-		addrs[name] = d.addr(name)
+		addrs[name] = d.Addr(name)
 	}
 	return d, addrs
 }
@@ -71,40 +73,6 @@ func pCheckTimeReply(t *testing.T, got string) {
 	if d := time.Since(at); d < -time.Minute || d > time.Minute {
 		t.Fatalf("/time reply %q is %s away from now (%s UTC)", got, d, time.Now().UTC().Format(time.DateTime))
 	}
-}
-
-// pReadLine reads one '\n'-terminated reply.
-func pReadLine(t *testing.T, r *bufio.Reader) string {
-	t.Helper()
-	s, err := r.ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading a line: got %q: %v", s, err)
-	}
-	return s
-}
-
-// pReadToEOF reads until the daemon closes the connection and returns what came. A reset is an error.
-func pReadToEOF(t *testing.T, c net.Conn) string {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("reading to EOF: got %q: %v", b, err)
-	}
-	return string(b)
-}
-
-// pDialFrom connects to addr from the local IP from (such as 127.0.0.2).
-func pDialFrom(t *testing.T, from, addr string) net.Conn {
-	t.Helper()
-	dialer := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-	c, err := dialer.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func TestLineEcho(t *testing.T) {
@@ -132,7 +100,7 @@ func TestLineEcho(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := dialTCP(t, addrs["line"])
+			c := echotest.DialTCP(t, addrs["line"])
 			for i, w := range tc.writes {
 				if i > 0 {
 					time.Sleep(20 * time.Millisecond) // make separate reads likely; the result must not depend on it
@@ -141,8 +109,8 @@ func TestLineEcho(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			readExactly(t, c, tc.want)
-			roundTrip(t, c, "after\n", "after\n")
+			echotest.ReadExactly(t, c, tc.want)
+			echotest.RoundTrip(t, c, "after\n", "after\n")
 		})
 	}
 }
@@ -152,7 +120,7 @@ func TestLineEcho(t *testing.T) {
 func TestLineOneWrite(t *testing.T) {
 	t.Parallel()
 	_, addrs := startProto(t)
-	c := dialTCP(t, addrs["line"])
+	c := echotest.DialTCP(t, addrs["line"])
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	buf := make([]byte, 4096)
 	for i := 0; i < 100; i++ {
@@ -191,12 +159,12 @@ func TestCommands(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := dialTCP(t, addrs[tc.listener])
+			c := echotest.DialTCP(t, addrs[tc.listener])
 			r := bufio.NewReader(c)
 			if _, err := io.WriteString(c, tc.send); err != nil {
 				t.Fatal(err)
 			}
-			got := pReadLine(t, r)
+			got := echotest.ReadLine(t, r)
 			if tc.want == "" {
 				pCheckTimeReply(t, got)
 			} else if got != tc.want {
@@ -204,7 +172,7 @@ func TestCommands(t *testing.T) {
 			}
 			// an error never closes the connection
 			io.WriteString(c, "still here\n")
-			if got := pReadLine(t, r); got != "still here\n" {
+			if got := echotest.ReadLine(t, r); got != "still here\n" {
 				t.Fatalf("after %q: got %q", tc.send, got)
 			}
 		})
@@ -232,22 +200,22 @@ func TestOverflowResync(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := dialTCP(t, addrs["line"])
+			c := echotest.DialTCP(t, addrs["line"])
 			for _, s := range tc.steps {
 				if _, err := io.WriteString(c, s.send); err != nil {
 					t.Fatal(err)
 				}
 				if s.want != "" {
-					readExactly(t, c, s.want)
+					echotest.ReadExactly(t, c, s.want)
 				}
 			}
 			if tc.eof {
-				if rest := pReadToEOF(t, c); rest != "" {
+				if rest := echotest.ReadToEOF(t, c); rest != "" {
 					t.Fatalf("after the second overflow got %q, want EOF", rest)
 				}
 				return
 			}
-			roundTrip(t, c, "alive\n", "alive\n")
+			echotest.RoundTrip(t, c, "alive\n", "alive\n")
 		})
 	}
 }
@@ -269,14 +237,14 @@ func TestHalfClose(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := dialTCP(t, addrs[tc.listener])
+			c := echotest.DialTCP(t, addrs[tc.listener])
 			if _, err := io.WriteString(c, tc.send); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.(*net.TCPConn).CloseWrite(); err != nil {
 				t.Fatal(err)
 			}
-			if got := pReadToEOF(t, c); got != tc.want {
+			if got := echotest.ReadToEOF(t, c); got != tc.want {
 				t.Fatalf("got %d bytes %.80q, want %d bytes %.80q", len(got), got, len(tc.want), tc.want)
 			}
 		})
@@ -286,10 +254,10 @@ func TestHalfClose(t *testing.T) {
 func TestRawMode(t *testing.T) {
 	t.Parallel()
 	_, addrs := startProto(t)
-	c := dialTCP(t, addrs["raw"])
+	c := echotest.DialTCP(t, addrs["raw"])
 	for _, s := range []string{"/time\n", "/shutdown x\n", "no newline", "\x00\xff\r\n", strings.Repeat("0123456789", 20000)} {
 		go io.WriteString(c, s) // 200 kB may not fit the socket buffers before it is read back
-		readExactly(t, c, s)
+		echotest.ReadExactly(t, c, s)
 	}
 }
 
@@ -302,7 +270,7 @@ func TestSlowReader(t *testing.T) {
 	for i := 0; want.Len() < 4<<20; i++ {
 		fmt.Fprintf(&want, "%08d %s\n", i, strings.Repeat("s", 54)) // 64 bytes, 63 before '\n'
 	}
-	c := dialTCP(t, addrs["line"])
+	c := echotest.DialTCP(t, addrs["line"])
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	written := make(chan error, 1)
 	go func() {
@@ -311,9 +279,9 @@ func TestSlowReader(t *testing.T) {
 	}()
 	// The writer soon blocks: the daemon stops reading once the echoes it cannot send pile up.
 	time.Sleep(300 * time.Millisecond)
-	other := dialTCP(t, addrs["line"])
+	other := echotest.DialTCP(t, addrs["line"])
 	for i := 0; i < 10; i++ {
-		roundTrip(t, other, fmt.Sprintf("other %d\n", i), fmt.Sprintf("other %d\n", i))
+		echotest.RoundTrip(t, other, fmt.Sprintf("other %d\n", i), fmt.Sprintf("other %d\n", i))
 	}
 	got := make([]byte, want.Len())
 	if n, err := io.ReadFull(c, got); err != nil {
@@ -329,20 +297,20 @@ func TestSlowReader(t *testing.T) {
 			}
 		}
 	}
-	roundTrip(t, c, "done\n", "done\n")
+	echotest.RoundTrip(t, c, "done\n", "done\n")
 }
 
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "idle"
 protocol = "tcp"
 address = "127.0.0.1:0"
 idle_timeout = "1s"
 `)
-	silent := dialTCP(t, d.addr("idle"))
-	active := dialTCP(t, d.addr("idle"))
+	silent := echotest.DialTCP(t, d.Addr("idle"))
+	active := echotest.DialTCP(t, d.Addr("idle"))
 	active.SetDeadline(time.Now().Add(30 * time.Second))
 	closed := make(chan string, 1)
 	go func() {
@@ -363,14 +331,14 @@ idle_timeout = "1s"
 			// the active connection outlives the silent one by more than the timeout
 			for j := 0; j < 6; j++ {
 				time.Sleep(250 * time.Millisecond)
-				roundTrip(t, active, fmt.Sprintf("after %d\n", j), fmt.Sprintf("after %d\n", j))
+				echotest.RoundTrip(t, active, fmt.Sprintf("after %d\n", j), fmt.Sprintf("after %d\n", j))
 			}
-			if _, err := d.waitLog("idle timeout", 5*time.Second); err != nil {
+			if _, err := d.WaitLog("idle timeout", 5*time.Second); err != nil {
 				t.Error(err)
 			}
 			return
 		case <-time.After(250 * time.Millisecond):
-			roundTrip(t, active, fmt.Sprintf("keepalive %d\n", i), fmt.Sprintf("keepalive %d\n", i))
+			echotest.RoundTrip(t, active, fmt.Sprintf("keepalive %d\n", i), fmt.Sprintf("keepalive %d\n", i))
 		}
 	}
 }

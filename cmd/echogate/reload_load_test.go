@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // loadExtra is one of the rotating listeners the load test adds, moves and removes.
@@ -56,17 +58,17 @@ const loadConns = 200
 // every rejected file must leave the old config serving, and no echoed byte may be lost.
 func TestReloadUnderLoad(t *testing.T) {
 	start := time.Now()
-	cm := newConfigMapDir(t, loadVersionTOML(0))
-	d := startDaemon(t, "", daemonOptions{noConfig: true, args: []string{"-config", cm.path()}})
-	mainAddr := d.addr("main")
+	cm := echotest.NewConfigMap(t, loadVersionTOML(0))
+	d := echotest.Start(t, "", echotest.Options{NoConfig: true, Args: []string{"-config", cm.Path()}})
+	mainAddr := d.Addr("main")
 
 	p := &pingers{stop: make(chan struct{}), rounds: make([]atomic.Int64, loadConns+1)}
 	for i := 0; i < loadConns; i++ {
-		c := dialTCP(t, mainAddr)
+		c := echotest.DialTCP(t, mainAddr)
 		p.wg.Add(1)
 		go p.tcp(i, c)
 	}
-	uc, err := net.Dial("udp", d.addr("dgram"))
+	uc, err := net.Dial("udp", d.Addr("dgram"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	p.wg.Add(1)
 	go p.udp(loadConns, uc)
 	defer p.halt()
-	probe := dialTCP(t, mainAddr) // a connection opened before every reload, to see new limits at its next line
+	probe := echotest.DialTCP(t, mainAddr) // a connection opened before every reload, to see new limits at its next line
 
 	r := &loadRun{t: t, d: d, cm: cm, probe: probe, addrs: map[string]string{}}
 	r.run()
@@ -91,7 +93,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d round trips, all bytes intact, no connection error", total)
 
-	s := statsOn(t, probe)
+	s := echotest.StatsOn(t, probe)
 	if s.ReloadsOK != uint64(r.version) || s.ReloadsFailed != uint64(r.rejected) {
 		t.Errorf("/stats json: reloads_ok=%d reloads_failed=%d, want %d and %d", s.ReloadsOK, s.ReloadsFailed,
 			r.version, r.rejected)
@@ -100,7 +102,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("main: %+v", m)
 	}
 	r.reportTimes()
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 	if took := time.Since(start); took > 60*time.Second {
@@ -115,28 +117,17 @@ func holdPorts(t *testing.T) (tcp, udp string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	return heldTCP(t, "127.0.0.1:0"), pc.LocalAddr().String()
-}
-
-// summaries returns the reload summary lines logged so far.
-func (d *testDaemon) summaries() []string {
-	var out []string
-	for _, l := range d.log.snapshot() {
-		if strings.Contains(l, "msg=reload result=") {
-			out = append(out, l)
-		}
-	}
-	return out
+	return echotest.HoldTCP(t, "127.0.0.1:0"), pc.LocalAddr().String()
 }
 
 // reportTimes logs the spread of took= and loop_pause= over the reloads.
 func (r *loadRun) reportTimes() {
 	var took, pause []time.Duration
-	for _, l := range r.d.summaries() {
-		if v, ok := logDuration(l, "took"); ok {
+	for _, l := range r.d.LinesAfter(0, "msg=reload result=") {
+		if v, ok := echotest.LogDuration(l, "took"); ok {
 			took = append(took, v)
 		}
-		if v, ok := logDuration(l, "loop_pause"); ok {
+		if v, ok := echotest.LogDuration(l, "loop_pause"); ok {
 			pause = append(pause, v)
 		}
 	}
@@ -154,8 +145,8 @@ func (r *loadRun) reportTimes() {
 // loadRun drives the 50 rewrites of TestReloadUnderLoad and checks each outcome.
 type loadRun struct {
 	t                 *testing.T
-	d                 *testDaemon
-	cm                *configMapDir
+	d                 *echotest.Daemon
+	cm                *echotest.ConfigMap
 	probe             net.Conn
 	addrs             map[string]string // where each live extra listener serves
 	version, rejected int
@@ -191,16 +182,16 @@ func (r *loadRun) write(method int, content string) {
 	switch method % 4 {
 	case 0:
 		r.methods["rename"]++
-		saveAtomic(r.t, r.cm.file(), content)
+		echotest.SaveAtomic(r.t, r.cm.File(), content)
 	case 1:
 		r.methods["in-place"]++
-		saveInPlace(r.t, r.cm.path(), content)
+		echotest.SaveInPlace(r.t, r.cm.Path(), content)
 	case 2:
 		r.methods["symlink-swap"]++
-		r.cm.swap(r.t, content)
+		r.cm.Swap(r.t, content)
 	default:
 		r.methods["slow-writer"]++
-		slowWrite(r.t, r.cm.path(), "", content, loadSlowPause, func() {})
+		echotest.SlowWrite(r.t, r.cm.Path(), "", content, loadSlowPause, func() {})
 	}
 }
 
@@ -209,17 +200,17 @@ func (r *loadRun) write(method int, content string) {
 func (r *loadRun) apply() {
 	r.version++
 	v := r.version
-	mark := r.d.logLines()
+	mark := r.d.LogLines()
 	if v%4 == 0 {
 		r.methods["in-place+SIGHUP"]++
-		saveInPlace(r.t, r.cm.path(), loadVersionTOML(v))
-		r.d.cmd.Process.Signal(syscall.SIGHUP)
+		echotest.SaveInPlace(r.t, r.cm.Path(), loadVersionTOML(v))
+		r.d.Cmd.Process.Signal(syscall.SIGHUP)
 	} else {
 		r.write(v-v/4, loadVersionTOML(v)) // v-v/4 counts the versions written without SIGHUP: every method in turn
 	}
-	r.d.awaitReload(r.t, mark)
+	r.d.AwaitReload(r.t, mark)
 	if v%4 == 0 {
-		if _, err := r.d.waitLogAfter(mark, "config file unchanged", 10*time.Second); err != nil {
+		if _, err := r.d.WaitLogAfter(mark, "config file unchanged", 10*time.Second); err != nil {
 			r.t.Fatalf("version %d: the watcher did not skip the content SIGHUP already applied: %v", v, err)
 		}
 	}
@@ -234,18 +225,18 @@ func (r *loadRun) reject(step int, kind string) {
 	case "syntax":
 		next, want = next+"\n[[listener]\nname = \"broken\"\n", "echogate.toml:"
 	case "tcp-port-taken":
-		next, want = next+tcpListenerTOML("blocker", r.heldTCP), "address already in use"
+		next, want = next+echotest.TCPListener("blocker", r.heldTCP), "address already in use"
 	case "unknown-key":
-		next, want = next+tcpListenerTOML("typo", "127.0.0.1:0", "max_lines = 80"), "max_lines"
+		next, want = next+echotest.TCPListener("typo", "127.0.0.1:0", "max_lines = 80"), "max_lines"
 	case "bad-value":
-		next, want = next+tcpListenerTOML("zero", "127.0.0.1:0", "max_line = 0"), "max_line"
+		next, want = next+echotest.TCPListener("zero", "127.0.0.1:0", "max_line = 0"), "max_line"
 	case "udp-port-taken":
 		next = next + fmt.Sprintf("\n[[listener]]\nname = \"blocker\"\nprotocol = \"udp\"\naddress = %q\n", r.heldUDP)
 		want = "address already in use"
 	}
-	mark := r.d.logLines()
+	mark := r.d.LogLines()
 	r.write(step, next)
-	if line := r.d.awaitReloadFailed(r.t, mark); !strings.Contains(line, want) {
+	if line := r.d.AwaitReloadFailed(r.t, mark); !strings.Contains(line, want) {
 		r.t.Errorf("%s: failure log %q does not mention %q", kind, line, want)
 	}
 	r.rejected++
@@ -264,43 +255,34 @@ func (r *loadRun) verify(applied bool) {
 			prev[x.name] = x
 		}
 		for _, x := range cur {
-			addr := r.d.addr(x.name)
+			addr := r.d.Addr(x.name)
 			if old, ok := r.addrs[x.name]; ok && prev[x.name].addr != x.addr {
 				if addr == old {
 					r.t.Fatalf("version %d: %s did not move from %s", v, x.name, old)
 				}
-				expectRefusedProto(r.t, x.proto, old)
+				echotest.ExpectRefused(r.t, x.proto, old)
 			}
 			delete(prev, x.name)
 			r.addrs[x.name] = addr
 		}
 		for name, x := range prev {
-			expectRefusedProto(r.t, x.proto, r.addrs[name])
+			echotest.ExpectRefused(r.t, x.proto, r.addrs[name])
 			delete(r.addrs, name)
 		}
 	}
 	for _, x := range cur {
 		msg := fmt.Sprintf("%s answers in version %d\n", x.name, v)
 		if x.proto == "udp" {
-			udpEcho(r.t, r.addrs[x.name], msg)
+			echotest.UDPEcho(r.t, r.addrs[x.name], msg)
 		} else {
-			tcpEcho(r.t, r.addrs[x.name], msg)
+			echotest.TCPEcho(r.t, r.addrs[x.name], msg)
 		}
 	}
-	c, err := net.DialTimeout("tcp", r.d.addr("main"), 5*time.Second)
+	c, err := net.DialTimeout("tcp", r.d.Addr("main"), 5*time.Second)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	checkMaxLine(r.t, c, loadMaxLine(v))
 	c.Close()
 	checkMaxLine(r.t, r.probe, loadMaxLine(v))
-}
-
-func expectRefusedProto(t *testing.T, proto, addr string) {
-	t.Helper()
-	if proto == "udp" {
-		expectUDPRefused(t, addr)
-	} else {
-		expectTCPRefused(t, addr)
-	}
 }

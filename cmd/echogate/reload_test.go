@@ -4,60 +4,53 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-)
 
-func tcpListenerTOML(name, addr string, extra ...string) string {
-	s := fmt.Sprintf("\n[[listener]]\nname = %q\nprotocol = \"tcp\"\naddress = %q\n", name, addr)
-	for _, e := range extra {
-		s += e + "\n"
-	}
-	return s
-}
+	"echogate/internal/echotest"
+)
 
 // A renamed listener on the same address keeps its listening socket: the new name answers on the same
 // port through the same socket, and a client connected before the rename keeps being served.
 func TestReloadRenameHandsSocketOver(t *testing.T) {
 	t.Parallel()
-	port := freeTCPPort(t)
+	port := echotest.FreeTCPPort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	const daemon = "[daemon]\ndrain_timeout = \"1s\"\n"
-	d := startDaemon(t, daemon+tcpListenerTOML("before", addr))
-	if got := d.addr("before"); got != addr {
+	d := echotest.Start(t, daemon+echotest.TCPListener("before", addr))
+	if got := d.Addr("before"); got != addr {
 		t.Fatalf("serving on %s, want %s", got, addr)
 	}
-	inode := listenInode(t, port)
-	old := dialTCP(t, addr)
-	roundTrip(t, old, "before rename\n", "before rename\n")
+	inode := echotest.ListenInode(t, port)
+	old := echotest.DialTCP(t, addr)
+	echotest.RoundTrip(t, old, "before rename\n", "before rename\n")
 
-	mark := d.logLines()
-	saveAtomic(t, d.config, daemon+tcpListenerTOML("after", addr))
-	summary := d.awaitReload(t, mark)
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, daemon+echotest.TCPListener("after", addr))
+	summary := d.AwaitReload(t, mark)
 	if !strings.Contains(summary, "added=1 removed=1") || !strings.Contains(summary, "connections=1") {
 		t.Errorf("summary: %s", summary)
 	}
-	if got := d.addr("after"); got != addr {
+	if got := d.Addr("after"); got != addr {
 		t.Fatalf("renamed listener serves on %s, want %s", got, addr)
 	}
-	if got := listenInode(t, port); got != inode {
+	if got := echotest.ListenInode(t, port); got != inode {
 		t.Errorf("listening socket inode %s -> %s: the socket was not handed over", inode, got)
 	}
-	roundTrip(t, old, "after rename\n", "after rename\n")
-	c := dialTCP(t, addr)
-	roundTrip(t, c, "new name\n", "new name\n")
+	echotest.RoundTrip(t, old, "after rename\n", "after rename\n")
+	c := echotest.DialTCP(t, addr)
+	echotest.RoundTrip(t, c, "new name\n", "new name\n")
 	// The old connection follows the socket to the new name: it is not drained and closed.
 	time.Sleep(1500 * time.Millisecond)
-	roundTrip(t, old, "still here\n", "still here\n")
-	if line, err := d.waitLogAfter(mark, "drain_timeout reached", 10*time.Millisecond); err == nil {
+	echotest.RoundTrip(t, old, "still here\n", "still here\n")
+	if line, err := d.WaitLogAfter(mark, "drain_timeout reached", 10*time.Millisecond); err == nil {
 		t.Errorf("a renamed listener's connection was drained: %s", line)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }
@@ -66,48 +59,37 @@ func TestReloadRenameHandsSocketOver(t *testing.T) {
 // the old socket serving; a good move keeps the open connections echoing and the old address refuses.
 func TestReloadAddressChange(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("mover", "127.0.0.1:0"))
-	oldAddr := d.addr("mover")
-	c := dialTCP(t, oldAddr)
-	roundTrip(t, c, "one\n", "one\n")
+	d := echotest.Start(t, echotest.TCPListener("mover", "127.0.0.1:0"))
+	oldAddr := d.Addr("mover")
+	c := echotest.DialTCP(t, oldAddr)
+	echotest.RoundTrip(t, c, "one\n", "one\n")
 
-	held := heldTCP(t, "127.0.0.2:0")
-	mark := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("mover", held))
-	if line := d.awaitReloadFailed(t, mark); !strings.Contains(line, "address already in use") {
+	held := echotest.HoldTCP(t, "127.0.0.2:0")
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("mover", held))
+	if line := d.AwaitReloadFailed(t, mark); !strings.Contains(line, "address already in use") {
 		t.Errorf("failure log: %s", line)
 	}
-	roundTrip(t, c, "two\n", "two\n")
-	tcpEcho(t, oldAddr, "old socket still serves\n")
+	echotest.RoundTrip(t, c, "two\n", "two\n")
+	echotest.TCPEcho(t, oldAddr, "old socket still serves\n")
 
-	mark = d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("mover", "127.0.0.2:0"))
-	summary := d.awaitReload(t, mark)
+	mark = d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("mover", "127.0.0.2:0"))
+	summary := d.AwaitReload(t, mark)
 	if !strings.Contains(summary, "changed=1") {
 		t.Errorf("summary: %s", summary)
 	}
-	newAddr := d.addr("mover")
+	newAddr := d.Addr("mover")
 	if newAddr == oldAddr || !strings.HasPrefix(newAddr, "127.0.0.2:") {
 		t.Fatalf("moved to %s (from %s)", newAddr, oldAddr)
 	}
-	expectTCPRefused(t, oldAddr)
-	roundTrip(t, c, "three\n", "three\n")
-	tcpEcho(t, newAddr, "new socket\n")
-	roundTrip(t, c, "four\n", "four\n")
-	if err := d.stop(); err != nil {
+	echotest.ExpectTCPRefused(t, oldAddr)
+	echotest.RoundTrip(t, c, "three\n", "three\n")
+	echotest.TCPEcho(t, newAddr, "new socket\n")
+	echotest.RoundTrip(t, c, "four\n", "four\n")
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
-}
-
-// heldTCP listens on addr for the rest of the test, so a reload that wants the same address must fail.
-func heldTCP(t *testing.T, addr string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
 }
 
 // A removed listener stops accepting at once; its open connection is still served until drain_timeout,
@@ -115,19 +97,19 @@ func heldTCP(t *testing.T, addr string) string {
 func TestReloadRemovedListenerDrains(t *testing.T) {
 	t.Parallel()
 	daemon := "[daemon]\ndrain_timeout = \"1s\"\n"
-	d := startDaemon(t, daemon+tcpListenerTOML("stay", "127.0.0.1:0")+tcpListenerTOML("gone", "127.0.0.1:0"))
-	goneAddr := d.addr("gone")
-	c := dialTCP(t, goneAddr)
-	roundTrip(t, c, "hello\n", "hello\n")
+	d := echotest.Start(t, daemon+echotest.TCPListener("stay", "127.0.0.1:0")+echotest.TCPListener("gone", "127.0.0.1:0"))
+	goneAddr := d.Addr("gone")
+	c := echotest.DialTCP(t, goneAddr)
+	echotest.RoundTrip(t, c, "hello\n", "hello\n")
 
-	mark := d.logLines()
-	saveAtomic(t, d.config, daemon+tcpListenerTOML("stay", "127.0.0.1:0"))
-	if summary := d.awaitReload(t, mark); !strings.Contains(summary, "removed=1") {
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, daemon+echotest.TCPListener("stay", "127.0.0.1:0"))
+	if summary := d.AwaitReload(t, mark); !strings.Contains(summary, "removed=1") {
 		t.Errorf("summary: %s", summary)
 	}
-	expectTCPRefused(t, goneAddr)
-	roundTrip(t, c, "still served\n", "still served\n")
-	line, err := d.waitLogAfter(mark, "drain_timeout reached", 10*time.Second)
+	echotest.ExpectTCPRefused(t, goneAddr)
+	echotest.RoundTrip(t, c, "still served\n", "still served\n")
+	line, err := d.WaitLogAfter(mark, "drain_timeout reached", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +120,8 @@ func TestReloadRemovedListenerDrains(t *testing.T) {
 	if n, err := c.Read(make([]byte, 16)); !errors.Is(err, io.EOF) {
 		t.Errorf("after drain_timeout: read %d bytes, %v; want EOF", n, err)
 	}
-	tcpEcho(t, d.addr("stay"), "other listener unaffected\n")
-	if err := d.stop(); err != nil {
+	echotest.TCPEcho(t, d.Addr("stay"), "other listener unaffected\n")
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }
@@ -148,26 +130,26 @@ func TestReloadRemovedListenerDrains(t *testing.T) {
 // (a new max_line, a removal, an addition) are not applied either.
 func TestReloadPortInUseIsAtomic(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100")+tcpListenerTOML("b", "127.0.0.1:0"))
-	aAddr, bAddr := d.addr("a"), d.addr("b")
-	held := heldTCP(t, "127.0.0.1:0")
-	mark := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200")+
-		tcpListenerTOML("c", "127.0.0.1:0")+tcpListenerTOML("d", held))
-	line := d.awaitReloadFailed(t, mark)
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 100")+echotest.TCPListener("b", "127.0.0.1:0"))
+	aAddr, bAddr := d.Addr("a"), d.Addr("b")
+	held := echotest.HoldTCP(t, "127.0.0.1:0")
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 200")+
+		echotest.TCPListener("c", "127.0.0.1:0")+echotest.TCPListener("d", held))
+	line := d.AwaitReloadFailed(t, mark)
 	if !strings.Contains(line, `listener \"d\"`) || !strings.Contains(line, "address already in use") {
 		t.Errorf("failure log: %s", line)
 	}
-	checkMaxLine(t, dialTCP(t, aAddr), 100)
-	tcpEcho(t, bAddr, "b was not removed\n")
-	if l, err := d.waitLogAfter(mark, "listener=c", 0); err == nil {
+	checkMaxLine(t, echotest.DialTCP(t, aAddr), 100)
+	echotest.TCPEcho(t, bAddr, "b was not removed\n")
+	if l, err := d.WaitLogAfter(mark, "listener=c", 0); err == nil {
 		t.Errorf("listener c was started: %s", l)
 	}
-	s := statsOn(t, dialTCP(t, aAddr))
+	s := echotest.StatsOn(t, echotest.DialTCP(t, aAddr))
 	if s.ReloadsOK != 0 || s.ReloadsFailed != 1 || len(s.Listeners) != 2 {
 		t.Errorf("stats: ok=%d failed=%d listeners=%v", s.ReloadsOK, s.ReloadsFailed, s.Listeners)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }
@@ -181,62 +163,48 @@ func TestReloadTokenReadOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(oldToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, tcpListenerTOML("admin", "127.0.0.1:0", fmt.Sprintf("token_file = %q", tokenFile)))
-	c := dialTCP(t, d.addr("admin"))
-	roundTrip(t, c, "/shutdown "+newToken+"\n", "ERR shutdown-token-invalid\n")
+	d := echotest.Start(t, echotest.TCPListener("admin", "127.0.0.1:0", fmt.Sprintf("token_file = %q", tokenFile)))
+	c := echotest.DialTCP(t, d.Addr("admin"))
+	echotest.RoundTrip(t, c, "/shutdown "+newToken+"\n", "ERR shutdown-token-invalid\n")
 
 	if err := os.WriteFile(tokenFile, []byte(newToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mark := d.logLines()
-	d.cmd.Process.Signal(syscall.SIGHUP)
-	if summary := d.awaitReload(t, mark); !strings.Contains(summary, "changed=1") {
+	mark := d.LogLines()
+	d.Cmd.Process.Signal(syscall.SIGHUP)
+	if summary := d.AwaitReload(t, mark); !strings.Contains(summary, "changed=1") {
 		t.Errorf("summary: %s", summary)
 	}
-	if l, err := d.waitLogAfter(mark, "action=update listener=admin", time.Second); err != nil ||
+	if l, err := d.WaitLogAfter(mark, "action=update listener=admin", time.Second); err != nil ||
 		!strings.Contains(l, "token") {
 		t.Errorf("update log: %q %v", l, err)
 	}
-	roundTrip(t, c, "/shutdown "+oldToken+"\n", "ERR shutdown-token-invalid\n")
-	roundTrip(t, c, "/shutdown "+newToken+"\n", "OK, shutting down\n")
-	if err := d.wait(15 * time.Second); err != nil {
+	echotest.RoundTrip(t, c, "/shutdown "+oldToken+"\n", "ERR shutdown-token-invalid\n")
+	echotest.RoundTrip(t, c, "/shutdown "+newToken+"\n", "OK, shutting down\n")
+	if err := d.Wait(15 * time.Second); err != nil {
 		t.Fatalf("exit after /shutdown: %v", err)
 	}
-	for _, l := range d.log.snapshot() {
-		if strings.Contains(l, oldToken) || strings.Contains(l, newToken) {
-			t.Errorf("token in log: %s", l)
-		}
-	}
-}
-
-func countLogAfter(d *testDaemon, mark int, substr string) int {
-	n := 0
-	for _, l := range d.log.snapshot()[mark:] {
-		if strings.Contains(l, substr) {
-			n++
-		}
-	}
-	return n
+	d.ExpectNotLogged(t, oldToken, newToken)
 }
 
 // /stats totals survive a reload: clients and lines counted before it are still counted after it.
 func TestReloadKeepsStats(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("main", "127.0.0.1:0", "max_line = 100"))
-	addr := d.addr("main")
-	c1, c2, s := dialTCP(t, addr), dialTCP(t, addr), dialTCP(t, addr)
+	d := echotest.Start(t, echotest.TCPListener("main", "127.0.0.1:0", "max_line = 100"))
+	addr := d.Addr("main")
+	c1, c2, s := echotest.DialTCP(t, addr), echotest.DialTCP(t, addr), echotest.DialTCP(t, addr)
 	for i := 0; i < 3; i++ {
-		roundTrip(t, c1, "one\n", "one\n")
-		roundTrip(t, c2, "two\n", "two\n")
+		echotest.RoundTrip(t, c1, "one\n", "one\n")
+		echotest.RoundTrip(t, c2, "two\n", "two\n")
 	}
-	before := statsOn(t, s)
+	before := echotest.StatsOn(t, s)
 
-	mark := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("main", "127.0.0.1:0", "max_line = 120")+tcpListenerTOML("more", "127.0.0.1:0"))
-	d.awaitReload(t, mark)
-	roundTrip(t, c1, "again\n", "again\n")
-	roundTrip(t, c2, "again\n", "again\n")
-	after := statsOn(t, s)
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("main", "127.0.0.1:0", "max_line = 120")+echotest.TCPListener("more", "127.0.0.1:0"))
+	d.AwaitReload(t, mark)
+	echotest.RoundTrip(t, c1, "again\n", "again\n")
+	echotest.RoundTrip(t, c2, "again\n", "again\n")
+	after := echotest.StatsOn(t, s)
 
 	b, a := before.Listeners["main"], after.Listeners["main"]
 	if before.TotalClients != 3 || after.TotalClients != 3 || after.TCPConnected != 3 {
@@ -249,7 +217,7 @@ func TestReloadKeepsStats(t *testing.T) {
 	if after.ReloadsOK != 1 || a.ReloadsOK != 1 {
 		t.Errorf("reloads_ok %d (listener %d), want 1", after.ReloadsOK, a.ReloadsOK)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }
@@ -258,20 +226,20 @@ func TestReloadKeepsStats(t *testing.T) {
 // close their sockets.
 func TestReloadRemovesListenersSharingAnEphemeralAddress(t *testing.T) {
 	t.Parallel()
-	keep := tcpListenerTOML("keep", "127.0.0.1:0")
-	d := startDaemon(t, keep+tcpListenerTOML("one", "127.0.0.1:0")+tcpListenerTOML("two", "127.0.0.1:0")+
+	keep := echotest.TCPListener("keep", "127.0.0.1:0")
+	d := echotest.Start(t, keep+echotest.TCPListener("one", "127.0.0.1:0")+echotest.TCPListener("two", "127.0.0.1:0")+
 		"\n[[listener]]\nname = \"u1\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n"+
 		"\n[[listener]]\nname = \"u2\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n")
-	one, two, u1, u2 := d.addr("one"), d.addr("two"), d.addr("u1"), d.addr("u2")
-	mark := d.logLines()
-	saveAtomic(t, d.config, keep)
-	d.awaitReload(t, mark)
-	expectTCPRefused(t, one)
-	expectTCPRefused(t, two)
-	expectUDPRefused(t, u1)
-	expectUDPRefused(t, u2)
-	tcpEcho(t, d.addr("keep"), "kept\n")
-	if err := d.stop(); err != nil {
+	one, two, u1, u2 := d.Addr("one"), d.Addr("two"), d.Addr("u1"), d.Addr("u2")
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, keep)
+	d.AwaitReload(t, mark)
+	echotest.ExpectTCPRefused(t, one)
+	echotest.ExpectTCPRefused(t, two)
+	echotest.ExpectUDPRefused(t, u1)
+	echotest.ExpectUDPRefused(t, u2)
+	echotest.TCPEcho(t, d.Addr("keep"), "kept\n")
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }
@@ -280,19 +248,19 @@ func TestReloadRemovesListenersSharingAnEphemeralAddress(t *testing.T) {
 // refused, each port now applies the other listener's rules, and open connections keep echoing.
 func TestReloadSwapPorts(t *testing.T) {
 	t.Parallel()
-	p1 := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
-	p2 := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
-	d := startDaemon(t, tcpListenerTOML("a", p1, "max_line = 8")+tcpListenerTOML("b", p2, "max_line = 100"))
-	c1, c2 := dialTCP(t, p1), dialTCP(t, p2)
-	roundTrip(t, c1, "short\n", "short\n")
-	mark := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("a", p2, "max_line = 8")+tcpListenerTOML("b", p1, "max_line = 100"))
-	if summary := d.awaitReload(t, mark); !strings.Contains(summary, "result=ok") {
+	p1 := fmt.Sprintf("127.0.0.1:%d", echotest.FreeTCPPort(t))
+	p2 := fmt.Sprintf("127.0.0.1:%d", echotest.FreeTCPPort(t))
+	d := echotest.Start(t, echotest.TCPListener("a", p1, "max_line = 8")+echotest.TCPListener("b", p2, "max_line = 100"))
+	c1, c2 := echotest.DialTCP(t, p1), echotest.DialTCP(t, p2)
+	echotest.RoundTrip(t, c1, "short\n", "short\n")
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", p2, "max_line = 8")+echotest.TCPListener("b", p1, "max_line = 100"))
+	if summary := d.AwaitReload(t, mark); !strings.Contains(summary, "result=ok") {
 		t.Fatalf("summary: %s", summary)
 	}
 	long := strings.Repeat("x", 50) + "\n"
-	roundTrip(t, dialTCP(t, p1), long, long)                  // b's rules on p1
-	roundTrip(t, dialTCP(t, p2), long, "ERR too-long-line\n") // a's rules on p2
-	roundTrip(t, c1, "old a\n", "old a\n")
-	roundTrip(t, c2, "old b\n", "old b\n")
+	echotest.RoundTrip(t, echotest.DialTCP(t, p1), long, long)                  // b's rules on p1
+	echotest.RoundTrip(t, echotest.DialTCP(t, p2), long, "ERR too-long-line\n") // a's rules on p2
+	echotest.RoundTrip(t, c1, "old a\n", "old a\n")
+	echotest.RoundTrip(t, c2, "old b\n", "old b\n")
 }

@@ -99,6 +99,7 @@ func (r *reloader) run(stop <-chan struct{}) {
 // reload performs one reload and says what it did.
 func (r *reloader) reload(force bool) reloadResult {
 	if r.stopping.Load() {
+		r.log.Info("reload ignored: stopping")
 		return refused(errStopping)
 	}
 	if r.path == "" {

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // A graceful stop delivers every reply echogate had answered when it began, even to a client that pipelines
@@ -19,13 +21,13 @@ func TestShutdownDeliversAnsweredLines(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		stop func(t *testing.T, d *testDaemon)
+		stop func(t *testing.T, d *echotest.Daemon)
 	}{
-		{"SIGTERM", func(t *testing.T, d *testDaemon) { d.cmd.Process.Signal(syscall.SIGTERM) }},
-		{"admin /shutdown", func(t *testing.T, d *testDaemon) {
-			admin := dialTCP(t, d.addr("ctl"))
-			roundTrip(t, admin, "/shutdown "+pToken+"\n", "OK, shutting down\n")
-			if rest := pReadToEOF(t, admin); rest != "" {
+		{"SIGTERM", func(t *testing.T, d *echotest.Daemon) { d.Cmd.Process.Signal(syscall.SIGTERM) }},
+		{"admin /shutdown", func(t *testing.T, d *echotest.Daemon) {
+			admin := echotest.DialTCP(t, d.Addr("ctl"))
+			echotest.RoundTrip(t, admin, "/shutdown "+pToken+"\n", "OK, shutting down\n")
+			if rest := echotest.ReadToEOF(t, admin); rest != "" {
 				t.Errorf("after the OK got %q, want EOF", rest)
 			}
 		}},
@@ -33,21 +35,21 @@ func TestShutdownDeliversAnsweredLines(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tok := pWriteToken(t, t.TempDir(), "tok", pToken+"\n", 0o600)
-			d := startDaemon(t, "[daemon]\nshutdown_grace = \"20s\"\n"+tcpListenerTOML("echo", "127.0.0.1:0")+
-				tcpListenerTOML("ctl", "127.0.0.1:0", `token_file = "`+tok+`"`))
+			d := echotest.Start(t, "[daemon]\nshutdown_grace = \"20s\"\n"+echotest.TCPListener("echo", "127.0.0.1:0")+
+				echotest.TCPListener("ctl", "127.0.0.1:0", `token_file = "`+tok+`"`))
 			sent := numberedLines(16 << 20)
-			c := hDial(t, "", d.addr("echo"), 64<<10) // a small window, so that 4 MiB cannot all be answered
+			c := echotest.Dial(t, d.Addr("echo"), patient.WithRcvBuf(64<<10)) // a small window, so that 4 MiB cannot all be answered
 			c.SetDeadline(time.Now().Add(60 * time.Second))
 			written := make(chan error, 1)
 			go func() {
 				_, err := c.Write(sent)
 				written <- err
 			}()
-			answered := awaitStalled(t, d.addr("ctl"), "echo")
+			answered := awaitStalled(t, d.Addr("ctl"), "echo")
 			if answered*lineLen >= len(sent) {
 				t.Fatalf("the daemon answered all %d lines before the stop: nothing was left unread to test", answered)
 			}
-			mark := d.logLines()
+			mark := d.LogLines()
 			tc.stop(t, d)
 			got, err := io.ReadAll(c)
 			if err != nil {
@@ -63,10 +65,10 @@ func TestShutdownDeliversAnsweredLines(t *testing.T) {
 				t.Fatalf("writing while the daemon stopped: %v (its input should be read and dropped)", err)
 			}
 			c.Close()
-			if _, err := d.waitLogAfter(mark, "every connection flushed and closed", 15*time.Second); err != nil {
+			if _, err := d.WaitLogAfter(mark, "every connection flushed and closed", 15*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if err := d.wait(15 * time.Second); err != nil {
+			if err := d.Wait(15 * time.Second); err != nil {
 				t.Fatalf("exit: %v, want status 0", err)
 			}
 			t.Logf("%d of %d lines answered before the stop, %d delivered", answered, len(sent)/lineLen,
@@ -91,11 +93,11 @@ func numberedLines(size int) []byte {
 // daemon stopped reading it) and returns that count, asking /stats json on ctlAddr.
 func awaitStalled(t *testing.T, ctlAddr, listener string) int {
 	t.Helper()
-	ctl := dialTCP(t, ctlAddr)
+	ctl := echotest.DialTCP(t, ctlAddr)
 	defer ctl.Close()
 	last := -1
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		n := int(statsOn(t, ctl).Listeners[listener].Lines)
+		n := int(echotest.StatsOn(t, ctl).Listeners[listener].Lines)
 		if n > 0 && n == last {
 			return n
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,15 +11,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // A config change that arrives while the daemon is stopping (here: flushing to a client that does not read)
 // is not applied: no listener is started during shutdown, and the stop still ends with exit 0.
 func TestNoReloadDuringShutdown(t *testing.T) {
 	t.Parallel()
-	cfg := "[daemon]\nshutdown_grace = \"3s\"\n" + tcpListenerTOML("main", "127.0.0.1:0")
-	d := startDaemon(t, cfg)
-	c := dialTCP(t, d.addr("main"))
+	cfg := "[daemon]\nshutdown_grace = \"3s\"\n" + echotest.TCPListener("main", "127.0.0.1:0")
+	d := echotest.Start(t, cfg)
+	c := echotest.DialTCP(t, d.Addr("main"))
 	// Queue far more than the socket buffers hold, without reading: the daemon has output to flush.
 	line := strings.Repeat("x", 1000) + "\n"
 	go func() {
@@ -29,16 +32,19 @@ func TestNoReloadDuringShutdown(t *testing.T) {
 		}
 	}()
 	time.Sleep(500 * time.Millisecond)
-	mark := d.logLines()
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	if _, err := d.waitLogAfter(mark, "shutting down", 5*time.Second); err != nil {
+	mark := d.LogLines()
+	d.Cmd.Process.Signal(syscall.SIGTERM)
+	if _, err := d.WaitLogAfter(mark, "shutting down", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	saveAtomic(t, d.config, cfg+tcpListenerTOML("late", "127.0.0.1:0"))
-	if err := d.wait(15 * time.Second); err != nil {
+	echotest.SaveAtomic(t, d.Config, cfg+echotest.TCPListener("late", "127.0.0.1:0"))
+	if _, err := d.WaitLogAfter(mark, "reload ignored: stopping", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Wait(15 * time.Second); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
-	for _, l := range d.log.snapshot()[mark:] {
+	for _, l := range d.Lines()[mark:] {
 		if strings.Contains(l, "msg=reload") || strings.Contains(l, "listener=late") {
 			t.Errorf("reload applied during shutdown: %s", l)
 		}
@@ -53,43 +59,41 @@ func TestReloadCommandRefusesStalePID(t *testing.T) {
 	if err := other.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { other.Process.Kill(); other.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = other.Wait(); close(exited) }() // reaped at once: no zombie that looks alive
+	defer func() { _ = other.Process.Kill(); <-exited }()
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "echogate.pid")
 	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", other.Process.Pid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "echogate.toml")
-	toml := fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile) + tcpListenerTOML("main", "127.0.0.1:0")
-	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(echogateBin, "reload", "-config", cfg).CombinedOutput()
-	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "not echogate") {
+	echotest.SaveInPlace(t, cfg, fmt.Sprintf("[daemon]\npid_file = %q\n", pidFile)+echotest.TCPListener("main", "127.0.0.1:0"))
+	stdout, stderr, code := echotest.RunCLI(t, "reload", "-config", cfg)
+	if out := stdout + stderr; code != 2 || !strings.Contains(out, "not echogate") {
 		t.Fatalf("reload: exit %d, output %q; want exit 2 (no daemon) refusing the stale PID", code, out)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
-		t.Fatalf("the unrelated process was signalled: %v", err)
+	select {
+	case <-exited:
+		t.Fatalf("the unrelated process was signalled: it exited (%v)", waitErr)
+	case <-time.After(100 * time.Millisecond):
 	}
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
+	// It ends by the SIGKILL sent now, not by a SIGHUP sent before.
+	_ = other.Process.Kill()
+	<-exited
+	var ee *exec.ExitError
+	if err := waitErr; !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the unrelated process ended with %v, want killed by SIGKILL", err)
 	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 // The connection closed by a second overlong line ends with a clean EOF after both error replies, even while
 // the client is still sending: echogate shuts its write side and drains instead of resetting.
 func TestOverflowCloseIsClean(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("small", "127.0.0.1:0", "max_line = 8"))
-	c := dialTCP(t, d.addr("small"))
+	d := echotest.Start(t, echotest.TCPListener("small", "127.0.0.1:0", "max_line = 8"))
+	c := echotest.DialTCP(t, d.Addr("small"))
 	// One write: the daemon reads the two overlong lines together with input it will never read.
 	go io.WriteString(c, strings.Repeat("a", 20)+"\n"+strings.Repeat("b", 20)+"\n"+strings.Repeat("z", 512<<10))
 	got, err := io.ReadAll(c)

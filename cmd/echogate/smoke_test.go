@@ -4,18 +4,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 func TestSmokeEcho(t *testing.T) {
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "diag"
 protocol = "tcp"
 address = "127.0.0.1:0"
 `)
-	c := dialTCP(t, d.addr("diag"))
-	roundTrip(t, c, "hello\r\n", "hello\r\n")
-	if err := d.stop(); err != nil {
+	c := echotest.DialTCP(t, d.Addr("diag"))
+	echotest.RoundTrip(t, c, "hello\r\n", "hello\r\n")
+	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 }
@@ -23,7 +25,7 @@ address = "127.0.0.1:0"
 // The loop's own timer writes a stats line every stats_interval, and "0s" turns it off.
 func TestPeriodicStatsLine(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [daemon]
 stats_interval = "1s"
 
@@ -32,9 +34,9 @@ name = "diag"
 protocol = "tcp"
 address = "127.0.0.1:0"
 `)
-	c := dialTCP(t, d.addr("diag"))
-	roundTrip(t, c, "counted\n", "counted\n")
-	line, err := d.waitLog("msg=stats total_clients=1 tcp_connected=1", 10*time.Second)
+	c := echotest.DialTCP(t, d.Addr("diag"))
+	echotest.RoundTrip(t, c, "counted\n", "counted\n")
+	line, err := d.WaitLog("msg=stats total_clients=1 tcp_connected=1", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +44,7 @@ address = "127.0.0.1:0"
 		t.Errorf("stats line %q does not count the echoed line", line)
 	}
 
-	off := startDaemon(t, `
+	off := echotest.Start(t, `
 [daemon]
 stats_interval = "0s"
 
@@ -52,7 +54,7 @@ protocol = "tcp"
 address = "127.0.0.1:0"
 `)
 	time.Sleep(2500 * time.Millisecond)
-	if line, err := off.waitLog("msg=stats", 10*time.Millisecond); err == nil {
+	if line, err := off.WaitLog("msg=stats", 10*time.Millisecond); err == nil {
 		t.Errorf("stats_interval = \"0s\" still logs: %s", line)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // The soak's hostile clients: each kind runs in its own goroutine until the soak stops.
@@ -29,7 +31,7 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 	echo := addr["echo"]
 	for range 10 { // slowloris: connect, send nothing, wait to be closed for idleness
 		s.loop(0, func(*rand.Rand) {
-			c, err := soakDial(echo)
+			c, err := echotest.DialErr(echo, echotest.DialOptions{Deadline: 15 * time.Second})
 			if err != nil {
 				s.tally.fail(true, "slowloris dial: %v", err)
 				return
@@ -56,7 +58,7 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 		s.expect(echo, []byte("abc\n/stats json"), "abc\n{")
 	})
 	s.loop(20*time.Millisecond, func(r *rand.Rand) { // reset mid-line, or with output queued
-		c, err := soakDial(echo)
+		c, err := echotest.DialErr(echo, echotest.DialOptions{Deadline: 15 * time.Second})
 		if err != nil {
 			return
 		}
@@ -69,7 +71,7 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 	s.loop(100*time.Millisecond, func(*rand.Rand) { // more clients than max_conns at once
 		var cs []net.Conn
 		for i := range 12 {
-			c, err := soakDial(addr["small"])
+			c, err := echotest.DialErr(addr["small"], echotest.DialOptions{Deadline: 15 * time.Second})
 			if err != nil {
 				continue
 			}
@@ -88,7 +90,7 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 	})
 	s.startTokenGuessers(addr["admin"])
 	s.loop(200*time.Millisecond, func(*rand.Rand) { // slowloris: one byte every 300 ms on a line_timeout of 2s
-		c, err := soakDial(addr["slow"])
+		c, err := echotest.DialErr(addr["slow"], echotest.DialOptions{Deadline: 15 * time.Second})
 		if err != nil {
 			s.tally.fail(true, "slow line dial: %v", err)
 			return
@@ -120,7 +122,7 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 
 // expect sends data on a new connection, half-closes, and expects the reply to start with want.
 func (s *soak) expect(addr string, data []byte, want string) {
-	c, err := soakDial(addr)
+	c, err := echotest.DialErr(addr, echotest.DialOptions{Deadline: 15 * time.Second})
 	if err != nil {
 		s.tally.fail(true, "dial: %v", err)
 		return
@@ -162,7 +164,7 @@ func (s *soak) trickle(addr string, n int) func() {
 	conns := make([]net.Conn, n)
 	sent := make([]int, n)
 	for i := range conns {
-		c, err := soakDial(addr)
+		c, err := echotest.DialErr(addr, echotest.DialOptions{Deadline: 15 * time.Second})
 		if err != nil {
 			s.t.Fatal(err)
 		}

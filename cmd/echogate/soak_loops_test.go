@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"echogate/internal/echotest"
+	"echogate/listeners"
 	"echogate/policy"
 )
 
@@ -16,11 +18,11 @@ import (
 // whose source is an echo server of the test's own, which answers everything echogate sends it. The check it
 // returns, given the final /stats json, makes sure that no own-socket datagram was answered and that every
 // loop with the other echo server stopped within the guard's burst.
-func (s *soak) startLoops(addr map[string]string) (check func(statsReply)) {
+func (s *soak) startLoops(addr map[string]string) (check func(listeners.Snapshot)) {
 	udp, own := netip.MustParseAddrPort(addr["udp"]), netip.MustParseAddrPort(addr["udprl"])
-	if err := sendForged(own, udp, []byte("probe for CAP_NET_RAW")); err != nil {
+	if err := echotest.SendForged(own, udp, []byte("probe for CAP_NET_RAW")); err != nil {
 		s.t.Logf("no forged loops in the soak: %v", err)
-		return func(statsReply) {}
+		return func(listeners.Snapshot) {}
 	}
 	echo, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -42,16 +44,16 @@ func (s *soak) startLoops(addr map[string]string) (check func(statsReply)) {
 	var ownSent, loops atomic.Int64
 	ownSent.Add(1) // the probe
 	s.loop(200*time.Millisecond, func(r *rand.Rand) {
-		if sendForged(own, udp, fmt.Appendf(nil, "from udprl %d\n", r.Uint64())) == nil {
+		if echotest.SendForged(own, udp, fmt.Appendf(nil, "from udprl %d\n", r.Uint64())) == nil {
 			ownSent.Add(1)
 			s.tally.hostile.Add(1)
 		}
-		if sendForged(peer, udp, fmt.Appendf(nil, "ping-pong %d\n", r.Uint64())) == nil {
+		if echotest.SendForged(peer, udp, fmt.Appendf(nil, "ping-pong %d\n", r.Uint64())) == nil {
 			loops.Add(1)
 			s.tally.hostile.Add(1)
 		}
 	})
-	return func(st statsReply) {
+	return func(st listeners.Snapshot) {
 		echo.Close()
 		got, bound := echoed.Load(), loops.Load()*(policy.LoopRepeatBurst+1)
 		s.t.Logf("forged loops: %d from the daemon's own udprl, %d with another echo server, which echoed %d "+

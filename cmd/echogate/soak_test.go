@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // soakConfig is the soak's config; variants change limits and add or remove the "extra" listener, so that
@@ -138,18 +140,10 @@ func (s *soak) loop(pause time.Duration, fn func(r *rand.Rand)) {
 	}()
 }
 
-func soakDial(addr string) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err == nil {
-		c.SetDeadline(time.Now().Add(15 * time.Second))
-	}
-	return c, err
-}
-
 // goodTCP does up to 200 round trips of random short lines on one connection.
 func (s *soak) goodTCP(addr string, pause time.Duration) func(r *rand.Rand) {
 	return func(r *rand.Rand) {
-		c, err := soakDial(addr)
+		c, err := echotest.DialErr(addr, echotest.DialOptions{Deadline: 15 * time.Second})
 		if err != nil {
 			s.tally.fail(false, "dial %s: %v", addr, err)
 			return
@@ -216,16 +210,16 @@ func TestSoak(t *testing.T) {
 	// loop must go on serving while the pipe is full, and reloads are confirmed through the control socket,
 	// not by log lines that a stalled reader may make the daemon drop.
 	logs := &stallingReader{}
-	d := startDaemon(t, soakConfig(0, tokenFile, deniedPort, control), daemonOptions{
-		logReader: func(stderr io.ReadCloser) io.Reader { logs.r = stderr; return logs }})
-	start := d.usage()
+	d := echotest.Start(t, soakConfig(0, tokenFile, deniedPort, control), echotest.Options{
+		LogReader: func(stderr io.ReadCloser) io.Reader { logs.r = stderr; return logs }})
+	start := d.Usage()
 	t.Logf("soak start: %v", start)
 
 	s := &soak{t: t, stop: make(chan struct{}), control: control}
 	s.loop(3*time.Second, func(*rand.Rand) { s.stallLog(logs, 6*time.Second) })
 	addr := map[string]string{}
 	for _, n := range []string{"echo", "slow", "raw", "limited", "small", "udp", "udprl", "admin"} {
-		addr[n] = d.addr(n)
+		addr[n] = d.Addr(n)
 	}
 	for range 4 {
 		s.loop(0, s.goodTCP(addr["echo"], 5*time.Millisecond))
@@ -262,9 +256,9 @@ func TestSoak(t *testing.T) {
 	if _, ok := soakRecv(denied, 200*time.Millisecond); ok {
 		t.Error("a denied source port got a reply")
 	}
-	fds := d.waitFDs(start.FDs, 15*time.Second)
-	final := d.usage()
-	st := hStats(t, addr["echo"])
+	fds := d.WaitFDs(start.FDs, 15*time.Second)
+	final := d.Usage()
+	st := echotest.Stats(t, addr["echo"])
 	loops(st)
 	t.Logf("soak end:   %v (after %v, %d reloads)", final, dur, reloads)
 	t.Logf("well-behaved round trips: %d ok, %d failed; hostile actions: %d, not handled as expected: %d",
@@ -289,23 +283,23 @@ func TestSoak(t *testing.T) {
 	if fds != start.FDs {
 		t.Errorf("daemon has %d descriptors open at the end, %d at the start", fds, start.FDs)
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Errorf("exit: %v", err)
 	}
 }
 
 // reload writes cfg over the config file (a rename, as editors do), then asks for the reload through the
 // control socket, which waits for it: the watcher may have applied it already ("unchanged" then).
-func (s *soak) reload(d *testDaemon, cfg string) {
+func (s *soak) reload(d *echotest.Daemon, cfg string) {
 	s.t.Helper()
-	tmp := d.config + ".tmp"
+	tmp := d.Config + ".tmp"
 	if err := os.WriteFile(tmp, []byte(cfg), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
-	if err := os.Rename(tmp, d.config); err != nil {
+	if err := os.Rename(tmp, d.Config); err != nil {
 		s.t.Fatal(err)
 	}
-	out, errOut, code := pRunEchogate(s.t, "reload", "-control", s.control)
+	out, errOut, code := echotest.RunCLI(s.t, "reload", "-control", s.control)
 	if code != 0 || !strings.HasPrefix(out, "ok generation=") {
 		s.t.Errorf("reload: exit %d: %s%s", code, out, errOut)
 	}
@@ -315,7 +309,7 @@ func (s *soak) reload(d *testDaemon, cfg string) {
 // says so may be late while the log's reader stalls.
 func (s *soak) addrOf(name string) string {
 	s.t.Helper()
-	out, errOut, code := pRunEchogate(s.t, "status", "-json", "-control", s.control)
+	out, errOut, code := echotest.RunCLI(s.t, "status", "-json", "-control", s.control)
 	var st struct {
 		Listeners []struct{ Name, Address string } `json:"listeners"`
 	}

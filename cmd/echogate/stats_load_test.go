@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // TestStatsJSONTenThousandListeners streams unpadded /stats json datagrams at a daemon with 10 000 listeners
@@ -26,8 +28,8 @@ func TestStatsJSONTenThousandListeners(t *testing.T) {
 	for i := range listeners - 1 {
 		fmt.Fprintf(&cfg, "\n[[listener]]\nname = \"u%04d\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n", i)
 	}
-	d := startDaemon(t, cfg.String(), daemonOptions{args: []string{"-log-level", "info"}})
-	tcp, target := d.addr("tcp"), d.addr("u0000")
+	d := echotest.Start(t, cfg.String(), echotest.Options{Args: []string{"-log-level", "info"}})
+	tcp, target := d.Addr("tcp"), d.Addr("u0000")
 
 	const roundTrips = 200
 	echoed := make(chan error, 1)
@@ -65,13 +67,13 @@ func TestStatsJSONTenThousandListeners(t *testing.T) {
 	done, sent, probes := false, 0, 0
 	for burst := 0; burst < 50 && (burst < 10 || !done); burst++ {
 		for range 100 {
-			hSendTo(t, u, target, statsJSONRequest(sent))
+			echotest.SendUDP(t, u, target, statsJSONRequest(sent))
 			sent++
 		}
 		probe := fmt.Sprintf("probe %d", burst)
-		hSendTo(t, u, target, probe)
+		echotest.SendUDP(t, u, target, probe)
 		probes++
-		if got, ok := hRecv(t, u, 20*time.Second); !ok || got != probe {
+		if got, ok := echotest.RecvUDP(t, u, 20*time.Second); !ok || got != probe {
 			t.Fatalf("after %d /stats json datagrams, the probe got %q (received %v)", sent, got, ok)
 		}
 		select {
@@ -86,7 +88,7 @@ func TestStatsJSONTenThousandListeners(t *testing.T) {
 	if echoErr != nil {
 		t.Fatalf("echo client during the /stats json stream: %v", echoErr)
 	}
-	s := hStats(t, tcp)
+	s := echotest.Stats(t, tcp)
 	if c := s.Listeners["u0000"]; c.UDPDropped != uint64(sent) || c.Datagrams != uint64(sent+probes) ||
 		c.UDPLoopDropped != 0 {
 		t.Errorf("u0000: udp_dropped %d, datagrams %d, udp_loop_dropped %d; want %d (every /stats json dropped), "+

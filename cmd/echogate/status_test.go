@@ -1,19 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"echogate/internal/echotest"
 	"echogate/listeners"
 )
 
@@ -26,24 +23,6 @@ func fileSHA256(t *testing.T, path string) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// snapshotOn asks for `/stats json` on c and decodes it into the daemon's own type.
-func snapshotOn(t *testing.T, c net.Conn) listeners.Snapshot {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "/stats json\n"); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReaderSize(c, 64<<10).ReadString('\n')
-	if err != nil {
-		t.Fatalf("/stats json: %v (got %q)", err, line)
-	}
-	var s listeners.Snapshot
-	if err := json.Unmarshal([]byte(line), &s); err != nil {
-		t.Fatalf("/stats json: %v in %q", err, line)
-	}
-	return s
 }
 
 // listenerIn finds the named listener in a status report.
@@ -78,23 +57,23 @@ func TestStatusAcrossReload(t *testing.T) {
 	sock := filepath.Join(dir, "control.sock")
 	tok := pWriteToken(t, dir, "shutdown.token", pToken+"\n", 0o600)
 	cfg := func(maxConns int) string {
-		return controlTOML(sock) + tcpListenerTOML("x", "127.0.0.1:0", fmt.Sprintf("max_conns = %d", maxConns),
+		return controlTOML(sock) + echotest.TCPListener("x", "127.0.0.1:0", fmt.Sprintf("max_conns = %d", maxConns),
 			fmt.Sprintf("token_file = %q", tok)) + "\n[[listener]]\nname = \"u\"\nprotocol = \"udp\"\naddress = \"127.0.0.1:0\"\n"
 	}
-	d := startDaemon(t, cfg(1024))
-	c := dialTCP(t, d.addr("x"))
-	roundTrip(t, c, "hello\n", "hello\n")
+	d := echotest.Start(t, cfg(1024))
+	c := echotest.DialTCP(t, d.Addr("x"))
+	echotest.RoundTrip(t, c, "hello\n", "hello\n")
 
 	before, raw := askStatus(t, sock)
 	x := listenerIn(t, before, "x")
 	switch {
-	case before.Generation != 1 || before.ConfigSHA256 != fileSHA256(t, d.config) || before.Config != d.config:
+	case before.Generation != 1 || before.ConfigSHA256 != fileSHA256(t, d.Config) || before.Config != d.Config:
 		t.Errorf("at start: generation %d, config %q sha256 %q", before.Generation, before.Config, before.ConfigSHA256)
-	case before.PID != d.cmd.Process.Pid || before.Version == "" || before.LastReload != nil:
+	case before.PID != d.Pid() || before.Version == "" || before.LastReload != nil:
 		t.Errorf("at start: pid %d version %q last reload %+v", before.PID, before.Version, before.LastReload)
 	case parseTime(before.StartedAt).IsZero() || parseTime(before.LoadedAt).IsZero():
 		t.Errorf("at start: started_at %q loaded_at %q", before.StartedAt, before.LoadedAt)
-	case x.Address != d.addr("x") || x.Protocol != "tcp" || x.Settings["max_conns"] != float64(1024) ||
+	case x.Address != d.Addr("x") || x.Protocol != "tcp" || x.Settings["max_conns"] != float64(1024) ||
 		x.Settings["idle_timeout"] != "5m0s" || x.Settings["token_set"] != true:
 		t.Errorf("listener x: %+v", x)
 	case x.Counters.Accepted != 1 || x.Counters.Lines != 1 || x.Open != 1:
@@ -102,14 +81,14 @@ func TestStatusAcrossReload(t *testing.T) {
 	case listenerIn(t, before, "u").Settings["max_datagram"] != float64(65535):
 		t.Errorf("listener u: %+v", listenerIn(t, before, "u"))
 	}
-	checkDaemonFields(t, snapshotOn(t, c), before)
+	checkDaemonFields(t, echotest.StatsOn(t, c), before)
 
-	mark := d.logLines()
-	saveAtomic(t, d.config, cfg(50))
-	d.awaitReload(t, mark)
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, cfg(50))
+	d.AwaitReload(t, mark)
 	after, rawAfter := askStatus(t, sock)
 	switch {
-	case after.Generation != 2 || after.ConfigSHA256 != fileSHA256(t, d.config) || after.ConfigSHA256 == before.ConfigSHA256:
+	case after.Generation != 2 || after.ConfigSHA256 != fileSHA256(t, d.Config) || after.ConfigSHA256 == before.ConfigSHA256:
 		t.Errorf("after the reload: generation %d, sha256 %q (was %q)", after.Generation, after.ConfigSHA256, before.ConfigSHA256)
 	case !parseTime(after.LoadedAt).After(parseTime(before.LoadedAt)) || after.StartedAt != before.StartedAt:
 		t.Errorf("after the reload: loaded_at %q (was %q), started_at %q", after.LoadedAt, before.LoadedAt, after.StartedAt)
@@ -118,10 +97,10 @@ func TestStatusAcrossReload(t *testing.T) {
 	case listenerIn(t, after, "x").Settings["max_conns"] != float64(50):
 		t.Errorf("after the reload: listener x %+v", listenerIn(t, after, "x"))
 	}
-	checkDaemonFields(t, snapshotOn(t, c), after)
+	checkDaemonFields(t, echotest.StatsOn(t, c), after)
 
-	out, errOut, code := runEchogateWith(t, nil, nil, "status", "-control", sock)
-	if code != 0 || !strings.Contains(out, "max_conns=50") || !strings.Contains(out, d.addr("x")) {
+	out, errOut, code := echotest.RunCLIWith(t, nil, nil, "status", "-control", sock)
+	if code != 0 || !strings.Contains(out, "max_conns=50") || !strings.Contains(out, d.Addr("x")) {
 		t.Errorf("status table: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, s := range []string{raw, rawAfter, out} {
@@ -138,13 +117,13 @@ func TestReloadLogNamesOldAndNewValues(t *testing.T) {
 	dir := t.TempDir()
 	tok := pWriteToken(t, dir, "shutdown.token", pToken+"\n", 0o600)
 	tokenLine := fmt.Sprintf("token_file = %q", tok)
-	d := startDaemon(t, tcpListenerTOML("x", "127.0.0.1:0", tokenLine))
+	d := echotest.Start(t, echotest.TCPListener("x", "127.0.0.1:0", tokenLine))
 	pWriteToken(t, dir, "shutdown.token", pWrongToken+"\n", 0o600)
-	mark := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("x", "127.0.0.1:0", tokenLine, "max_conns = 50",
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("x", "127.0.0.1:0", tokenLine, "max_conns = 50",
 		`idle_timeout = "30s"`, `allow = ["127.0.0.0/8"]`))
-	d.awaitReload(t, mark)
-	line, err := d.waitLogAfter(mark, "action=update listener=x", 5*time.Second)
+	d.AwaitReload(t, mark)
+	line, err := d.WaitLogAfter(mark, "action=update listener=x", 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,9 +131,5 @@ func TestReloadLogNamesOldAndNewValues(t *testing.T) {
 	if !strings.Contains(line, want) {
 		t.Errorf("reload log line %s\nwant %s", line, want)
 	}
-	for _, l := range d.log.snapshot() {
-		if strings.Contains(l, pToken) || strings.Contains(l, pWrongToken) {
-			t.Errorf("token in log: %s", l)
-		}
-	}
+	d.ExpectNotLogged(t, pToken, pWrongToken)
 }

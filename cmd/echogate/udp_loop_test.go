@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,46 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"echogate/cmd/echoload/report"
+	"echogate/internal/echotest"
+	"echogate/listeners"
 	"echogate/policy"
 )
-
-// forgeUDP4 sends one UDP datagram with any IPv4 source address and port (see sendForged). It skips the
-// test without CAP_NET_RAW.
-func forgeUDP4(t *testing.T, src, dst netip.AddrPort, payload []byte) {
-	t.Helper()
-	err := sendForged(src, dst, payload)
-	if errors.Is(err, unix.EPERM) {
-		t.Skip("forging a source address needs CAP_NET_RAW")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// sendForged sends one UDP datagram from src to dst through a raw socket (IPPROTO_RAW, which implies
-// IP_HDRINCL): the kernel fills in the IP checksum and id; the UDP checksum is left 0, which IPv4 allows.
-func sendForged(src, dst netip.AddrPort, payload []byte) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	defer unix.Close(fd)
-	pkt := make([]byte, 20+8+len(payload))
-	pkt[0] = 0x45 // IPv4, a 20-byte header
-	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
-	pkt[8], pkt[9] = 64, unix.IPPROTO_UDP // TTL, protocol
-	s, d := src.Addr().As4(), dst.Addr().As4()
-	copy(pkt[12:], s[:])
-	copy(pkt[16:], d[:])
-	binary.BigEndian.PutUint16(pkt[20:], src.Port())
-	binary.BigEndian.PutUint16(pkt[22:], dst.Port())
-	binary.BigEndian.PutUint16(pkt[24:], uint16(8+len(payload)))
-	copy(pkt[28:], payload)
-	return os.NewSyscallError("sendto", unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: d}))
-}
 
 // udpLoopConfig serves a TCP listener to read /stats json from and two UDP listeners on loopback.
 const udpLoopConfig = `
@@ -79,12 +42,12 @@ address = "127.0.0.1:0"
 // answered even once.
 func TestUDPLoopOwnSocket(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, udpLoopConfig)
-	tcp := d.addr("tcp")
-	u1, u2 := netip.MustParseAddrPort(d.addr("u1")), netip.MustParseAddrPort(d.addr("u2"))
-	forgeUDP4(t, u1, u1, []byte("from myself to myself\n"))
-	forgeUDP4(t, u1, u2, []byte("from one listener to the other\n"))
-	s := hWaitStats(t, tcp, "both forged datagrams dropped as loops", func(s statsReply) bool {
+	d := echotest.Start(t, udpLoopConfig)
+	tcp := d.Addr("tcp")
+	u1, u2 := netip.MustParseAddrPort(d.Addr("u1")), netip.MustParseAddrPort(d.Addr("u2"))
+	echotest.ForgeUDP4(t, u1, u1, []byte("from myself to myself\n"))
+	echotest.ForgeUDP4(t, u1, u2, []byte("from one listener to the other\n"))
+	s := echotest.WaitStats(t, tcp, "both forged datagrams dropped as loops", func(s listeners.Snapshot) bool {
 		return s.Listeners["u1"].UDPLoopDropped >= 1 && s.Listeners["u2"].UDPLoopDropped >= 1
 	})
 	for _, name := range []string{"u1", "u2"} {
@@ -93,24 +56,24 @@ func TestUDPLoopOwnSocket(t *testing.T) {
 				c.UDPLoopDropped, c.Datagrams, c.BytesOut)
 		}
 	}
-	udpEcho(t, u1.String(), "u1 still answers clients")
-	udpEcho(t, u2.String(), "u2 still answers clients")
+	echotest.UDPEcho(t, u1.String(), "u1 still answers clients")
+	echotest.UDPEcho(t, u2.String(), "u2 still answers clients")
 }
 
 // TestUDPLoopTwoDaemons forges datagrams from one daemon's UDP listener to another's: with no guard, they echo
 // each other's echoes forever. Three loops with different payloads must each stop within a few round trips.
 func TestUDPLoopTwoDaemons(t *testing.T) {
 	t.Parallel()
-	a, b := startDaemon(t, udpLoopConfig), startDaemon(t, udpLoopConfig)
-	ua, ub := netip.MustParseAddrPort(a.addr("u1")), netip.MustParseAddrPort(b.addr("u1"))
+	a, b := echotest.Start(t, udpLoopConfig), echotest.Start(t, udpLoopConfig)
+	ua, ub := netip.MustParseAddrPort(a.Addr("u1")), netip.MustParseAddrPort(b.Addr("u1"))
 	const seeds = 3
 	for i := range seeds {
-		forgeUDP4(t, ua, ub, fmt.Appendf(nil, "ping-pong %d\n", i))
+		echotest.ForgeUDP4(t, ua, ub, fmt.Appendf(nil, "ping-pong %d\n", i))
 	}
-	loops := func(s statsReply) uint64 { return s.Listeners["u1"].UDPLoopDropped }
-	var sa, sb statsReply
+	loops := func(s listeners.Snapshot) uint64 { return s.Listeners["u1"].UDPLoopDropped }
+	var sa, sb listeners.Snapshot
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		sa, sb = hStats(t, a.addr("tcp")), hStats(t, b.addr("tcp"))
+		sa, sb = echotest.Stats(t, a.Addr("tcp")), echotest.Stats(t, b.Addr("tcp"))
 		if loops(sa)+loops(sb) >= seeds {
 			break
 		}
@@ -122,7 +85,7 @@ func TestUDPLoopTwoDaemons(t *testing.T) {
 	// Each loop is answered at most LoopRepeatBurst times on either side before one side drops it.
 	bound := uint64(seeds * 2 * (policy.LoopRepeatBurst + 1))
 	for range 2 { // and the count does not move once they have stopped
-		sa, sb = hStats(t, a.addr("tcp")), hStats(t, b.addr("tcp"))
+		sa, sb = echotest.Stats(t, a.Addr("tcp")), echotest.Stats(t, b.Addr("tcp"))
 		if n := sa.Listeners["u1"].Datagrams + sb.Listeners["u1"].Datagrams; n > bound {
 			t.Fatalf("%d datagrams answered by the two daemons, want at most %d", n, bound)
 		}
@@ -130,8 +93,8 @@ func TestUDPLoopTwoDaemons(t *testing.T) {
 	}
 	t.Logf("datagrams answered: %d and %d; loops dropped: %d and %d", sa.Listeners["u1"].Datagrams,
 		sb.Listeners["u1"].Datagrams, loops(sa), loops(sb))
-	udpEcho(t, ua.String(), "a still answers clients")
-	udpEcho(t, ub.String(), "b still answers clients")
+	echotest.UDPEcho(t, ua.String(), "a still answers clients")
+	echotest.UDPEcho(t, ub.String(), "b still answers clients")
 }
 
 // TestUDPLoopWildcardOwnSocket checks the own-socket rule for a wildcard listener, which sends from any local
@@ -139,17 +102,7 @@ func TestUDPLoopTwoDaemons(t *testing.T) {
 // after a reload). It needs a network namespace of its own (unshare -n) to bind the wildcard and add
 // addresses.
 func TestUDPLoopWildcardOwnSocket(t *testing.T) {
-	if os.Getenv("ECHOGATE_TEST_NETNS") == "" {
-		if _, err := exec.LookPath("unshare"); err != nil {
-			t.Skip("unshare not installed")
-		}
-		cmd := exec.Command("unshare", "-n", os.Args[0], "-test.run=^TestUDPLoopWildcardOwnSocket$", "-test.v")
-		cmd.Env = append(os.Environ(), "ECHOGATE_TEST_NETNS=1", "ECHOGATE_BIN="+echogateBin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("in a new network namespace: %v\n%s", err, out)
-		}
-		t.Logf("%s", out)
+	if !echotest.InNetns(t) {
 		return
 	}
 	ip := func(args ...string) {
@@ -160,7 +113,7 @@ func TestUDPLoopWildcardOwnSocket(t *testing.T) {
 	}
 	ip("link", "set", "lo", "up")
 	ip("addr", "add", "10.99.0.1/32", "dev", "lo")
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "tcp"
 protocol = "tcp"
@@ -176,32 +129,32 @@ name = "u"
 protocol = "udp"
 address = "127.0.0.1:0"
 `)
-	tcp, u := d.addr("tcp"), netip.MustParseAddrPort(d.addr("u"))
-	anyPort := netip.MustParseAddrPort(d.addr("any")).Port()
-	if _, err := d.waitLog("host addresses changed", 10*time.Second); err != nil { // the first look, at start
+	tcp, u := d.Addr("tcp"), netip.MustParseAddrPort(d.Addr("u"))
+	anyPort := netip.MustParseAddrPort(d.Addr("any")).Port()
+	if _, err := d.WaitLog("host addresses changed", 10*time.Second); err != nil { // the first look, at start
 		t.Fatal(err)
 	}
-	mark := d.logLines()
+	mark := d.LogLines()
 	ip("addr", "add", "10.99.0.2/32", "dev", "lo")
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.waitLogAfter(mark, "host addresses changed", 10*time.Second); err != nil {
+	if _, err := d.WaitLogAfter(mark, "host addresses changed", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	sources := []string{"127.0.0.5", "10.99.0.1", "10.99.0.2"}
 	for _, src := range sources {
-		forgeUDP4(t, netip.AddrPortFrom(netip.MustParseAddr(src), anyPort), u, []byte("from "+src+"\n"))
+		echotest.ForgeUDP4(t, netip.AddrPortFrom(netip.MustParseAddr(src), anyPort), u, []byte("from "+src+"\n"))
 	}
-	s := hWaitStats(t, tcp, "every forged datagram (or its echo) dropped", func(s statsReply) bool {
+	s := echotest.WaitStats(t, tcp, "every forged datagram (or its echo) dropped", func(s listeners.Snapshot) bool {
 		return s.Listeners["u"].UDPLoopDropped+s.Listeners["any"].UDPLoopDropped >= uint64(len(sources))
 	})
 	if c := s.Listeners["u"]; c.UDPLoopDropped != uint64(len(sources)) || c.Datagrams != 0 {
 		t.Errorf("u: udp_loop_dropped %d, datagrams %d; want %d, 0 (none answered)", c.UDPLoopDropped,
 			c.Datagrams, len(sources))
 	}
-	udpEcho(t, net.JoinHostPort("127.0.0.1", fmt.Sprint(anyPort)), "the wildcard listener still answers")
-	udpEcho(t, u.String(), "u still answers")
+	echotest.UDPEcho(t, net.JoinHostPort("127.0.0.1", fmt.Sprint(anyPort)), "the wildcard listener still answers")
+	echotest.UDPEcho(t, u.String(), "u still answers")
 }
 
 // echoloadBin builds cmd/echoload once per test run ($ECHOLOAD_BIN, if set, is used instead).
@@ -229,8 +182,8 @@ func TestUDPLoopGuardSparesClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, udpLoopConfig)
-	u := d.addr("u1")
+	d := echotest.Start(t, udpLoopConfig)
+	u := d.Addr("u1")
 	checked := make(chan error, 1)
 	go func() { // the health checker: one socket, one payload, once a second
 		c, err := net.Dial("udp", u)
@@ -266,7 +219,7 @@ func TestUDPLoopGuardSparesClients(t *testing.T) {
 	if err := <-checked; err != nil {
 		t.Fatal(err)
 	}
-	s := hStats(t, d.addr("tcp")).Listeners["u1"]
+	s := echotest.Stats(t, d.Addr("tcp")).Listeners["u1"]
 	t.Logf("echoload: %d round trips, %.0f/s, %d errors; listener: %d datagrams", res.RoundTrips, res.RPS,
 		res.Errors, s.Datagrams)
 	if res.Errors != 0 || res.RoundTrips < 1000 || s.UDPLoopDropped != 0 || s.UDPDropped != 0 {

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
+	"echogate/listeners"
 )
 
 // pUDPConfig serves the UDP listeners the datagram tests use.
@@ -38,32 +41,6 @@ address = "127.0.0.1:0"
 allow = ["127.0.0.1/32"]
 `
 
-// pUDPClient opens a UDP socket on the loopback address ip (such as 127.0.0.2), closed when the test ends.
-func pUDPClient(t *testing.T, ip string) *net.UDPConn {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// pUDPRead reads one datagram and checks that it came from the address from (the listener's own socket).
-func pUDPRead(t *testing.T, c *net.UDPConn, from *net.UDPAddr, timeout time.Duration) string {
-	t.Helper()
-	buf := make([]byte, 70000)
-	c.SetReadDeadline(time.Now().Add(timeout))
-	n, src, err := c.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("waiting for a datagram from %s: %v", from, err)
-	}
-	if want := from.AddrPort(); src.Addr().Unmap() != want.Addr().Unmap() || src.Port() != want.Port() {
-		t.Fatalf("reply came from %s, want the listener's socket %s", src, from)
-	}
-	return string(buf[:n])
-}
-
 // pUDPNoReply sends payload and checks that it gets no answer: the daemon answers datagrams in order, so the
 // next reply must be the echo of a probe sent after it.
 func pUDPNoReply(t *testing.T, c *net.UDPConn, srv, payload string) {
@@ -73,15 +50,15 @@ func pUDPNoReply(t *testing.T, c *net.UDPConn, srv, payload string) {
 	if _, err := c.WriteToUDP([]byte(payload), to); err != nil {
 		t.Fatal(err)
 	}
-	if got := pUDPAsk(t, c, srv, probe); got != probe {
+	if got := echotest.AskUDP(t, c, srv, probe); got != probe {
 		t.Fatalf("%.40q got the reply %.80q, want none", payload, got)
 	}
 }
 
 func TestUDPEcho(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, pUDPConfig)
-	u, small, nocmd := d.addr("u"), d.addr("small"), d.addr("nocmd")
+	d := echotest.Start(t, pUDPConfig)
+	u, small, nocmd := d.Addr("u"), d.Addr("small"), d.Addr("nocmd")
 	big := strings.Repeat("0123456789abcdef", 4000) // 64000 bytes
 	for _, tc := range []struct{ name, srv, send, want string }{
 		{"text", u, "hello\n", "hello\n"},
@@ -100,11 +77,35 @@ func TestUDPEcho(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := pUDPClient(t, "127.0.0.1")
-			if got := pUDPAsk(t, c, tc.srv, tc.send); got != tc.want {
+			c := echotest.ListenUDP(t, "127.0.0.1")
+			if got := echotest.AskUDP(t, c, tc.srv, tc.send); got != tc.want {
 				t.Fatalf("got %d bytes %.60q, want %d bytes %.60q", len(got), got, len(tc.want), tc.want)
 			}
 		})
+	}
+}
+
+// Every datagram over max_datagram is counted in udp_truncated of its listener, and one of exactly
+// max_datagram is not.
+func TestUDPTruncatedCounted(t *testing.T) {
+	t.Parallel()
+	d := echotest.Start(t, pUDPConfig+echotest.TCPListener("stats", "127.0.0.1:0"))
+	small := d.Addr("small")
+	c := echotest.ListenUDP(t, "127.0.0.1")
+	for _, n := range []int{101, 1000, 64000} {
+		if got := echotest.AskUDP(t, c, small, strings.Repeat("t", n)); got != "ERR datagram-truncated\n" {
+			t.Fatalf("%d bytes: got %.60q", n, got)
+		}
+	}
+	if got := echotest.AskUDP(t, c, small, strings.Repeat("s", 100)); got != strings.Repeat("s", 100) {
+		t.Fatalf("100 bytes: got %.60q", got)
+	}
+	s := echotest.Stats(t, d.Addr("stats")).Listeners
+	if got := s["small"].UDPTruncated; got != 3 {
+		t.Errorf("small: udp_truncated = %d, want 3", got)
+	}
+	if got := s["small"].Datagrams; got != 4 {
+		t.Errorf("small: datagrams = %d, want 4", got)
 	}
 }
 
@@ -114,8 +115,8 @@ func pPad(cmd string, n int) string { return cmd + strings.Repeat(" ", n-len(cmd
 
 func TestUDPCommands(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, pUDPConfig)
-	u := d.addr("u")
+	d := echotest.Start(t, pUDPConfig)
+	u := d.Addr("u")
 	stats := regexp.MustCompile(`^\d+ \d+ \d+\n$`)
 	for _, tc := range []struct {
 		name, send string
@@ -141,12 +142,12 @@ func TestUDPCommands(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := pUDPClient(t, "127.0.0.1")
+			c := echotest.ListenUDP(t, "127.0.0.1")
 			if tc.want == "" && tc.match == nil && !tc.isTime {
 				pUDPNoReply(t, c, u, tc.send)
 				return
 			}
-			got := pUDPAsk(t, c, u, tc.send)
+			got := echotest.AskUDP(t, c, u, tc.send)
 			switch {
 			case tc.isTime:
 				pCheckTimeReply(t, got)
@@ -165,7 +166,7 @@ func TestUDPCommands(t *testing.T) {
 // "/stats" is answered; "/stats json" needs padding.
 func TestUDPStats(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [daemon]
 udp_peer_window = "1h"
 
@@ -174,19 +175,19 @@ name = "u"
 protocol = "udp"
 address = "127.0.0.1:0"
 `)
-	u := d.addr("u")
-	a, b := pUDPClient(t, "127.0.0.1"), pUDPClient(t, "127.0.0.1")
-	if got := pUDPAsk(t, a, u, "/stats"); got != "1 0 1\n" {
+	u := d.Addr("u")
+	a, b := echotest.ListenUDP(t, "127.0.0.1"), echotest.ListenUDP(t, "127.0.0.1")
+	if got := echotest.AskUDP(t, a, u, "/stats"); got != "1 0 1\n" {
 		t.Fatalf("first peer: /stats = %q, want %q", got, "1 0 1\n")
 	}
 	pUDPNoReply(t, a, u, "/stats json")
-	if got := pUDPAsk(t, b, u, pPad("/stats", 64)); got != "2 0 2\n" {
+	if got := echotest.AskUDP(t, b, u, pPad("/stats", 64)); got != "2 0 2\n" {
 		t.Fatalf("second peer: /stats = %q, want %q", got, "2 0 2\n")
 	}
-	if got := pUDPAsk(t, a, u, pPad("/stats", 64)); got != "2 0 2\n" {
+	if got := echotest.AskUDP(t, a, u, pPad("/stats", 64)); got != "2 0 2\n" {
 		t.Fatalf("first peer again: /stats = %q, want %q", got, "2 0 2\n")
 	}
-	line := pUDPAsk(t, a, u, pPad("/stats json", 4096))
+	line := echotest.AskUDP(t, a, u, pPad("/stats json", 4096))
 	var snap struct {
 		TotalClients uint64 `json:"total_clients"`
 		UDPActive    int    `json:"udp_active"`
@@ -201,19 +202,19 @@ address = "127.0.0.1:0"
 
 func TestUDPCIDRDrop(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, pUDPConfig)
-	deny := d.addr("deny")
-	out := pUDPClient(t, "127.0.0.2")
+	d := echotest.Start(t, pUDPConfig)
+	deny := d.Addr("deny")
+	out := echotest.ListenUDP(t, "127.0.0.2")
 	to, _ := net.ResolveUDPAddr("udp", deny)
 	if _, err := out.WriteToUDP([]byte("from outside\n"), to); err != nil {
 		t.Fatal(err)
 	}
-	in := pUDPClient(t, "127.0.0.1")
-	if got := pUDPAsk(t, in, deny, "from inside\n"); got != "from inside\n" {
+	in := echotest.ListenUDP(t, "127.0.0.1")
+	if got := echotest.AskUDP(t, in, deny, "from inside\n"); got != "from inside\n" {
 		t.Fatalf("allowed client got %q", got)
 	}
 	// The loop answers in order: the datagram from outside has been handled, and counted as refused.
-	line := pUDPAsk(t, in, deny, pPad("/stats json", 8192))
+	line := echotest.AskUDP(t, in, deny, pPad("/stats json", 8192))
 	var snap struct {
 		Listeners map[string]struct {
 			RefusedCIDR uint64 `json:"refused_cidr"`
@@ -238,7 +239,7 @@ func TestUDPCIDRDrop(t *testing.T) {
 // is /stats json for a listener nobody talks to, whose size does not change during the test.
 func TestUDPReplyBudget(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "u4"
 protocol = "udp"
@@ -254,12 +255,12 @@ name = "quiet"
 protocol = "udp"
 address = "127.0.0.1:0"
 `)
-	u4, u6 := d.addr("u4"), d.addr("u6")
-	c4, c6 := pUDPClient(t, "127.0.0.1"), pUDPClient(t, "::1")
-	pUDPAsk(t, c4, u4, "first datagram") // both clients are peers before the size is taken
-	pUDPAsk(t, c6, u6, "first datagram")
+	u4, u6 := d.Addr("u4"), d.Addr("u6")
+	c4, c6 := echotest.ListenUDP(t, "127.0.0.1"), echotest.ListenUDP(t, "::1")
+	echotest.AskUDP(t, c4, u4, "first datagram") // both clients are peers before the size is taken
+	echotest.AskUDP(t, c6, u6, "first datagram")
 	const cmd = "/stats json quiet"
-	reply := pUDPAsk(t, c4, u4, pPad(cmd, 2000))
+	reply := echotest.AskUDP(t, c4, u4, pPad(cmd, 2000))
 	if !strings.HasPrefix(reply, "{") || !strings.HasSuffix(reply, "}\n") {
 		t.Fatalf("%s: %q", cmd, reply)
 	}
@@ -271,13 +272,13 @@ address = "127.0.0.1:0"
 	}{{"ipv4", c4, u4, 20 + 8}, {"ipv6", c6, u6, 40 + 8}} {
 		// The smallest request n with len(reply)+headers <= 3*(n+headers).
 		n := (len(reply) + tc.headers - 3*tc.headers + 2) / 3
-		if got := pUDPAsk(t, tc.c, tc.srv, pPad(cmd, n)); got != reply {
+		if got := echotest.AskUDP(t, tc.c, tc.srv, pPad(cmd, n)); got != reply {
 			t.Errorf("%s: a %d-byte request for a %d-byte reply got %q", tc.name, n, len(reply), got)
 		}
 		pUDPNoReply(t, tc.c, tc.srv, pPad(cmd, n-1))
 	}
-	var s statsReply
-	if err := json.Unmarshal([]byte(pUDPAsk(t, c4, u4, pPad("/stats json", 4000))), &s); err != nil {
+	var s listeners.Snapshot
+	if err := json.Unmarshal([]byte(echotest.AskUDP(t, c4, u4, pPad("/stats json", 4000))), &s); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"u4", "u6"} { // the one request a byte too short, dropped and counted

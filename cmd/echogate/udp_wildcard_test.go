@@ -2,10 +2,11 @@ package main
 
 import (
 	"net"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // A UDP listener on the wildcard address answers from the address the client sent to, not from whatever
@@ -13,17 +14,7 @@ import (
 // other address. The test needs a host with several addresses, so it re-runs itself in a network namespace of
 // its own (unshare -n), where the wildcard covers only that namespace's loopback.
 func TestUDPWildcardRepliesFromDestination(t *testing.T) {
-	if os.Getenv("ECHOGATE_TEST_NETNS") == "" {
-		if _, err := exec.LookPath("unshare"); err != nil {
-			t.Skip("unshare not installed")
-		}
-		cmd := exec.Command("unshare", "-n", os.Args[0], "-test.run=^TestUDPWildcardRepliesFromDestination$", "-test.v")
-		cmd.Env = append(os.Environ(), "ECHOGATE_TEST_NETNS=1", "ECHOGATE_BIN="+echogateBin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("in a new network namespace: %v\n%s", err, out)
-		}
-		t.Logf("%s", out)
+	if !echotest.InNetns(t) {
 		return
 	}
 	for _, args := range [][]string{{"link", "set", "lo", "up"}, {"-6", "addr", "add", "fd00::5/128", "dev", "lo", "nodad"}} {
@@ -31,7 +22,7 @@ func TestUDPWildcardRepliesFromDestination(t *testing.T) {
 			t.Fatalf("ip %v: %v\n%s", args, err, out)
 		}
 	}
-	d := startDaemon(t, `
+	d := echotest.Start(t, `
 [[listener]]
 name = "any4"
 protocol = "udp"
@@ -42,8 +33,8 @@ name = "any6"
 protocol = "udp"
 address = "[::]:0"
 `)
-	port4 := mustPort(t, d.addr("any4"))
-	port6 := mustPort(t, d.addr("any6"))
+	port4 := mustPort(t, d.Addr("any4"))
+	port6 := mustPort(t, d.Addr("any6"))
 	for _, tc := range []struct{ name, from, to string }{
 		{"ipv4 to a second address", "127.0.0.1:0", net.JoinHostPort("127.0.0.5", port4)},
 		{"ipv4 on a dual-stack socket", "127.0.0.1:0", net.JoinHostPort("127.0.0.5", port6)},

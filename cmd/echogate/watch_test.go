@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"echogate/internal/echotest"
 )
 
 // Tests of what makes the file watcher ask for a reload, through the real binary.
@@ -16,70 +18,36 @@ import (
 // watchSettle is long enough for any reload a finished write could still cause (three debounces).
 const watchSettle = 3 * watchDebounce
 
-// startDaemonAt writes toml to path (in a directory of the test's choosing) and runs the daemon on it.
-func startDaemonAt(t *testing.T, path, toml string) *testDaemon {
-	t.Helper()
-	saveInPlace(t, path, toml)
-	return startDaemon(t, "", daemonOptions{noConfig: true, args: []string{"-config", path}})
-}
-
-// keepServing runs check every 100 ms for d: a writer's pause, during which the old config must serve.
-func keepServing(d time.Duration, check func()) {
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		check()
-	}
-}
-
-// slowWrite rewrites path in place the way a stalled writer does: truncate, write head, pause holding the
-// file open (check runs meanwhile, every 100 ms), write the rest, close.
-func slowWrite(t *testing.T, path, head, rest string, pause time.Duration, check func()) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := io.WriteString(f, head); err != nil {
-		t.Fatal(err)
-	}
-	keepServing(pause, check)
-	if _, err := io.WriteString(f, rest); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A writer that truncates the config, stalls a second and only then writes it (a template render,
 // `(sleep 1; cat good.toml) > echogate.toml`) is applied once, after it closes the file: meanwhile every
 // listener keeps accepting and an open connection keeps echoing.
 func TestWatchSlowWriterAppliedAfterClose(t *testing.T) {
 	t.Parallel()
-	udp := unboundListener("u", "udp", `address = "127.0.0.1:0"`)
-	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100")+udp)
-	a, u := d.addr("a"), d.addr("u")
-	live := dialTCP(t, a)
-	mark := d.logLines()
-	next := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200") + udp + tcpListenerTOML("b", "127.0.0.1:0")
-	slowWrite(t, d.config, "", next, time.Second, func() {
+	udp := echotest.UnboundListener("u", "udp", `address = "127.0.0.1:0"`)
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 100")+udp)
+	a, u := d.Addr("a"), d.Addr("u")
+	live := echotest.DialTCP(t, a)
+	mark := d.LogLines()
+	next := echotest.TCPListener("a", "127.0.0.1:0", "max_line = 200") + udp + echotest.TCPListener("b", "127.0.0.1:0")
+	echotest.SlowWrite(t, d.Config, "", next, time.Second, func() {
 		live.SetDeadline(time.Now().Add(5 * time.Second))
-		roundTrip(t, live, "still here\n", "still here\n")
-		tcpEcho(t, a, "new connection while the file is empty\n")
-		udpEcho(t, u, "datagram while the file is empty\n")
+		echotest.RoundTrip(t, live, "still here\n", "still here\n")
+		echotest.TCPEcho(t, a, "new connection while the file is empty\n")
+		echotest.UDPEcho(t, u, "datagram while the file is empty\n")
 	})
-	summary := d.awaitReload(t, mark)
+	summary := d.AwaitReload(t, mark)
 	if !strings.Contains(summary, "added=1 removed=0 changed=1") {
 		t.Errorf("summary: %s", summary)
 	}
 	checkMaxLine(t, live, 200)
-	tcpEcho(t, d.addr("b"), "added by the slow write\n")
+	echotest.TCPEcho(t, d.Addr("b"), "added by the slow write\n")
 	time.Sleep(watchSettle)
-	if n := countLogAfter(d, mark, "msg=reload result="); n != 1 {
-		t.Errorf("%d reloads for one slow write, want 1", n)
+	ok, failed := echotest.Reloads(t, a)
+	if ok != 1 {
+		t.Errorf("%d reloads for one slow write, want 1", ok)
 	}
-	if n := countLogAfter(d, mark, "reload failed"); n != 0 {
-		t.Errorf("%d failed reloads: the empty file was read", n)
+	if failed != 0 {
+		t.Errorf("%d failed reloads: the empty file was read", failed)
 	}
 }
 
@@ -87,21 +55,21 @@ func TestWatchSlowWriterAppliedAfterClose(t *testing.T) {
 // writes the rest: the valid prefix is never applied, only the whole file is.
 func TestWatchValidPrefixNeverApplied(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 100"))
-	live := dialTCP(t, d.addr("a"))
-	mark := d.logLines()
-	head := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 200")
-	rest := tcpListenerTOML("b", "127.0.0.1:0")
-	slowWrite(t, d.config, head, rest, time.Second, func() { checkMaxLine(t, live, 100) })
-	summary := d.awaitReload(t, mark)
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 100"))
+	live := echotest.DialTCP(t, d.Addr("a"))
+	mark := d.LogLines()
+	head := echotest.TCPListener("a", "127.0.0.1:0", "max_line = 200")
+	rest := echotest.TCPListener("b", "127.0.0.1:0")
+	echotest.SlowWrite(t, d.Config, head, rest, time.Second, func() { checkMaxLine(t, live, 100) })
+	summary := d.AwaitReload(t, mark)
 	if !strings.Contains(summary, "added=1 removed=0 changed=1") {
 		t.Errorf("summary: %s (want the whole file: a changed and b added, in one reload)", summary)
 	}
 	checkMaxLine(t, live, 200)
-	tcpEcho(t, d.addr("b"), "the rest of the file\n")
+	echotest.TCPEcho(t, d.Addr("b"), "the rest of the file\n")
 	time.Sleep(watchSettle)
-	if n := countLogAfter(d, mark, "msg=reload result="); n != 1 {
-		t.Errorf("%d reloads, want 1", n)
+	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok != 1 {
+		t.Errorf("%d reloads, want 1", ok)
 	}
 }
 
@@ -109,11 +77,11 @@ func TestWatchValidPrefixNeverApplied(t *testing.T) {
 // reload at all: one failure is logged, for the broken file itself, and the fixed file is applied.
 func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0"))
-	mark := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 0"))
-	d.awaitReloadFailed(t, mark)
-	neighbour := filepath.Join(filepath.Dir(d.config), "echogate.log")
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0"))
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 0"))
+	d.AwaitReloadFailed(t, mark)
+	neighbour := filepath.Join(filepath.Dir(d.Config), "echogate.log")
 	for i := 0; i < 50; i++ {
 		f, err := os.OpenFile(neighbour, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
@@ -128,14 +96,14 @@ func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
 			time.Sleep(watchSettle) // the log goes quiet for a while: long enough for any debounce to end
 		}
 	}
-	fixed := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
-	d.awaitReload(t, fixed)
-	checkMaxLine(t, dialTCP(t, d.addr("a")), 300)
-	if n := countLogAfter(d, mark, "reload failed"); n != 1 {
-		t.Errorf("%d failed reloads logged, want 1", n)
+	fixed := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 300"))
+	d.AwaitReload(t, fixed)
+	checkMaxLine(t, echotest.DialTCP(t, d.Addr("a")), 300)
+	if _, failed := echotest.Reloads(t, d.Addr("a")); failed != 1 {
+		t.Errorf("%d failed reloads, want 1", failed)
 	}
-	if n := countLogAfter(d, mark, "config file unchanged"); n != 0 {
+	if n := d.CountLogAfter(mark, "config file unchanged"); n != 0 {
 		t.Errorf("the config was read again %d times for writes to another file", n)
 	}
 }
@@ -144,29 +112,29 @@ func TestWatchNeighbourWritesCauseNoRetry(t *testing.T) {
 // so does any other content.
 func TestReloadRejectedContentNotRetried(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t, tcpListenerTOML("a", "127.0.0.1:0"))
-	broken := tcpListenerTOML("a", "127.0.0.1:0", "max_line = 0")
-	mark := d.logLines()
-	saveAtomic(t, d.config, broken)
-	d.awaitReloadFailed(t, mark)
+	d := echotest.Start(t, echotest.TCPListener("a", "127.0.0.1:0"))
+	broken := echotest.TCPListener("a", "127.0.0.1:0", "max_line = 0")
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, broken)
+	d.AwaitReloadFailed(t, mark)
 
-	again := d.logLines()
-	saveInPlace(t, d.config, broken)
-	if _, err := d.waitLogAfter(again, "config file unchanged since the rejected reload", 15*time.Second); err != nil {
+	again := d.LogLines()
+	echotest.SaveInPlace(t, d.Config, broken)
+	if _, err := d.WaitLogAfter(again, "config file unchanged since the rejected reload", 15*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	hup := d.logLines()
-	d.cmd.Process.Signal(syscall.SIGHUP)
-	d.awaitReloadFailed(t, hup)
-	other := d.logLines()
-	saveAtomic(t, d.config, broken+"# another mistake\nmax_line = 0\n")
-	d.awaitReloadFailed(t, other)
-	if n := countLogAfter(d, mark, "reload failed"); n != 3 {
-		t.Errorf("%d failed reloads, want 3 (the first save, SIGHUP, other content)", n)
+	hup := d.LogLines()
+	d.Cmd.Process.Signal(syscall.SIGHUP)
+	d.AwaitReloadFailed(t, hup)
+	other := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, broken+"# another mistake\nmax_line = 0\n")
+	d.AwaitReloadFailed(t, other)
+	if _, failed := echotest.Reloads(t, d.Addr("a")); failed != 3 {
+		t.Errorf("%d failed reloads, want 3 (the first save, SIGHUP, other content)", failed)
 	}
-	fixed := d.logLines()
-	saveAtomic(t, d.config, tcpListenerTOML("a", "127.0.0.1:0", "max_line = 300"))
-	d.awaitReload(t, fixed)
+	fixed := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, echotest.TCPListener("a", "127.0.0.1:0", "max_line = 300"))
+	d.AwaitReload(t, fixed)
 }
 
 // The watch follows the path, not the directory: a config directory renamed away and created anew, one
@@ -180,9 +148,9 @@ func TestWatchFollowsReplacedDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "echogate.toml")
-	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
-	d := startDaemonAt(t, path, version(0))
-	live := dialTCP(t, d.addr("a"))
+	version := func(n int) string { return echotest.TCPListener("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	d := echotest.StartAt(t, path, version(0))
+	live := echotest.DialTCP(t, d.Addr("a"))
 	for i, step := range []struct {
 		name  string
 		write func(content string)
@@ -190,12 +158,12 @@ func TestWatchFollowsReplacedDirectory(t *testing.T) {
 		{"renamed away, created anew", func(content string) {
 			mustRename(t, dir, filepath.Join(root, "conf.old1"))
 			mustMkdir(t, dir)
-			saveInPlace(t, path, content)
+			echotest.SaveInPlace(t, path, content)
 		}},
 		{"moved into place whole", func(content string) {
 			staging := filepath.Join(root, "conf.new")
 			mustMkdir(t, staging)
-			saveInPlace(t, filepath.Join(staging, "echogate.toml"), content)
+			echotest.SaveInPlace(t, filepath.Join(staging, "echogate.toml"), content)
 			mustRename(t, dir, filepath.Join(root, "conf.old2"))
 			mustRename(t, staging, dir)
 		}},
@@ -205,25 +173,26 @@ func TestWatchFollowsReplacedDirectory(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond) // a slow deploy: the path is missing for a while
 			mustMkdir(t, dir)
-			saveAtomic(t, path, content)
+			echotest.SaveAtomic(t, path, content)
 		}},
-		{"edited in the new directory", func(content string) { saveInPlace(t, path, content) }},
+		{"edited in the new directory", func(content string) { echotest.SaveInPlace(t, path, content) }},
 	} {
-		mark := d.logLines()
+		mark := d.LogLines()
 		step.write(version(i + 1))
-		if summary := d.awaitReload(t, mark); !strings.Contains(summary, "changed=1") {
+		if summary := d.AwaitReload(t, mark); !strings.Contains(summary, "changed=1") {
 			t.Errorf("%s: summary %s", step.name, summary)
 		}
 		checkMaxLine(t, live, 100+i+1)
 	}
-	mark := d.logLines()
-	saveInPlace(t, filepath.Join(root, "conf.old1", "echogate.toml"), version(9)) // no longer the config
-	saveInPlace(t, path, version(5))
-	d.awaitReload(t, mark)
+	mark := d.LogLines()
+	before, _ := echotest.Reloads(t, d.Addr("a"))
+	echotest.SaveInPlace(t, filepath.Join(root, "conf.old1", "echogate.toml"), version(9)) // no longer the config
+	echotest.SaveInPlace(t, path, version(5))
+	d.AwaitReload(t, mark)
 	checkMaxLine(t, live, 105)
 	time.Sleep(watchSettle)
-	if n := countLogAfter(d, mark, "msg=reload result="); n != 1 {
-		t.Errorf("%d reloads after an edit of the old directory and one of the config, want 1", n)
+	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok-before != 1 {
+		t.Errorf("%d reloads after an edit of the old directory and one of the config, want 1", ok-before)
 	}
 }
 
@@ -231,20 +200,19 @@ func TestWatchFollowsReplacedDirectory(t *testing.T) {
 // applied once per update.
 func TestWatchConfigMapSwap(t *testing.T) {
 	t.Parallel()
-	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
-	cm := newConfigMapDir(t, version(0))
-	d := startDaemon(t, "", daemonOptions{noConfig: true, args: []string{"-config", cm.path()}})
-	live := dialTCP(t, d.addr("a"))
-	mark := d.logLines()
+	version := func(n int) string { return echotest.TCPListener("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	cm := echotest.NewConfigMap(t, version(0))
+	d := echotest.Start(t, "", echotest.Options{NoConfig: true, Args: []string{"-config", cm.Path()}})
+	live := echotest.DialTCP(t, d.Addr("a"))
 	for n := 1; n <= 3; n++ {
-		step := d.logLines()
-		cm.swap(t, version(n))
-		d.awaitReload(t, step)
+		step := d.LogLines()
+		cm.Swap(t, version(n))
+		d.AwaitReload(t, step)
 		checkMaxLine(t, live, 100+n)
 	}
 	time.Sleep(watchSettle)
-	if n := countLogAfter(d, mark, "msg=reload result="); n != 3 {
-		t.Errorf("%d reloads for 3 swaps", n)
+	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok != 3 {
+		t.Errorf("%d reloads for 3 swaps", ok)
 	}
 }
 
@@ -254,23 +222,23 @@ func TestWatchConfigMapSwap(t *testing.T) {
 // symlink), install (unlink and create) and mv.
 func TestWatchEditorsAndTools(t *testing.T) {
 	t.Parallel()
-	version := func(n int) string { return tcpListenerTOML("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
-	d := startDaemon(t, version(0))
-	dir := filepath.Dir(d.config)
-	live := dialTCP(t, d.addr("a"))
+	version := func(n int) string { return echotest.TCPListener("a", "127.0.0.1:0", "max_line = "+itoa(100+n)) }
+	d := echotest.Start(t, version(0))
+	dir := filepath.Dir(d.Config)
+	live := echotest.DialTCP(t, d.Addr("a"))
 	vim := func(backupcopy string) func(n int) *exec.Cmd {
 		return func(n int) *exec.Cmd {
 			// backupskip= because vim makes no backup (and so writes in place) for files under /tmp.
 			c := exec.Command("vim", "-N", "-u", "NONE", "-i", "NONE", "-c",
 				"set backupskip= writebackup backupcopy="+backupcopy,
-				"-c", "%s/max_line = "+itoa(100+n-1)+"/max_line = "+itoa(100+n)+"/", "-c", "wq", d.config)
+				"-c", "%s/max_line = "+itoa(100+n-1)+"/max_line = "+itoa(100+n)+"/", "-c", "wq", d.Config)
 			c.Env = append(os.Environ(), "TERM=dumb")
 			return c
 		}
 	}
 	src := func(n int) string {
 		p := filepath.Join(t.TempDir(), "new.toml")
-		saveInPlace(t, p, version(n))
+		echotest.SaveInPlace(t, p, version(n))
 		return p
 	}
 	tools := []struct {
@@ -280,18 +248,17 @@ func TestWatchEditorsAndTools(t *testing.T) {
 		{"vim", vim("no")},
 		{"vim backupcopy=yes", vim("yes")},
 		{"sed -i", func(n int) *exec.Cmd {
-			return exec.Command("sed", "-i", "s/max_line = "+itoa(100+n-1)+"/max_line = "+itoa(100+n)+"/", d.config)
+			return exec.Command("sed", "-i", "s/max_line = "+itoa(100+n-1)+"/max_line = "+itoa(100+n)+"/", d.Config)
 		}},
-		{"ln -sfn", func(n int) *exec.Cmd { return exec.Command("ln", "-sfn", src(n), d.config) }},
-		{"cp", func(n int) *exec.Cmd { return exec.Command("cp", src(n), d.config) }}, // through the symlink
-		{"install", func(n int) *exec.Cmd { return exec.Command("install", "-m", "0644", src(n), d.config) }},
+		{"ln -sfn", func(n int) *exec.Cmd { return exec.Command("ln", "-sfn", src(n), d.Config) }},
+		{"cp", func(n int) *exec.Cmd { return exec.Command("cp", src(n), d.Config) }}, // through the symlink
+		{"install", func(n int) *exec.Cmd { return exec.Command("install", "-m", "0644", src(n), d.Config) }},
 		{"mv", func(n int) *exec.Cmd {
 			tmp := filepath.Join(dir, "echogate.toml.new")
-			saveInPlace(t, tmp, version(n))
-			return exec.Command("mv", tmp, d.config)
+			echotest.SaveInPlace(t, tmp, version(n))
+			return exec.Command("mv", tmp, d.Config)
 		}},
 	}
-	mark := d.logLines()
 	saves := 0
 	for _, tool := range tools {
 		if _, err := exec.LookPath(strings.Fields(tool.name)[0]); err != nil {
@@ -299,20 +266,20 @@ func TestWatchEditorsAndTools(t *testing.T) {
 			continue
 		}
 		saves++
-		step := d.logLines()
+		step := d.LogLines()
 		c := tool.cmd(saves)
 		c.Stdin = nil
 		if out, err := c.CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v\n%s", tool.name, err, out)
 		}
-		if _, err := d.waitLogAfter(step, "msg=reload result=ok", 15*time.Second); err != nil {
+		if _, err := d.WaitLogAfter(step, "msg=reload result=ok", 15*time.Second); err != nil {
 			t.Fatalf("%s: %v", tool.name, err)
 		}
 		checkMaxLine(t, live, 100+saves)
 		time.Sleep(watchSettle) // a second reload for the same save would be counted below
 	}
-	if n := countLogAfter(d, mark, "msg=reload result="); n != saves {
-		t.Errorf("%d reloads for %d saves", n, saves)
+	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok != uint64(saves) {
+		t.Errorf("%d reloads for %d saves", ok, saves)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 
+	"echogate/internal/echotest"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -63,9 +65,9 @@ func TestResolveWatchTargets(t *testing.T) {
 		}
 	}
 	mkdir("plain")
-	saveInPlace(t, filepath.Join(root, "plain", "echogate.toml"), "")
+	echotest.SaveInPlace(t, filepath.Join(root, "plain", "echogate.toml"), "")
 	mkdir("k8s/..v001")
-	saveInPlace(t, filepath.Join(root, "k8s", "..v001", "echogate.toml"), "")
+	echotest.SaveInPlace(t, filepath.Join(root, "k8s", "..v001", "echogate.toml"), "")
 	symlink("..v001", "k8s/..data")
 	symlink("..data/echogate.toml", "k8s/echogate.toml")
 	symlink(filepath.Join(root, "plain"), "linked")

@@ -1,0 +1,32 @@
+package echotest
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ControlLine sends line (when not empty) on a new connection to the control socket sock and returns the
+// one-line answer without its newline (15 s at most).
+func ControlLine(t *testing.T, sock, line string) string {
+	t.Helper()
+	c, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	if line != "" {
+		if _, err := io.WriteString(c, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reply, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("control %q: %v (got %q)", line, err, reply)
+	}
+	return strings.TrimSuffix(reply, "\n")
+}
