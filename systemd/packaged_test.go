@@ -27,14 +27,7 @@ exec "$0" "$@"`
 // namespace whose loopback has no IPv6, as systemd would start it on such a host, and checks that it becomes
 // ready and echoes over TCP and UDP.
 func TestPackagedConfigWithoutIPv6Loopback(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("a network namespace needs root")
-	}
-	for _, tool := range []string{"unshare", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	needNetns(t)
 	bin := echogateBinary(t)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "echogate.toml")
@@ -75,6 +68,19 @@ func TestPackagedConfigWithoutIPv6Loopback(t *testing.T) {
 	}
 	if err := echoUDP(pid, "127.0.0.1:7007", "ping"); err != nil {
 		t.Error(err)
+	}
+}
+
+// needNetns skips the test where it cannot make a network namespace: not root, or no unshare or ip.
+func needNetns(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("a network namespace needs root")
+	}
+	for _, tool := range []string{"unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
 	}
 }
 
@@ -120,14 +126,7 @@ func lastLines(b []byte, n int) string {
 // namespace with no IPv6 loopback, where it must pass, and on the full example, whose [::1] listener must
 // fail there with its position: the check an operator runs before installing a config.
 func TestPackagedConfigCheckBindWithoutIPv6(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("a network namespace needs root")
-	}
-	for _, tool := range []string{"unshare", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	needNetns(t)
 	bin := echogateBinary(t)
 	for _, tc := range []struct {
 		name, config string
