@@ -110,6 +110,9 @@ func (r *reloader) reload(force bool) reloadResult {
 	}
 	start := time.Now()
 	data, err := config.Read(r.path)
+	if err != nil {
+		r.tried = [32]byte{} // an unreadable file is reported, never remembered as rejected content
+	}
 	if err == nil && r.unchangedSinceFailure(data, force) { // never when forced: no control client waits here
 		return reloadResult{outcome: outcomeUnchanged, at: start, generation: r.generation}
 	}
