@@ -109,15 +109,14 @@ func (r *reloader) reload(force bool) reloadResult {
 		return refused(errNoFile)
 	}
 	start := time.Now()
-	data, err := config.Read(r.path)
-	if err != nil {
-		r.tried = [32]byte{} // an unreadable file is reported, never remembered as rejected content
-	}
-	if err == nil && r.unchangedSinceFailure(data, force) { // never when forced: no control client waits here
-		return reloadResult{outcome: outcomeUnchanged, at: start, generation: r.generation}
-	}
 	var next *config.Config
-	if err == nil {
+	data, err := config.Read(r.path)
+	switch {
+	case err != nil:
+		r.tried = [32]byte{} // an unreadable file is reported, never remembered as rejected content
+	case r.unchangedSinceFailure(data, force): // never when forced: no control client waits here
+		return reloadResult{outcome: outcomeUnchanged, at: start, generation: r.generation}
+	default:
 		next, err = config.LoadData(r.path, data)
 	}
 	if err == nil && !force && next.Hash == r.current.Hash {
