@@ -1,14 +1,9 @@
 package config
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output of golden files in testdata/")
 
 // TestPlanGolden runs every testdata/plan/*.txt file: old TOML, a "----- new" line, new
 // TOML, then "----- plan" with the expected actions (one per line, after a "daemon:" line
@@ -17,39 +12,25 @@ var update = flag.Bool("update", false, "rewrite the expected output of golden f
 // testdata/plan/creds/{old,new}. A line "# systemd: a b" in the new TOML says that systemd
 // passed sockets named a and b.
 func TestPlanGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/plan/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
+	eachGolden(t, "testdata/plan/*.txt", func(t *testing.T, file string, data []byte) {
+		oldText, rest, ok := strings.Cut(string(data), "----- new\n")
+		if !ok {
+			t.Fatal(`missing "----- new" line`)
+		}
+		newText, want := rest, ""
+		for _, sep := range []string{"----- plan\n", "----- error\n"} {
+			if a, b, ok := strings.Cut(rest, sep); ok {
+				newText, want = a, b
 			}
-			oldText, rest, ok := strings.Cut(string(data), "----- new\n")
-			if !ok {
-				t.Fatal(`missing "----- new" line`)
-			}
-			newText, want := rest, ""
-			for _, sep := range []string{"----- plan\n", "----- error\n"} {
-				if a, b, ok := strings.Cut(rest, sep); ok {
-					newText, want = a, b
-				}
-			}
-			section, got := planOutput(t, oldText, newText)
-			if *update {
-				out := oldText + "----- new\n" + newText + section + got
-				if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if got != want {
-				t.Errorf("got:\n%s\nwant:\n%s", got, want)
-			}
-		})
-	}
+		}
+		section, got := planOutput(t, oldText, newText)
+		if writeGolden(t, file, oldText+"----- new\n"+newText+section+got) {
+			return
+		}
+		if got != want {
+			t.Errorf("got:\n%s\nwant:\n%s", got, want)
+		}
+	})
 }
 
 // planOutput decodes both configs and returns the golden section header and its body.

@@ -36,10 +36,7 @@ func TestREADMEKeyReference(t *testing.T) {
 	}
 	end += start
 	want := keyReference()
-	if *update {
-		if err := os.WriteFile(readme, []byte(text[:start]+want+text[end:]), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if writeGolden(t, readme, text[:start]+want+text[end:]) {
 		return
 	}
 	if got := text[start:end]; got != want {

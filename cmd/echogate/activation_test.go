@@ -34,13 +34,9 @@ func passTCP(t *testing.T, name string) passedSocket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return passedSocket{name: name, addr: ln.Addr().String(), file: f, ln: ln}
+	p := passNet(t, name, ln.(*net.TCPListener))
+	p.addr, p.ln = ln.Addr().String(), ln
+	return p
 }
 
 // passUDP binds a UDP socket.
@@ -50,13 +46,24 @@ func passUDP(t *testing.T, name string) passedSocket {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	f, err := pc.(*net.UDPConn).File()
+	p := passNet(t, name, pc.(*net.UDPConn))
+	p.addr, p.pc = pc.LocalAddr().String(), pc
+	return p
+}
+
+// passNet is a socket the net package bound, passed as a copy of its fd; both are closed when the test ends.
+func passNet(t *testing.T, name string, s interface {
+	File() (*os.File, error)
+	Close() error
+}) passedSocket {
+	t.Helper()
+	t.Cleanup(func() { s.Close() })
+	f, err := s.File()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return passedSocket{name: name, addr: pc.LocalAddr().String(), file: f, pc: pc}
+	return passedSocket{name: name, file: f}
 }
 
 // passPlainTCP binds a listening socket with IPPROTO_TCP, as systemd's ListenStream= does.

@@ -27,27 +27,10 @@ func pAskStats(t *testing.T, c net.Conn, r *bufio.Reader, cmd string) string {
 // the allow list are not counted, and the per-listener counters of /stats json.
 func TestStats(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[daemon]
-udp_peer_window = "1h"
-
-[[listener]]
-name = "capped"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_conns = 2
-
-[[listener]]
-name = "deny"
-protocol = "tcp"
-address = "127.0.0.1:0"
-allow = ["127.0.0.1/32"]
-
-[[listener]]
-name = "dgram"
-protocol = "udp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.DaemonTOML(`udp_peer_window = "1h"`)+
+		echotest.TCP("capped", "max_conns = 2")+
+		echotest.TCP("deny", `allow = ["127.0.0.1/32"]`)+
+		echotest.UDP("dgram"))
 	capped, deny, dgram := d.Addr("capped"), d.Addr("deny"), d.Addr("dgram")
 	c1 := echotest.DialTCP(t, capped)
 	r1 := bufio.NewReader(c1)
@@ -254,15 +237,8 @@ func TestShutdownAccepted(t *testing.T) {
 			if tc.env != nil {
 				opts.Env = tc.env(dir)
 			}
-			d := echotest.Start(t, `
-[daemon]
-shutdown_grace = "2s"
-
-[[listener]]
-name = "admin"
-protocol = "tcp"
-address = "127.0.0.1:0"
-`+tc.keys(dir)+"\n", opts)
+			d := echotest.Start(t, echotest.DaemonTOML(`shutdown_grace = "2s"`)+
+				echotest.TCP("admin")+tc.keys(dir)+"\n", opts)
 			bystander := echotest.DialTCP(t, d.Addr("admin"))
 			echotest.RoundTrip(t, bystander, "x\n", "x\n")
 			c := echotest.DialFrom(t, tc.from, d.Addr("admin"))
@@ -287,20 +263,9 @@ func TestStopSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			d := echotest.Start(t, `
-[daemon]
-shutdown_grace = "2s"
-
-[[listener]]
-name = "a"
-protocol = "tcp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "u"
-protocol = "udp"
-address = "127.0.0.1:0"
-`)
+			d := echotest.Start(t, echotest.DaemonTOML(`shutdown_grace = "2s"`)+
+				echotest.TCP("a")+
+				echotest.UDP("u"))
 			c := echotest.DialTCP(t, d.Addr("a"))
 			echotest.RoundTrip(t, c, "before\n", "before\n")
 			if err := d.Cmd.Process.Signal(sig); err != nil {
@@ -333,19 +298,8 @@ func TestCIDRDenialIPv6(t *testing.T) {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	probe.Close()
-	d := echotest.Start(t, `
-[[listener]]
-name = "v6"
-protocol = "tcp"
-address = "[::1]:0"
-allow = ["::1/128"]
-
-[[listener]]
-name = "v6only4"
-protocol = "tcp"
-address = "[::1]:0"
-allow = ["127.0.0.1/32"]
-`)
+	d := echotest.Start(t, echotest.Listener("v6", "tcp", "[::1]:0", `allow = ["::1/128"]`)+
+		echotest.Listener("v6only4", "tcp", "[::1]:0", `allow = ["127.0.0.1/32"]`))
 	echotest.RoundTrip(t, echotest.DialTCP(t, d.Addr("v6")), "six\n", "six\n")
 	if got := echotest.ReadToEOF(t, echotest.DialTCP(t, d.Addr("v6only4"))); got != "" {
 		t.Fatalf("::1 against allow 127.0.0.1/32 got %q, want nothing", got)

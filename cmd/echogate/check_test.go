@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
@@ -134,12 +135,7 @@ func TestReloadToNoListenersRejected(t *testing.T) {
 // naming the place of each listener that cannot bind.
 func TestCheckBindPortInUse(t *testing.T) {
 	t.Parallel()
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	port := busy.Addr().(*net.TCPAddr).Port
+	port := netip.MustParseAddrPort(echotest.HoldTCP(t, "127.0.0.1:0")).Port()
 	busyUDP, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Skipf("UDP port %d is taken too: %v", port, err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,13 +24,7 @@ func TestCheckExample(t *testing.T) {
 // TestCheckBindsNothing checks a config whose address is already in use: check must not try to bind it.
 func TestCheckBindsNothing(t *testing.T) {
 	t.Parallel()
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	path := filepath.Join(t.TempDir(), "echogate.toml")
-	os.WriteFile(path, []byte("[[listener]]\nname = \"a\"\nprotocol = \"tcp\"\naddress = \""+busy.Addr().String()+"\"\n"), 0o644)
+	path := echotest.WriteConfig(t, echotest.TCPListener("a", echotest.HoldTCP(t, "127.0.0.1:0")))
 	if _, stderr, code := echotest.RunCLI(t, "check", "-config", path); code != 0 {
 		t.Fatalf("check on an address in use: exit %d, want 0\n%s", code, stderr)
 	}

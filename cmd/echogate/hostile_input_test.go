@@ -7,8 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -74,23 +72,9 @@ func hSendExpect(t *testing.T, addr string, want string, closed bool, chunks ...
 func TestHostileGarbage(t *testing.T) {
 	t.Parallel()
 	token := strings.Repeat("k", 1_000_000) // a megabyte token that is the wrong one
-	tokenFile := filepath.Join(t.TempDir(), "shutdown.token")
-	if err := os.WriteFile(tokenFile, []byte("the-right-token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := echotest.Start(t, fmt.Sprintf(`
-[[listener]]
-name = "junk"
-protocol = "tcp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "wide"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_line = 1048576
-token_file = %q
-`, tokenFile))
+	tokenFile := pWriteToken(t, t.TempDir(), "shutdown.token", "the-right-token\n", 0o600)
+	d := echotest.Start(t, echotest.TCP("junk")+
+		echotest.TCP("wide", "max_line = 1048576", fmt.Sprintf("token_file = %q", tokenFile)))
 	junk, wide := d.Addr("junk"), d.Addr("wide")
 	r := rand.New(rand.NewPCG(7, 7))
 	binLines := junkLines(r, 64<<10)
@@ -137,17 +121,8 @@ token_file = %q
 func TestHostileShutdownLockout(t *testing.T) {
 	t.Parallel()
 	const right = "s3cret-shutdown-token"
-	tokenFile := filepath.Join(t.TempDir(), "shutdown.token")
-	if err := os.WriteFile(tokenFile, []byte(right+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := echotest.Start(t, fmt.Sprintf(`
-[[listener]]
-name = "admin"
-protocol = "tcp"
-address = "127.0.0.1:0"
-token_file = %q
-`, tokenFile))
+	tokenFile := pWriteToken(t, t.TempDir(), "shutdown.token", right+"\n", 0o600)
+	d := echotest.Start(t, echotest.TCP("admin", fmt.Sprintf("token_file = %q", tokenFile)))
 	admin := d.Addr("admin")
 	c := echotest.Dial(t, admin, patient.WithFrom("127.0.0.1"))
 	for i := range 5 {
@@ -177,17 +152,8 @@ var hTimeLine = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\n$`)
 
 func TestHostileAbruptClients(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "abrupt"
-protocol = "tcp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "probe"
-protocol = "tcp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.TCP("abrupt")+
+		echotest.TCP("probe"))
 	abrupt, probe := d.Addr("abrupt"), d.Addr("probe")
 	base := d.SettledUsage() // no client connected yet
 	reset := func(c net.Conn) {
@@ -248,18 +214,8 @@ address = "127.0.0.1:0"
 
 func TestHostileSlowReaders(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "sink"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_output = 65536
-
-[[listener]]
-name = "other"
-protocol = "tcp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.TCP("sink", "max_output = 65536")+
+		echotest.TCP("other"))
 	sink, other := d.Addr("sink"), d.Addr("other")
 	const clients, size, maxOutput = 20, 2 << 20, 65536
 	payloads := make([][]byte, clients)

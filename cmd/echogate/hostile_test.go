@@ -77,19 +77,8 @@ func hServedEventually(t *testing.T, src, addr string) {
 
 func TestHostileSlowloris(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "slow"
-protocol = "tcp"
-address = "127.0.0.1:0"
-idle_timeout = "1s"
-
-[[listener]]
-name = "capped"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_conns_per_ip = 5
-`)
+	d := echotest.Start(t, echotest.TCP("slow", `idle_timeout = "1s"`)+
+		echotest.TCP("capped", "max_conns_per_ip = 5"))
 	slow, capped := d.Addr("slow"), d.Addr("capped")
 	// Half the connections send nothing, half trickle one byte per 100 ms. idle_timeout counts from the last
 	// byte read (any byte, not a complete line), so only the silent ones are idle.
@@ -159,18 +148,8 @@ max_conns_per_ip = 5
 
 func TestHostileFloodMaxConns(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "small"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_conns = 10
-
-[[listener]]
-name = "other"
-protocol = "tcp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.TCP("small", "max_conns = 10")+
+		echotest.TCP("other"))
 	small, other := d.Addr("small"), d.Addr("other")
 	var held []net.Conn
 	for i := range 10 {
@@ -193,13 +172,7 @@ address = "127.0.0.1:0"
 
 func TestHostileFloodFDLimit(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "flood"
-protocol = "tcp"
-address = "127.0.0.1:0"
-backlog = 512
-`)
+	d := echotest.Start(t, echotest.TCP("flood", "backlog = 512"))
 	flood := d.Addr("flood")
 	// The daemon raised its soft limit to the hard one at start; lower both now, so that about 50 of the 200
 	// connections below fit and the rest wait in the backlog (512, so no SYN is dropped).

@@ -15,21 +15,8 @@ import (
 
 func TestHostileRateLimits(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "lines"
-protocol = "tcp"
-address = "127.0.0.1:0"
-rate_lines = 10
-rate_burst = 10
-
-[[listener]]
-name = "dgrams"
-protocol = "udp"
-address = "127.0.0.1:0"
-rate_datagrams = 5
-rate_burst = 5
-`)
+	d := echotest.Start(t, echotest.TCP("lines", "rate_lines = 10", "rate_burst = 10")+
+		echotest.UDP("dgrams", "rate_datagrams = 5", "rate_burst = 5"))
 	lines, dgrams := d.Addr("lines"), d.Addr("dgrams")
 	// TCP: 100 pipelined lines against 10 a second. Reading pauses (backpressure); nothing is dropped.
 	var all strings.Builder
@@ -114,30 +101,9 @@ func TestHostileUDPReflection(t *testing.T) {
 		t.Fatal(err)
 	}
 	pPort := p.LocalAddr().(*net.UDPAddr).Port
-	d := echotest.Start(t, fmt.Sprintf(`
-[[listener]]
-name = "tcp"
-protocol = "tcp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "u"
-protocol = "udp"
-address = "127.0.0.1:0"
-max_datagram = 100
-
-[[listener]]
-name = "custom"
-protocol = "udp"
-address = "127.0.0.1:0"
-udp_deny_source_ports = [%d]
-
-[[listener]]
-name = "peers"
-protocol = "udp"
-address = "127.0.0.1:0"
-max_udp_peers = 10
-`, pPort))
+	d := echotest.Start(t, echotest.TCP("tcp")+echotest.UDP("u", "max_datagram = 100")+
+		echotest.UDP("custom", fmt.Sprintf("udp_deny_source_ports = [%d]", pPort))+
+		echotest.UDP("peers", "max_udp_peers = 10"))
 	tcp, u, custom, peers := d.Addr("tcp"), d.Addr("u"), d.Addr("custom"), d.Addr("peers")
 
 	// 100 source ports against max_udp_peers = 10: all are answered, the table stays at 10.

@@ -85,22 +85,9 @@ func p99(ds []time.Duration) time.Duration {
 func TestLogStalledReaderKeepsEchoing(t *testing.T) {
 	t.Parallel()
 	logs, opts := stallable()
-	d := echotest.Start(t, `
-[[listener]]
-name = "echo"
-protocol = "tcp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "uecho"
-protocol = "udp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "churn"
-protocol = "tcp"
-address = "127.0.0.1:0"
-`, opts)
+	d := echotest.Start(t, echotest.TCP("echo")+
+		echotest.UDP("uecho")+
+		echotest.TCP("churn"), opts)
 	t.Cleanup(logs.resume)
 	echo, uecho, churnAddr := d.Addr("echo"), d.Addr("uecho"), d.Addr("churn")
 	c := echotest.DialTCP(t, echo)
@@ -172,13 +159,7 @@ func logUint(t *testing.T, line, key string) uint64 {
 func TestLogReaderExitsShutdownRefused(t *testing.T) {
 	t.Parallel()
 	var stderr io.ReadCloser
-	d := echotest.Start(t, `
-[[listener]]
-name = "admin"
-protocol = "tcp"
-address = "127.0.0.1:0"
-admin_allow = ["10.0.0.0/8"]
-`, echotest.Options{LogReader: func(r io.ReadCloser) io.Reader { stderr = r; return r }})
+	d := echotest.Start(t, echotest.TCP("admin", `admin_allow = ["10.0.0.0/8"]`), echotest.Options{LogReader: func(r io.ReadCloser) io.Reader { stderr = r; return r }})
 	admin := d.Addr("admin")
 	if err := stderr.Close(); err != nil {
 		t.Fatal(err)
@@ -224,16 +205,8 @@ func refusals(d *echotest.Daemon, mark int, listener, reason string) (total uint
 // was a WARN line: 1.2 MB of log).
 func TestLogRefusalsSummarised(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[daemon]
-log_refusals_every = "1s"
-
-[[listener]]
-name = "admin"
-protocol = "tcp"
-address = "127.0.0.1:0"
-admin_allow = ["10.0.0.0/8"]
-`)
+	d := echotest.Start(t, echotest.DaemonTOML(`log_refusals_every = "1s"`)+
+		echotest.TCP("admin", `admin_allow = ["10.0.0.0/8"]`))
 	const attempts, batch = 10000, 100
 	mark := d.LogLines()
 	start := time.Now()
@@ -268,31 +241,10 @@ admin_allow = ["10.0.0.0/8"]
 // max_conns or by max_conns_per_ip, over TCP or UDP, finds a line that says why.
 func TestLogRefusalsAtDefaultLevel(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "diag"
-protocol = "tcp"
-address = "127.0.0.1:0"
-allow = ["10.0.0.0/8"]
-
-[[listener]]
-name = "small"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_conns = 1
-
-[[listener]]
-name = "perip"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_conns_per_ip = 1
-
-[[listener]]
-name = "udiag"
-protocol = "udp"
-address = "127.0.0.1:0"
-allow = ["10.0.0.0/8"]
-`, echotest.Options{Args: []string{"-log-level", "info"}})
+	d := echotest.Start(t, echotest.TCP("diag", `allow = ["10.0.0.0/8"]`)+
+		echotest.TCP("small", "max_conns = 1")+
+		echotest.TCP("perip", "max_conns_per_ip = 1")+
+		echotest.UDP("udiag", `allow = ["10.0.0.0/8"]`), echotest.Options{Args: []string{"-log-level", "info"}})
 	busy := func(name string) func(t *testing.T) string {
 		return func(t *testing.T) string {
 			echotest.RoundTrip(t, echotest.DialTCP(t, d.Addr(name)), "held\n", "held\n")

@@ -14,34 +14,11 @@ import (
 )
 
 // protoConfig serves one listener of each TCP flavour the protocol tests use.
-const protoConfig = `
-[daemon]
-shutdown_grace = "1s"
-
-[[listener]]
-name = "line"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_line = 64
-
-[[listener]]
-name = "nocmd"
-protocol = "tcp"
-address = "127.0.0.1:0"
-commands = false
-
-[[listener]]
-name = "raw"
-protocol = "tcp"
-address = "127.0.0.1:0"
-mode = "raw"
-
-[[listener]]
-name = "deny"
-protocol = "tcp"
-address = "127.0.0.1:0"
-allow = ["127.0.0.1/32"]
-`
+var protoConfig = echotest.DaemonTOML(`shutdown_grace = "1s"`) +
+	echotest.TCP("line", "max_line = 64") +
+	echotest.TCP("nocmd", "commands = false") +
+	echotest.TCP("raw", `mode = "raw"`) +
+	echotest.TCP("deny", `allow = ["127.0.0.1/32"]`)
 
 // pListeners are the listeners of protoConfig.
 var pListeners = []string{"line", "nocmd", "raw", "deny"}
@@ -302,13 +279,7 @@ func TestSlowReader(t *testing.T) {
 
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "idle"
-protocol = "tcp"
-address = "127.0.0.1:0"
-idle_timeout = "1s"
-`)
+	d := echotest.Start(t, echotest.TCP("idle", `idle_timeout = "1s"`))
 	silent := echotest.DialTCP(t, d.Addr("idle"))
 	active := echotest.DialTCP(t, d.Addr("idle"))
 	active.SetDeadline(time.Now().Add(30 * time.Second))

@@ -9,12 +9,7 @@ import (
 )
 
 func TestSmokeEcho(t *testing.T) {
-	d := echotest.Start(t, `
-[[listener]]
-name = "diag"
-protocol = "tcp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.TCP("diag"))
 	c := echotest.DialTCP(t, d.Addr("diag"))
 	echotest.RoundTrip(t, c, "hello\r\n", "hello\r\n")
 	if err := d.Stop(); err != nil {
@@ -25,15 +20,8 @@ address = "127.0.0.1:0"
 // The loop's own timer writes a stats line every stats_interval, and "0s" turns it off.
 func TestPeriodicStatsLine(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[daemon]
-stats_interval = "1s"
-
-[[listener]]
-name = "diag"
-protocol = "tcp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.DaemonTOML(`stats_interval = "1s"`)+
+		echotest.TCP("diag"))
 	c := echotest.DialTCP(t, d.Addr("diag"))
 	echotest.RoundTrip(t, c, "counted\n", "counted\n")
 	line, err := d.WaitLog("msg=stats total_clients=1 tcp_connected=1", 10*time.Second)
@@ -44,15 +32,8 @@ address = "127.0.0.1:0"
 		t.Errorf("stats line %q does not count the echoed line", line)
 	}
 
-	off := echotest.Start(t, `
-[daemon]
-stats_interval = "0s"
-
-[[listener]]
-name = "diag"
-protocol = "tcp"
-address = "127.0.0.1:0"
-`)
+	off := echotest.Start(t, echotest.DaemonTOML(`stats_interval = "0s"`)+
+		echotest.TCP("diag"))
 	time.Sleep(2500 * time.Millisecond)
 	if line, err := off.WaitLog("msg=stats", 10*time.Millisecond); err == nil {
 		t.Errorf("stats_interval = \"0s\" still logs: %s", line)

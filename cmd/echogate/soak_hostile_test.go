@@ -31,13 +31,11 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 	echo := addr["echo"]
 	for range 10 { // slowloris: connect, send nothing, wait to be closed for idleness
 		s.loop(0, func(*rand.Rand) {
-			c, err := echotest.DialErr(echo, echotest.DialOptions{Deadline: 15 * time.Second})
-			if err != nil {
-				s.tally.fail(true, "slowloris dial: %v", err)
+			c, ok := s.dialHostile(echo, "slowloris")
+			if !ok {
 				return
 			}
 			defer c.Close()
-			s.tally.hostile.Add(1)
 			var one [1]byte
 			for !s.stopped() {
 				c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
@@ -90,13 +88,11 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 	})
 	s.startTokenGuessers(addr["admin"])
 	s.loop(200*time.Millisecond, func(*rand.Rand) { // slowloris: one byte every 300 ms on a line_timeout of 2s
-		c, err := echotest.DialErr(addr["slow"], echotest.DialOptions{Deadline: 15 * time.Second})
-		if err != nil {
-			s.tally.fail(true, "slow line dial: %v", err)
+		c, ok := s.dialHostile(addr["slow"], "slow line")
+		if !ok {
 			return
 		}
 		defer c.Close()
-		s.tally.hostile.Add(1)
 		start := time.Now()
 		for time.Since(start) < 3500*time.Millisecond { // past the 2 s line_timeout
 			if s.stopped() {
@@ -122,13 +118,11 @@ func (s *soak) startHostile(addr map[string]string, denied *net.UDPConn) (trickl
 
 // expect sends data on a new connection, half-closes, and expects the reply to start with want.
 func (s *soak) expect(addr string, data []byte, want string) {
-	c, err := echotest.DialErr(addr, echotest.DialOptions{Deadline: 15 * time.Second})
-	if err != nil {
-		s.tally.fail(true, "dial: %v", err)
+	c, ok := s.dialHostile(addr, "expect")
+	if !ok {
 		return
 	}
 	defer c.Close()
-	s.tally.hostile.Add(1)
 	go func() {
 		c.Write(data)
 		c.(*net.TCPConn).CloseWrite()
@@ -137,6 +131,17 @@ func (s *soak) expect(addr string, data []byte, want string) {
 	if err != nil || !strings.HasPrefix(string(got), want) {
 		s.tally.fail(true, "%.40q: got %.80q, %v; want %q...", data, got, err, want)
 	}
+}
+
+// dialHostile connects a hostile client and counts it; a failed dial is an anomaly, reported as what.
+func (s *soak) dialHostile(addr, what string) (net.Conn, bool) {
+	c, err := echotest.DialErr(addr, echotest.DialOptions{Deadline: 15 * time.Second})
+	if err != nil {
+		s.tally.fail(true, "%s dial: %v", what, err)
+		return nil, false
+	}
+	s.tally.hostile.Add(1)
+	return c, true
 }
 
 // udpFlood sends a datagram from each of 64 source ports, more than max_udp_peers, reading nothing back.

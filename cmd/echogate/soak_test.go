@@ -21,67 +21,20 @@ import (
 // soakConfig is the soak's config; variants change limits and add or remove the "extra" listener, so that
 // every reload changes something. Well-behaved traffic stays within every variant's limits.
 func soakConfig(variant int, tokenFile string, deniedPort int, control string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `
-[daemon]
-stats_interval = "15s"
-control_socket = %q
-
-[[listener]]
-name = "echo"
-protocol = "tcp"
-address = "127.0.0.1:0"
-idle_timeout = "%ds"
-line_timeout = "0s"
-max_line = %d
-
-[[listener]]
-name = "slow"
-protocol = "tcp"
-address = "127.0.0.1:0"
-line_timeout = "2s"
-
-[[listener]]
-name = "raw"
-protocol = "tcp"
-address = "127.0.0.1:0"
-mode = "raw"
-
-[[listener]]
-name = "limited"
-protocol = "tcp"
-address = "127.0.0.1:0"
-rate_lines = 20
-
-[[listener]]
-name = "small"
-protocol = "tcp"
-address = "127.0.0.1:0"
-max_conns = 8
-
-[[listener]]
-name = "udp"
-protocol = "udp"
-address = "127.0.0.1:0"
-udp_deny_source_ports = [7, 13, 17, 19, 37, %d]
-
-[[listener]]
-name = "udprl"
-protocol = "udp"
-address = "127.0.0.1:0"
-rate_datagrams = 50
-max_udp_peers = 32
-
-[[listener]]
-name = "admin"
-protocol = "tcp"
-address = "127.0.0.1:0"
-token_file = %q
-`, control, 2+variant%2, []int{4096, 1024, 2048}[variant%3], deniedPort, tokenFile)
+	cfg := echotest.DaemonTOML(`stats_interval = "15s"`, fmt.Sprintf("control_socket = %q", control)) +
+		echotest.TCP("echo", fmt.Sprintf(`idle_timeout = "%ds"`, 2+variant%2), `line_timeout = "0s"`,
+			fmt.Sprintf("max_line = %d", []int{4096, 1024, 2048}[variant%3])) +
+		echotest.TCP("slow", `line_timeout = "2s"`) +
+		echotest.TCP("raw", `mode = "raw"`) +
+		echotest.TCP("limited", "rate_lines = 20") +
+		echotest.TCP("small", "max_conns = 8") +
+		echotest.UDP("udp", fmt.Sprintf("udp_deny_source_ports = [7, 13, 17, 19, 37, %d]", deniedPort)) +
+		echotest.UDP("udprl", "rate_datagrams = 50", "max_udp_peers = 32") +
+		echotest.TCP("admin", fmt.Sprintf("token_file = %q", tokenFile))
 	if variant%2 == 1 {
-		b.WriteString("\n[[listener]]\nname = \"extra\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n")
+		cfg += echotest.TCP("extra")
 	}
-	return b.String()
+	return cfg
 }
 
 // soakTally counts well-behaved round trips and hostile actions, from many goroutines.

@@ -113,22 +113,9 @@ func TestUDPLoopWildcardOwnSocket(t *testing.T) {
 	}
 	ip("link", "set", "lo", "up")
 	ip("addr", "add", "10.99.0.1/32", "dev", "lo")
-	d := echotest.Start(t, `
-[[listener]]
-name = "tcp"
-protocol = "tcp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "any"
-protocol = "udp"
-address = "0.0.0.0:0"
-
-[[listener]]
-name = "u"
-protocol = "udp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.TCP("tcp")+
+		echotest.Listener("any", "udp", "0.0.0.0:0")+
+		echotest.UDP("u"))
 	tcp, u := d.Addr("tcp"), netip.MustParseAddrPort(d.Addr("u"))
 	anyPort := netip.MustParseAddrPort(d.Addr("any")).Port()
 	if _, err := d.WaitLog("host addresses changed", 10*time.Second); err != nil { // the first look, at start

@@ -166,15 +166,8 @@ func TestUDPCommands(t *testing.T) {
 // "/stats" is answered; "/stats json" needs padding.
 func TestUDPStats(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[daemon]
-udp_peer_window = "1h"
-
-[[listener]]
-name = "u"
-protocol = "udp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.DaemonTOML(`udp_peer_window = "1h"`)+
+		echotest.UDP("u"))
 	u := d.Addr("u")
 	a, b := echotest.ListenUDP(t, "127.0.0.1"), echotest.ListenUDP(t, "127.0.0.1")
 	if got := echotest.AskUDP(t, a, u, "/stats"); got != "1 0 1\n" {
@@ -239,22 +232,9 @@ func TestUDPCIDRDrop(t *testing.T) {
 // is /stats json for a listener nobody talks to, whose size does not change during the test.
 func TestUDPReplyBudget(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, `
-[[listener]]
-name = "u4"
-protocol = "udp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "u6"
-protocol = "udp"
-address = "[::1]:0"
-
-[[listener]]
-name = "quiet"
-protocol = "udp"
-address = "127.0.0.1:0"
-`)
+	d := echotest.Start(t, echotest.UDP("u4")+
+		echotest.Listener("u6", "udp", "[::1]:0")+
+		echotest.UDP("quiet"))
 	u4, u6 := d.Addr("u4"), d.Addr("u6")
 	c4, c6 := echotest.ListenUDP(t, "127.0.0.1"), echotest.ListenUDP(t, "::1")
 	echotest.AskUDP(t, c4, u4, "first datagram") // both clients are peers before the size is taken

@@ -22,17 +22,8 @@ func TestUDPWildcardRepliesFromDestination(t *testing.T) {
 			t.Fatalf("ip %v: %v\n%s", args, err, out)
 		}
 	}
-	d := echotest.Start(t, `
-[[listener]]
-name = "any4"
-protocol = "udp"
-address = "0.0.0.0:0"
-
-[[listener]]
-name = "any6"
-protocol = "udp"
-address = "[::]:0"
-`)
+	d := echotest.Start(t, echotest.Listener("any4", "udp", "0.0.0.0:0")+
+		echotest.Listener("any6", "udp", "[::]:0"))
 	port4 := mustPort(t, d.Addr("any4"))
 	port6 := mustPort(t, d.Addr("any6"))
 	for _, tc := range []struct{ name, from, to string }{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,20 +36,7 @@ func TestWatchSlowWriterAppliedAfterClose(t *testing.T) {
 		echotest.TCPEcho(t, a, "new connection while the file is empty\n")
 		echotest.UDPEcho(t, u, "datagram while the file is empty\n")
 	})
-	summary := d.AwaitReload(t, mark)
-	if !strings.Contains(summary, "added=1 removed=0 changed=1") {
-		t.Errorf("summary: %s", summary)
-	}
-	checkMaxLine(t, live, 200)
-	echotest.TCPEcho(t, d.Addr("b"), "added by the slow write\n")
-	time.Sleep(watchSettle)
-	ok, failed := echotest.Reloads(t, a)
-	if ok != 1 {
-		t.Errorf("%d reloads for one slow write, want 1", ok)
-	}
-	if failed != 0 {
-		t.Errorf("%d failed reloads: the empty file was read", failed)
-	}
+	expectWholeFileApplied(t, d, mark, live)
 }
 
 // A writer that writes a valid config (the first of two listeners), pauses holding the file open, and then
@@ -61,15 +49,27 @@ func TestWatchValidPrefixNeverApplied(t *testing.T) {
 	head := echotest.TCPListener("a", "127.0.0.1:0", "max_line = 200")
 	rest := echotest.TCPListener("b", "127.0.0.1:0")
 	echotest.SlowWrite(t, d.Config, head, rest, time.Second, func() { checkMaxLine(t, live, 100) })
+	expectWholeFileApplied(t, d, mark, live)
+}
+
+// expectWholeFileApplied checks that a slow write of the config (listener a's max_line 100 → 200, listener b
+// added) was applied in exactly one reload after log line mark, and never read while incomplete: live, an
+// open connection to a, sees the new max_line; b echoes; no reload failed.
+func expectWholeFileApplied(t *testing.T, d *echotest.Daemon, mark int, live net.Conn) {
+	t.Helper()
 	summary := d.AwaitReload(t, mark)
 	if !strings.Contains(summary, "added=1 removed=0 changed=1") {
 		t.Errorf("summary: %s (want the whole file: a changed and b added, in one reload)", summary)
 	}
 	checkMaxLine(t, live, 200)
-	echotest.TCPEcho(t, d.Addr("b"), "the rest of the file\n")
+	echotest.TCPEcho(t, d.Addr("b"), "added by the slow write\n")
 	time.Sleep(watchSettle)
-	if ok, _ := echotest.Reloads(t, d.Addr("a")); ok != 1 {
-		t.Errorf("%d reloads, want 1", ok)
+	ok, failed := echotest.Reloads(t, d.Addr("a"))
+	if ok != 1 {
+		t.Errorf("%d reloads for one slow write, want 1", ok)
+	}
+	if failed != 0 {
+		t.Errorf("%d failed reloads: an incomplete file was read", failed)
 	}
 }
 

@@ -30,3 +30,9 @@ func UnboundListener(name, proto string, extra ...string) string {
 
 // DaemonTOML is a [daemon] table with the given lines (key = value).
 func DaemonTOML(lines ...string) string { return "[daemon]\n" + strings.Join(lines, "\n") + "\n" }
+
+// TCP is a TCP listener on 127.0.0.1, port chosen by the kernel, with the extra lines (key = value) after.
+func TCP(name string, extra ...string) string { return TCPListener(name, "127.0.0.1:0", extra...) }
+
+// UDP is a UDP listener on 127.0.0.1, port chosen by the kernel, with the extra lines (key = value) after.
+func UDP(name string, extra ...string) string { return Listener(name, "udp", "127.0.0.1:0", extra...) }
