@@ -121,6 +121,13 @@ func TestReloadRemovedListenerDrains(t *testing.T) {
 		t.Errorf("after drain_timeout: read %d bytes, %v; want EOF", n, err)
 	}
 	echotest.TCPEcho(t, d.Addr("stay"), "other listener unaffected\n")
+	// Counters live by name: the listener added back shows the connection its drain closed.
+	mark = d.LogLines()
+	echotest.SaveAtomic(t, d.Config, daemon+echotest.TCPListener("stay", "127.0.0.1:0")+echotest.TCPListener("gone", "127.0.0.1:0"))
+	d.AwaitReload(t, mark)
+	if got := echotest.Stats(t, d.Addr("stay")).Listeners["gone"]; got.DrainClosed != 1 || got.Accepted != 1 {
+		t.Errorf("gone, added back: drain_closed=%d accepted=%d, want 1 and 1", got.DrainClosed, got.Accepted)
+	}
 	if err := d.Stop(); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
