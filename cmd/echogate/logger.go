@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -26,6 +27,9 @@ const logPatience = 250 * time.Millisecond
 // logFlushWait is how long a stopping daemon waits for its queued log lines to be written: a reader that
 // has stopped must not hold up the exit.
 const logFlushWait = time.Second
+
+// logFormats are the values of -log-format.
+var logFormats = []string{"auto", "tint", "text", "json", "journal"}
 
 // newLogger picks the log handler: journald's "<N>" lines under systemd, tint with colours on a terminal,
 // plain leveled text lines otherwise (or what -log-format asks for). Every format is written from a bounded
@@ -55,7 +59,7 @@ func newLogger(format string, level slog.Leveler) (*logq.Queue, error) {
 	case "json":
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	default:
-		return nil, fmt.Errorf("-log-format %q: want auto, tint, text, json or journal", format)
+		return nil, fmt.Errorf("-log-format %q: want one of %s", format, strings.Join(logFormats, ", "))
 	}
 	return logq.New(h, logQueueSize), nil
 }

@@ -19,14 +19,10 @@ import (
 
 // runCommand is `echogate run`: it serves until SIGINT, SIGTERM or an admin /shutdown, and returns the exit code.
 func runCommand(args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	path := fs.String("config", "", "TOML config file (watched and hot-reloaded)")
-	levelFlag := fs.String("log-level", "", "debug, info, warn or error (default: the config's log_level, or info)")
-	format := fs.String("log-format", "auto", "auto, tint, text, json or journal")
-	var listens listFlag
-	fs.Var(&listens, "listen", "serve a listener with default limits, e.g. tcp://127.0.0.1:7007 (repeatable; instead of -config)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlagSet("run")
+	path, levelFlag, format, listens := runFlags(fs)
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	// SIGHUP must be caught before anything can tell systemd we are ready, or a reload would kill us.
 	signals := make(chan os.Signal, 4)
@@ -36,7 +32,7 @@ func runCommand(args []string) int {
 	// line is counted as dropped (logs_dropped).
 	signal.Ignore(syscall.SIGPIPE)
 
-	cfg, err := loadConfig(*path, listens)
+	cfg, err := loadConfig(*path, *listens)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echogate:", err)
 		return 1
@@ -65,6 +61,16 @@ func runCommand(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// runFlags declares the flags of `echogate run` on fs.
+func runFlags(fs *flag.FlagSet) (path, level, format *string, listens *listFlag) {
+	path = fs.String("config", "", "TOML config `FILE` (watched and hot-reloaded)")
+	level = fs.String("log-level", "", "log `LEVEL`: debug, info, warn or error (default: the config's log_level, or info)")
+	format = fs.String("log-format", "auto", "log `FORMAT`: auto, tint, text, json or journal")
+	listens = new(listFlag)
+	fs.Var(listens, "listen", "serve a listener at `URL` with default limits, e.g. tcp://127.0.0.1:7007 (repeatable; instead of -config)")
+	return path, level, format, listens
 }
 
 // daemon is one `echogate run`.
