@@ -36,7 +36,7 @@ var logFormats = []string{"auto", "tint", "text", "json", "journal"}
 // queue by a goroutine of its own, so that the event loop never waits for stderr's reader; take loggers
 // from the queue (Handler for the loop, Waiting elsewhere) and Close it before exiting.
 func newLogger(format string, level slog.Leveler) (*logq.Queue, error) {
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDuration}
 	if format == "auto" {
 		switch {
 		case systemd.UnderJournal(os.Stderr):
@@ -53,7 +53,7 @@ func newLogger(format string, level slog.Leveler) (*logq.Queue, error) {
 		h = systemd.NewJournalHandler(os.Stderr, opts)
 	case "tint":
 		h = tint.NewTextHandler(os.Stderr, &tint.Options{Level: level, TimeFormat: time.DateTime,
-			NoColor: os.Getenv("NO_COLOR") != ""})
+			NoColor: os.Getenv("NO_COLOR") != "", ReplaceAttr: readableDuration})
 	case "text":
 		h = slog.NewTextHandler(os.Stderr, opts)
 	case "json":
@@ -62,6 +62,15 @@ func newLogger(format string, level slog.Leveler) (*logq.Queue, error) {
 		return nil, fmt.Errorf("-log-format %q: want one of %s", format, strings.Join(logFormats, ", "))
 	}
 	return logq.New(h, logQueueSize), nil
+}
+
+// readableDuration writes a duration as time.Duration.String does ("5s", "1.5ms") in every format: the
+// text formats do that by themselves, slog's JSON handler would write nanoseconds (5000000000).
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func isTerminal(f *os.File) bool {
