@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 	"echogate/listeners"
 	"echogate/systemd"
 )
@@ -57,7 +58,7 @@ func runCommand(args []string) int {
 	d := &daemon{cfg: cfg, log: log, loopLog: slog.New(logs.Handler()), logsDropped: logs.Dropped, level: level,
 		levelFromFlag: *levelFlag != "", signals: signals, startedAt: time.Now()}
 	if err := d.serve(); err != nil {
-		log.Error("echogate stopped", "err", err)
+		log.Error(logmsg.Stopped, "err", err)
 		return 1
 	}
 	return 0
@@ -113,10 +114,10 @@ func (d *daemon) serve() error {
 	}
 	loop.SetRunning(listeners.Running{Generation: 1, ConfigSHA256: configSHA256(d.cfg), LoadedAt: d.startedAt})
 	for _, lc := range d.cfg.Listeners {
-		d.log.Info("serving", "listener", lc.Name, "protocol", lc.Protocol, "addr", res.Addrs[lc.Name])
+		d.log.Info(logmsg.Serving, "listener", lc.Name, "protocol", lc.Protocol, "addr", res.Addrs[lc.Name])
 	}
 	if err := writePIDFile(d.cfg.Daemon.PIDFile); err != nil {
-		d.log.Warn("cannot write pid_file", "err", err)
+		d.log.Warn(logmsg.PIDFile, "err", err)
 	}
 	defer removePIDFile(d.cfg.Daemon.PIDFile)
 
@@ -138,7 +139,7 @@ func (d *daemon) serve() error {
 	d.control.serve(controlHandlers{reload: r.requestAndWait, status: d.statusJSON})
 	if d.cfg.Path != "" {
 		if err := watchConfig(d.cfg.Path, d.log, func() { r.request(false) }, stop); err != nil {
-			d.log.Warn("config watch disabled; reload with SIGHUP", "err", err)
+			d.log.Warn(logmsg.ConfigWatch, "event", "disabled; reload with SIGHUP", "err", err)
 		}
 	}
 	go d.handleSignals(loop, r, stop)
@@ -148,9 +149,9 @@ func (d *daemon) serve() error {
 	status := fmt.Sprintf("serving %d listeners", len(res.Addrs))
 	r.setStatus(status)
 	d.warnNotify(d.notify.Ready(status))
-	d.log.Info("echogate ready", "listeners", len(res.Addrs), "version", version)
+	d.log.Info(logmsg.Ready, "listeners", len(res.Addrs), "version", version)
 	err = <-done
-	d.log.Info("echogate stopped")
+	d.log.Info(logmsg.Stopped)
 	return err
 }
 
@@ -190,7 +191,7 @@ func (d *daemon) handleSignals(loop *listeners.Loop, r *reloader, stop <-chan st
 			return
 		case sig := <-d.signals:
 			if sig == syscall.SIGHUP {
-				d.log.Info("SIGHUP: reloading", "config", d.cfg.Path)
+				d.log.Info(logmsg.Signal, "signal", "SIGHUP", "event", "reloading", "config", d.cfg.Path)
 				r.request(true)
 				continue
 			}
@@ -203,7 +204,7 @@ func (d *daemon) handleSignals(loop *listeners.Loop, r *reloader, stop <-chan st
 // waits for the log.
 func (d *daemon) warnNotify(err error) {
 	if err != nil {
-		d.loopLog.Warn("sd_notify failed", "err", err)
+		d.loopLog.Warn(logmsg.Notify, "err", err)
 	}
 }
 
@@ -216,8 +217,8 @@ func raiseFileLimit(log *slog.Logger) {
 	old := lim.Cur
 	lim.Cur = lim.Max
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		log.Warn("cannot raise the open-file limit", "soft", old, "hard", lim.Max, "err", err)
+		log.Warn(logmsg.FileLimit, "event", "cannot raise it", "soft", old, "hard", lim.Max, "err", err)
 		return
 	}
-	log.Debug("raised the open-file limit", "from", old, "to", lim.Max)
+	log.Debug(logmsg.FileLimit, "event", "raised", "from", old, "to", lim.Max)
 }
