@@ -44,7 +44,7 @@ func TestReloadCommandReportsOutcome(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "control.sock")
 	head := controlTOML(sock)
 	d := echotest.Start(t, head+echotest.TCPListener("x", "127.0.0.1:0"))
-	if _, err := d.WaitLog("msg=\"control socket\" path="+sock, 5*time.Second); err != nil {
+	if _, err := d.WaitLog("msg=\"control socket\" event=listening path="+sock, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, code := echotest.RunCLIWith(t, nil, nil, "reload", "-config", d.Config)
