@@ -137,3 +137,17 @@ func TestKubernetesExample(t *testing.T) {
 		t.Errorf("-config %s is not echogate.toml in the ConfigMap's mount (without subPath): %+v", c.Args[i+1], c.VolumeMounts)
 	}
 }
+
+// TestConfigCommandRefusesBadFile checks that `echogate config` prints a bad file's positioned errors as
+// check does (exit 1), and wants -config (exit 2).
+func TestConfigCommandRefusesBadFile(t *testing.T) {
+	t.Parallel()
+	path := echotest.WriteConfig(t, pListenerHead+"max_conn = 10\n")
+	stdout, stderr, code := echotest.RunCLI(t, "config", "-config", path)
+	if re := pPositioned(path, "5", `unknown key "max_conn"`); code != 1 || stdout != "" || !re.MatchString(stderr) {
+		t.Errorf("config of a bad file: exit %d, stdout %q, stderr %q; want exit 1 and %s", code, stdout, stderr, re)
+	}
+	if _, stderr, code := echotest.RunCLI(t, "config"); code != 2 || !strings.Contains(stderr, "-config FILE is required") {
+		t.Errorf("config without -config: exit %d, %q", code, stderr)
+	}
+}
