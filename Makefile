@@ -1,10 +1,11 @@
 # echogate — `make run` serves the example config, `make test` runs the whole suite.
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The one version: the VERSION file's, in the binary (echogate version), the manual pages and the package.
+VERSION ?= $(shell cat VERSION)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin
 
-.PHONY: all build run test test-systemd check bench fuzz soak deb clean
+.PHONY: all build run test test-systemd check bench fuzz soak man deb lintian clean
 
 all: build
 
@@ -44,19 +45,29 @@ soak: build
 	$(GO) build -o $(BIN)/echoload ./cmd/echoload
 	ECHOGATE_BIN=$(CURDIR)/$(BIN)/echogate ECHOGATE_SOAK=2m $(GO) test -count=1 -timeout 10m -run '^TestSoak$$' -v ./cmd/echogate
 
+# The manual pages echogate(8) and echogate.toml(5), from the Markdown in internal/man, as troff in bin/man.
+man:
+	$(GO) run ./internal/man/mangen -o $(BIN)/man -version $(VERSION)
+
 # The .deb: this tree's static binary (or DEB_BIN=FILE, e.g. another build to try with these units), the units
-# in systemd/ and the packaged default config systemd/echogate.toml as /etc/echogate/echogate.toml.
-DEB_VERSION ?= 0.1.0
-DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
-DEB         := dist/echogate_$(DEB_VERSION)_$(DEB_ARCH).deb
-DEB_BIN     ?=
-deb:
+# in systemd/, the packaged default config systemd/echogate.toml as /etc/echogate/echogate.toml, the manual
+# pages and the completions. Its version is VERSION with the Debian revision DEB_REVISION.
+DEB_REVISION ?= 1
+DEB_VERSION  ?= $(VERSION)-$(DEB_REVISION)
+DEB_ARCH     := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB          := dist/echogate_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_BIN      ?=
+deb: man
 ifeq ($(DEB_BIN),)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/echogate ./cmd/echogate
-	bash systemd/build-deb.sh $(DEB_VERSION) dist $(BIN)/echogate systemd/echogate.toml
+	MAN_DIR=$(BIN)/man bash systemd/build-deb.sh $(DEB_VERSION) dist $(BIN)/echogate systemd/echogate.toml
 else
-	bash systemd/build-deb.sh $(DEB_VERSION) dist $(DEB_BIN) systemd/echogate.toml
+	MAN_DIR=$(BIN)/man bash systemd/build-deb.sh $(DEB_VERSION) dist $(DEB_BIN) systemd/echogate.toml
 endif
+
+# Debian's package checker on the .deb: no error and no warning (TestLintian in systemd/lintian_test.go).
+lintian: deb
+	ECHOGATE_DEB=$(CURDIR)/$(DEB) $(GO) test -count=1 -run '^TestLintian$$' -v ./systemd
 
 # The .deb under a real systemd: boots a Debian root (built once with mmdebstrap, cached in SYSTEMD_CACHE)
 # with systemd-nspawn and runs TestSystemdPackage in systemd/package_systemd_test.go. Needs root, mmdebstrap
@@ -66,7 +77,7 @@ SYSTEMD_SUITE ?= bookworm
 SYSTEMD_CACHE ?= /var/cache/echogate-test
 test-systemd: deb
 	ECHOGATE_SYSTEMD_TEST=1 ECHOGATE_DEB=$(CURDIR)/$(DEB) ECHOGATE_SYSTEMD_SUITE=$(SYSTEMD_SUITE) \
-	ECHOGATE_SYSTEMD_CACHE=$(SYSTEMD_CACHE) $(GO) test -count=1 -timeout 10m -run '^TestSystemdPackage$$' -v ./systemd
+	ECHOGATE_SYSTEMD_CACHE=$(SYSTEMD_CACHE) $(GO) test -count=1 -timeout 10m -run '^TestSystemdPackage' -v ./systemd
 
 clean:
 	rm -rf $(BIN) dist

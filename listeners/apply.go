@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 	"echogate/policy"
 )
 
@@ -239,7 +240,7 @@ func (l *Loop) drain(ln *tcpListener) {
 		if len(ln.conns) == 0 {
 			return
 		}
-		l.log.Warn("drain_timeout reached, closing connections of removed listener", "listener", ln.name,
+		l.log.Warn(logmsg.ConnsClosed, "event", "drain_timeout reached, closing connections of removed listener", "listener", ln.name,
 			"connections", len(ln.conns))
 		for len(ln.conns) > 0 {
 			c := ln.conns[len(ln.conns)-1]
@@ -278,7 +279,7 @@ func (l *Loop) warnInherited(name string) {
 		inherited = u.inherited
 	}
 	if inherited {
-		l.log.Warn("listener's socket came from systemd: it leaves the epoll set but stays open and bound "+
+		l.log.Warn(logmsg.SocketKept, "event", "listener's socket came from systemd: it leaves the epoll set but stays open and bound "+
 			"(clients may still connect and wait); stop or remove its .socket unit to free the port",
 			"listener", name)
 	}

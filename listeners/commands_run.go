@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"echogate/internal/logmsg"
 	"echogate/policy"
 )
 
@@ -62,7 +63,7 @@ func (l *Loop) shutdownCommand(pol *policy.Policy, st *Counters, peer netip.Addr
 		l.refused(pol.Name, reasonToken, peer)
 		banned, lockedAll := l.lockout.Fail(addr, l.nowNano)
 		if lockedAll { // once per lock: the daemon-wide budget is spent
-			l.log.Warn("shutdown: too many bad tokens from all addresses, refusing /shutdown to every address for a while",
+			l.log.Warn(logmsg.ShutdownLocked, "event", "too many bad tokens from all addresses, refusing /shutdown to every address for a while",
 				"listener", pol.Name, "peer", peer, "budget", policy.DefaultGlobalFailures,
 				"within", policy.DefaultGlobalWindow, "lock", policy.DefaultGlobalLock)
 		}
@@ -71,7 +72,7 @@ func (l *Loop) shutdownCommand(pol *policy.Policy, st *Counters, peer netip.Addr
 		}
 		return replyTokenInvalid
 	}
-	l.log.Warn("shutdown requested", "listener", pol.Name, "peer", peer)
+	l.log.Warn(logmsg.ShutdownRequested, "listener", pol.Name, "peer", peer)
 	l.schedule(0, func() { l.beginShutdown("admin /shutdown from " + peer.String()) })
 	return replyShutdownOK
 }

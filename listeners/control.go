@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 )
 
 // tick runs once a second: it closes idle connections and those whose line took too long, and ages UDP peers.
@@ -88,7 +89,7 @@ func (l *Loop) beginShutdown(reason string) {
 		return
 	}
 	l.stopping, l.stopAt = true, l.nowNano
-	l.log.Info("shutting down", "reason", reason, "connections", l.stats.TCPNow, "grace", l.opts.ShutdownGrace)
+	l.log.Info(logmsg.ShuttingDown, "reason", reason, "connections", l.stats.TCPNow, "grace", l.opts.ShutdownGrace)
 	if l.opts.OnShutdown != nil {
 		l.opts.OnShutdown(reason)
 	}
@@ -110,7 +111,7 @@ func (l *Loop) beginShutdown(reason string) {
 	}
 	l.schedule(l.opts.ShutdownGrace, func() {
 		if n := l.stats.TCPNow; n > 0 {
-			l.log.Warn("shutdown_grace reached, closing connections", "connections", n)
+			l.log.Warn(logmsg.ConnsClosed, "event", "shutdown_grace reached, closing connections", "connections", n)
 		}
 		l.stopped = true
 	})
@@ -119,7 +120,7 @@ func (l *Loop) beginShutdown(reason string) {
 // finishShutdown ends the graceful stop once the last connection has closed.
 func (l *Loop) finishShutdown() {
 	if !l.stopped {
-		l.log.Info("every connection flushed and closed",
+		l.log.Info(logmsg.ConnsClosed, "event", "every connection flushed and closed",
 			"took", time.Duration(l.nowNano-l.stopAt).Round(time.Millisecond))
 	}
 	l.stopped = true

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 	"echogate/policy"
 )
 
@@ -187,7 +188,7 @@ func (l *Loop) flushDueRefusals() { l.flushRefusals(false) }
 // msg=refused listener=diag reason=cidr count=412 last_peer=10.1.2.3:5555.
 func (l *Loop) logRefusal(e *refusalEntry) {
 	r := reasons[e.key.why]
-	l.log.Log(context.Background(), r.level, "refused", "listener", e.key.listener, "reason", r.name,
+	l.log.Log(context.Background(), r.level, logmsg.Refused, "listener", e.key.listener, "reason", r.name,
 		"count", e.count, "last_peer", e.peer)
 }
 

@@ -1,6 +1,10 @@
 package listeners
 
-import "time"
+import (
+	"time"
+
+	"echogate/internal/logmsg"
+)
 
 // Counters are one listener's totals since the daemon started. They survive reloads that keep the name.
 // Every field is a uint64 counter: /stats json writes them in this order, by their json names, without
@@ -175,7 +179,7 @@ func (l *Loop) logStats() {
 		dropped += c.UDPDropped
 		refused += c.RefusedBusy + c.RefusedCIDR + c.RefusedPerIP
 	}
-	l.log.Info("stats", "total_clients", l.stats.TotalClients, "tcp_connected", l.stats.TCPNow,
+	l.log.Info(logmsg.Stats, "total_clients", l.stats.TotalClients, "tcp_connected", l.stats.TCPNow,
 		"udp_active", l.udpActive(), "lines", lines, "refused", refused, "udp_dropped", dropped,
 		"listeners", len(l.tcp)+len(l.udp), "draining", len(l.draining))
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"echogate/internal/logmsg"
 )
 
 // How a TCP connection ends. A peer that closes or half-closes gets every reply first (settle). When echogate
@@ -192,7 +194,7 @@ func (l *Loop) checkLine(c *tcpConn) {
 // lineTimedOut answers "ERR line-timeout" and ends the connection.
 func (c *tcpConn) lineTimedOut(l *Loop) {
 	c.ln.stats.LineTimeouts++
-	l.log.Debug("line timeout", "listener", c.ln.name, "peer", c.peer, "line_timeout", c.ln.pol.LineTimeout)
+	l.log.Debug(logmsg.LineTimeout, "listener", c.ln.name, "peer", c.peer, "line_timeout", c.ln.pol.LineTimeout)
 	io := c.io
 	io.out = append(l.outBuf(io), replyLineTimeout...)
 	c.linger(l)
@@ -230,6 +232,6 @@ func (c *tcpConn) close(l *Loop, reason string) {
 		l.releaseIO(c)
 	}
 	l.stats.TCPNow--
-	l.log.Debug("connection closed", "listener", c.ln.name, "peer", c.peer, "reason", reason)
+	l.log.Debug(logmsg.ConnClosed, "listener", c.ln.name, "peer", c.peer, "reason", reason)
 	l.connClosed(c.ln)
 }

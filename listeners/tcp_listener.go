@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"echogate/internal/logmsg"
 	"echogate/policy"
 )
 
@@ -44,7 +45,7 @@ func (ln *tcpListener) onEvent(l *Loop, _ uint32) {
 				l.acceptExhausted(ln, err)
 				return
 			default:
-				l.log.Warn("accept failed", "listener", ln.name, "err", err)
+				l.log.Warn(logmsg.AcceptFailed, "listener", ln.name, "err", err)
 				return
 			}
 		}
@@ -78,7 +79,7 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 	c := &tcpConn{fd: int32(fd), ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), proto: tcpProtocolFor(pol.Mode),
 		lastActive: l.nowNano, events: unix.EPOLLIN}
 	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
-		l.log.Warn("register connection", "listener", ln.name, "err", err)
+		l.log.Warn(logmsg.EpollFailed, "op", "register connection", "listener", ln.name, "err", err)
 		unix.Close(fd)
 		return
 	}
@@ -135,7 +136,7 @@ func (l *Loop) acceptExhausted(ln *tcpListener, err error) {
 	ln.backoff = min(max(2*ln.backoff, 10*time.Millisecond), time.Second)
 	ln.stats.AcceptErrors++
 	if ln.backoff >= time.Second || ln.stats.AcceptErrors == 1 {
-		l.log.Warn("accept: out of resources, pausing listener", "listener", ln.name, "err", err,
+		l.log.Warn(logmsg.AcceptFailed, "event", "out of resources, pausing listener", "listener", ln.name, "err", err,
 			"backoff", ln.backoff)
 	}
 	if l.spare.release() {
@@ -147,7 +148,7 @@ func (l *Loop) acceptExhausted(ln *tcpListener, err error) {
 	}
 	ln.paused = true
 	if err := l.modify(ln.fd, 0); err != nil {
-		l.log.Warn("pause listener", "listener", ln.name, "err", err)
+		l.log.Warn(logmsg.EpollFailed, "op", "pause listener", "listener", ln.name, "err", err)
 	}
 	l.schedule(ln.backoff, func() {
 		if l.spare < 0 {
@@ -158,7 +159,7 @@ func (l *Loop) acceptExhausted(ln *tcpListener, err error) {
 		}
 		ln.paused = false
 		if err := l.modify(ln.fd, unix.EPOLLIN); err != nil {
-			l.log.Warn("resume listener", "listener", ln.name, "err", err)
+			l.log.Warn(logmsg.EpollFailed, "op", "resume listener", "listener", ln.name, "err", err)
 		}
 	})
 }
@@ -175,7 +176,7 @@ func (s *boundSocket) detach(l *Loop) {
 		return
 	}
 	if err := l.unregister(s.fd); err != nil {
-		l.log.Warn("take socket out of the epoll set", "fd", s.fd, "err", err)
+		l.log.Warn(logmsg.EpollFailed, "op", "take socket out of the epoll set", "fd", s.fd, "err", err)
 	}
 }
 

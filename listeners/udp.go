@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 	"echogate/policy"
 )
 
@@ -48,7 +49,7 @@ func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy
 		buckets: map[netip.Addr]*sourceBucket{}, v6only: isV6Only(b.FD, b.Addr), guardID: l.newUDPGuardID()}
 	if b.Addr.Addr().IsUnspecified() {
 		if err := enablePktinfo(b.FD, b.Addr.Addr().Is6()); err != nil {
-			l.log.Warn("replies may leave from another address than the client sent to",
+			l.log.Warn(logmsg.NoPktinfo, "event", "replies may leave from another address than the client sent to",
 				"listener", lc.Name, "err", err)
 		} else {
 			u.pktinfo = true
@@ -69,7 +70,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 		n, err := b.receive(u.fd, vlen, u.pol.MaxDatagram, u.pktinfo)
 		if err != nil {
 			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
-				l.log.Warn("recvmmsg failed", "listener", u.name, "err", err)
+				l.log.Warn(logmsg.RecvFailed, "listener", u.name, "err", err)
 			}
 			return
 		}

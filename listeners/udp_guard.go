@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"echogate/internal/logmsg"
 	"echogate/policy"
 )
 
@@ -87,7 +88,7 @@ func (l *Loop) watchHostAddrs() {
 // setHostAddrs takes a new list of the host's addresses. A failed read keeps the old list.
 func (l *Loop) setHostAddrs(addrs []netip.Addr, err error) {
 	if err != nil {
-		l.log.Warn("cannot read the host's addresses; keeping the last list for the UDP own-socket rule",
+		l.log.Warn(logmsg.HostAddresses, "event", "cannot read them; keeping the last list for the UDP own-socket rule",
 			"err", err)
 		return
 	}
@@ -96,7 +97,7 @@ func (l *Loop) setHostAddrs(addrs []netip.Addr, err error) {
 	}
 	l.guards.hostAddrs = addrs
 	l.guards.own.SetLocal(addrs)
-	l.log.Debug("host addresses changed", "addresses", len(addrs))
+	l.log.Debug(logmsg.HostAddresses, "event", "changed", "addresses", len(addrs))
 }
 
 // hostAddrs returns the addresses of the host's interfaces, unmapped, without zone, sorted.

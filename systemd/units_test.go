@@ -61,22 +61,26 @@ func TestUnitsVerify(t *testing.T) {
 		{"shipped units", nil},
 		{"drop-in recipe", map[string]string{"echogate-admin.socket": adminSocket, "echogate.service.d/admin.conf": adminDropIn}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := stageUnits(t, tc.extra)
-			units, _ := filepath.Glob(filepath.Join(dir, "echogate-*.socket"))
-			cmd := exec.Command(analyze, append([]string{"verify", "--man=no", filepath.Join(dir, "echogate.service")}, units...)...)
-			cmd.Dir = dir
-			out, err := cmd.CombinedOutput()
-			var problems []string
-			for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-				if line != "" && (strings.Contains(line, dir) || strings.Contains(line, "echogate")) {
-					problems = append(problems, line)
-				}
-			}
-			if err != nil || len(problems) > 0 {
-				t.Errorf("systemd-analyze verify: %v\n%s", err, strings.Join(problems, "\n"))
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { verifyUnits(t, analyze, stageUnits(t, tc.extra)) })
+	}
+}
+
+// verifyUnits runs systemd-analyze verify on echogate.service and the socket units staged in dir and fails
+// on any message about them.
+func verifyUnits(t *testing.T, analyze, dir string) {
+	t.Helper()
+	units, _ := filepath.Glob(filepath.Join(dir, "echogate-*.socket"))
+	cmd := exec.Command(analyze, append([]string{"verify", "--man=no", filepath.Join(dir, "echogate.service")}, units...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	var problems []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" && (strings.Contains(line, dir) || strings.Contains(line, "echogate")) {
+			problems = append(problems, line)
+		}
+	}
+	if err != nil || len(problems) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, strings.Join(problems, "\n"))
 	}
 }
 

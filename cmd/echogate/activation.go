@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 	"echogate/listeners"
 	"echogate/systemd"
 )
@@ -32,15 +33,15 @@ func newActivation(cfg *config.Config, log *slog.Logger) (*activation, error) {
 	}
 	for name, s := range claimed {
 		a.byName[name] = s
-		log.Info("adopting socket from systemd", "listener", name, "fd", s.FD, "addr", s.Addr)
+		log.Info(logmsg.Adopted, "listener", name, "fd", s.FD, "addr", s.Addr)
 	}
 	for _, s := range unclaimed {
 		if s.Err != nil {
-			log.Warn("systemd passed a socket echogate cannot serve and no listener claims; leaving it alone",
+			log.Warn(logmsg.SocketKept, "event", "systemd passed a socket echogate cannot serve and no listener claims",
 				"fd", s.FD, "name", s.Name, "err", s.Err)
 			continue
 		}
-		log.Warn("systemd passed a socket no listener claims; leaving it alone", "fd", s.FD, "name", s.Name,
+		log.Warn(logmsg.SocketKept, "event", "systemd passed a socket no listener claims", "fd", s.FD, "name", s.Name,
 			"protocol", s.Protocol, "addr", s.Addr)
 		if _, taken := a.byName[s.Name]; !taken && s.Name != "unknown" {
 			a.byName[s.Name] = s

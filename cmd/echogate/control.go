@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 )
 
 // The control socket's bounds: a client sends one short line within controlReadTimeout and gets one answer;
@@ -143,11 +144,11 @@ func (m controlMove) commit() {
 	}
 	switch {
 	case m.path == "":
-		s.log.Info("control socket closed", "was", oldPath)
+		s.log.Info(logmsg.ControlSocket, "event", "closed", "was", oldPath)
 	case oldPath == "":
-		s.log.Info("control socket", "path", m.path)
+		s.log.Info(logmsg.ControlSocket, "event", "listening", "path", m.path)
 	default:
-		s.log.Info("control socket moved", "from", oldPath, "to", m.path)
+		s.log.Info(logmsg.ControlSocket, "event", "moved", "from", oldPath, "to", m.path)
 	}
 }
 
@@ -175,7 +176,7 @@ func listenControl(path string, log *slog.Logger) (*net.UnixListener, error) {
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("remove the stale socket: %w", err)
 		}
-		log.Warn("removed a stale control socket (left by a daemon that did not exit cleanly)", "path", path)
+		log.Warn(logmsg.ControlSocket, "event", "removed a stale control socket (left by a daemon that did not exit cleanly)", "path", path)
 	}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
@@ -195,7 +196,7 @@ func (s *controlServer) acceptLoop(ln *net.UnixListener, h *controlHandlers) {
 		c, err := ln.AcceptUnix()
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				s.log.Warn("control socket: accept failed; not serving it any more", "err", err)
+				s.log.Warn(logmsg.ControlSocket, "event", "accept failed; not serving it any more", "err", err)
 			}
 			return
 		}
@@ -217,12 +218,12 @@ func (s *controlServer) serveConn(c *net.UnixConn, h *controlHandlers) {
 	defer c.Close()
 	cred, err := peerCred(c)
 	if err != nil {
-		s.log.Warn("control socket: cannot read the client's credentials", "err", err)
+		s.log.Warn(logmsg.ControlSocket, "event", "cannot read the client's credentials", "err", err)
 		answer(c, "denied cannot read the client's credentials")
 		return
 	}
 	if euid := uint32(os.Geteuid()); cred.Uid != 0 && cred.Uid != euid {
-		s.log.Warn("control socket: client refused", "uid", cred.Uid, "pid", cred.Pid, "daemon_uid", euid)
+		s.log.Warn(logmsg.ControlSocket, "event", "client refused", "uid", cred.Uid, "pid", cred.Pid, "daemon_uid", euid)
 		answer(c, fmt.Sprintf("denied uid %d may not use this control socket (only root and uid %d)", cred.Uid, euid))
 		return
 	}
@@ -234,7 +235,7 @@ func (s *controlServer) serveConn(c *net.UnixConn, h *controlHandlers) {
 	}
 	switch cmd {
 	case "reload":
-		s.log.Info("control socket: reload requested", "uid", cred.Uid, "pid", cred.Pid)
+		s.log.Info(logmsg.ControlSocket, "event", "reload requested", "uid", cred.Uid, "pid", cred.Pid)
 		select {
 		case res := <-h.reload():
 			answer(c, res.reply())

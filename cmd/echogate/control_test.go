@@ -44,7 +44,7 @@ func TestReloadCommandReportsOutcome(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "control.sock")
 	head := controlTOML(sock)
 	d := echotest.Start(t, head+echotest.TCPListener("x", "127.0.0.1:0"))
-	if _, err := d.WaitLog("msg=\"control socket\" path="+sock, 5*time.Second); err != nil {
+	if _, err := d.WaitLog("msg=\"control socket\" event=listening path="+sock, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, code := echotest.RunCLIWith(t, nil, nil, "reload", "-config", d.Config)
@@ -116,7 +116,7 @@ func TestReloadCommandFallsBackToSIGHUP(t *testing.T) {
 		t.Fatalf("reload of a daemon whose file is invalid: exit %d, stderr %q", code, errOut)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := d.CountLogAfter(mark, "SIGHUP: reloading"); n != 0 {
+	if n := d.CountLogAfter(mark, "signal=SIGHUP"); n != 0 {
 		t.Errorf("%d SIGHUPs logged for an invalid file, want 0", n)
 	}
 	if err := d.Stop(); err != nil {
@@ -172,7 +172,7 @@ func TestControlSocketStaleAndMove(t *testing.T) {
 	mark := d.LogLines()
 	echotest.SaveAtomic(t, d.Config, controlTOML(moved)+echotest.TCPListener("x", "127.0.0.1:0"))
 	d.AwaitReload(t, mark)
-	if _, err := d.WaitLogAfter(mark, "control socket moved", 5*time.Second); err != nil {
+	if _, err := d.WaitLogAfter(mark, `msg="control socket" event=moved`, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if rep, _ := askStatus(t, moved); rep.Generation != 2 || rep.ControlSocket != moved {

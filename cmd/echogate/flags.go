@@ -41,12 +41,10 @@ func loadConfig(path string, listens []string) (*config.Config, error) {
 // checkCommand validates a config file, reporting every error it finds. With -bind it also binds every
 // listener's address, with the socket options `run` uses, and releases it at once.
 func checkCommand(args []string) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	path := fs.String("config", "", "TOML config file to validate")
-	bind := fs.Bool("bind", false, "also bind every listener's address and release it at once, to find ports in use "+
-		"and addresses this host does not have (a running echogate holds its own ports)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlagSet("check")
+	path, bind := checkFlags(fs)
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	if *path == "" {
 		fmt.Fprintln(os.Stderr, "echogate check: -config FILE is required")
@@ -71,6 +69,14 @@ func checkCommand(args []string) int {
 	}
 	fmt.Printf("%s: ok, %d listener(s), %d bound and released\n", *path, len(cfg.Listeners), bound)
 	return 0
+}
+
+// checkFlags declares the flags of `echogate check` on fs.
+func checkFlags(fs *flag.FlagSet) (path *string, bind *bool) {
+	path = fs.String("config", "", "TOML config `FILE` to validate")
+	bind = fs.Bool("bind", false, "also bind every listener's address and release it at once, to find ports in use "+
+		"and addresses this host does not have (a running echogate holds its own ports)")
+	return path, bind
 }
 
 // bindAll binds every listener of cfg that has an address, holding them all at once as `run` does, then

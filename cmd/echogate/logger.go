@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/lmittmann/tint"
@@ -27,12 +28,15 @@ const logPatience = 250 * time.Millisecond
 // has stopped must not hold up the exit.
 const logFlushWait = time.Second
 
+// logFormats are the values of -log-format.
+var logFormats = []string{"auto", "tint", "text", "json", "journal"}
+
 // newLogger picks the log handler: journald's "<N>" lines under systemd, tint with colours on a terminal,
 // plain leveled text lines otherwise (or what -log-format asks for). Every format is written from a bounded
 // queue by a goroutine of its own, so that the event loop never waits for stderr's reader; take loggers
 // from the queue (Handler for the loop, Waiting elsewhere) and Close it before exiting.
 func newLogger(format string, level slog.Leveler) (*logq.Queue, error) {
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDuration}
 	if format == "auto" {
 		switch {
 		case systemd.UnderJournal(os.Stderr):
@@ -49,15 +53,24 @@ func newLogger(format string, level slog.Leveler) (*logq.Queue, error) {
 		h = systemd.NewJournalHandler(os.Stderr, opts)
 	case "tint":
 		h = tint.NewTextHandler(os.Stderr, &tint.Options{Level: level, TimeFormat: time.DateTime,
-			NoColor: os.Getenv("NO_COLOR") != ""})
+			NoColor: os.Getenv("NO_COLOR") != "", ReplaceAttr: readableDuration})
 	case "text":
 		h = slog.NewTextHandler(os.Stderr, opts)
 	case "json":
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	default:
-		return nil, fmt.Errorf("-log-format %q: want auto, tint, text, json or journal", format)
+		return nil, fmt.Errorf("-log-format %q: want one of %s", format, strings.Join(logFormats, ", "))
 	}
 	return logq.New(h, logQueueSize), nil
+}
+
+// readableDuration writes a duration as time.Duration.String does ("5s", "1.5ms") in every format: the
+// text formats do that by themselves, slog's JSON handler would write nanoseconds (5000000000).
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func isTerminal(f *os.File) bool {

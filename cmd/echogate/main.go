@@ -6,47 +6,26 @@ import (
 	"os"
 )
 
-const usage = `usage: echogate <command> [flags]
-
-commands:
-  run     serve the listeners of -config (or of -listen flags) until stopped
-  check   validate -config and exit 0 (valid) or 1 (every error printed); -bind also tries each address
-  reload  ask the running daemon to reload its own config, wait, and report the outcome:
-          exit 0 the new config serves, 1 it was rejected (the error is printed), 2 no daemon reached.
-          The daemon is found by -control PATH, or -config FILE's [daemon] control_socket, or
-          $RUNTIME_DIRECTORY/control.sock; without a control socket it gets SIGHUP (pid_file, -pid)
-  status  show what the running daemon serves (-json for scripts); found as for reload
-  version print the version
-
-Run 'echogate <command> -h' for a command's flags.
-`
-
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=...", from the VERSION file (see Makefile).
 var version = "dev"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
+		writeUsage(os.Stderr)
 		os.Exit(2)
 	}
-	args := os.Args[2:]
-	var code int
-	switch os.Args[1] {
-	case "run":
-		code = runCommand(args)
-	case "check":
-		code = checkCommand(args)
-	case "reload":
-		code = reloadCommand(args)
-	case "status":
-		code = statusCommand(args)
-	case "version", "-version", "--version":
-		fmt.Println("echogate", version)
-	case "help", "-h", "-help", "--help":
-		fmt.Print(usage)
-	default:
-		fmt.Fprintf(os.Stderr, "echogate: unknown command %q\n\n%s", os.Args[1], usage)
-		code = 2
+	name, args := os.Args[1], os.Args[2:]
+	switch name {
+	case "-version", "--version":
+		name = "version"
+	case "-h", "-help", "--help":
+		name = "help"
 	}
-	os.Exit(code)
+	c, ok := findCommand(name)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "echogate: unknown command %q\n\n", name)
+		writeUsage(os.Stderr)
+		os.Exit(2)
+	}
+	os.Exit(c.run(args))
 }

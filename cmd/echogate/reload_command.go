@@ -24,13 +24,10 @@ const (
 // the daemon's control socket and waits for the reload; a daemon without one gets SIGHUP, whose outcome
 // cannot be known here.
 func reloadCommand(args []string) int {
-	fs := flag.NewFlagSet("reload", flag.ContinueOnError)
-	path := fs.String("config", "", "the daemon's config file: its [daemon] control_socket (or pid_file) finds the daemon")
-	control := fs.String("control", "", "the daemon's control socket (default: from -config, or $RUNTIME_DIRECTORY/control.sock)")
-	pid := fs.Int("pid", 0, "PID of a daemon without a control socket, to send SIGHUP (default: [daemon] pid_file)")
-	timeout := fs.Duration("timeout", 90*time.Second, "how long to wait for the reload to finish")
-	if err := fs.Parse(args); err != nil {
-		return reloadUnreachable
+	fs := newFlagSet("reload")
+	path, control, pid, timeout := reloadFlags(fs)
+	if code, stop := parseFlags(fs, args); stop {
+		return code // 0 for -h; 2, reloadUnreachable, for a bad flag
 	}
 	target := daemonTarget{}
 	if *pid == 0 || *path != "" || *control != "" {
@@ -44,6 +41,15 @@ func reloadCommand(args []string) int {
 		return reloadViaControl(target.control, *timeout)
 	}
 	return reloadViaSignal(target.pidFile, *pid)
+}
+
+// reloadFlags declares the flags of `echogate reload` on fs.
+func reloadFlags(fs *flag.FlagSet) (path, control *string, pid *int, timeout *time.Duration) {
+	path = fs.String("config", "", "the daemon's config `FILE`: its [daemon] control_socket (or pid_file) finds the daemon")
+	control = fs.String("control", "", "the daemon's control socket `PATH` (default: from -config, or $RUNTIME_DIRECTORY/control.sock)")
+	pid = fs.Int("pid", 0, "`PID` of a daemon without a control socket, to send SIGHUP (default: [daemon] pid_file)")
+	timeout = fs.Duration("timeout", 90*time.Second, "how long to wait for the reload to finish")
+	return path, control, pid, timeout
 }
 
 // reloadViaControl asks for the reload on the control socket and prints the daemon's answer.

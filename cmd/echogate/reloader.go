@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 	"echogate/listeners"
 	"echogate/systemd"
 )
@@ -99,11 +100,11 @@ func (r *reloader) run(stop <-chan struct{}) {
 // reload performs one reload and says what it did.
 func (r *reloader) reload(force bool) reloadResult {
 	if r.stopping.Load() {
-		r.log.Info("reload ignored: stopping")
+		r.log.Info(logmsg.ReloadSkipped, "event", "stopping")
 		return refused(errStopping)
 	}
 	if r.path == "" {
-		r.log.Warn("reload requested, but listeners come from -listen flags; nothing to reload")
+		r.log.Warn(logmsg.ReloadSkipped, "event", "listeners come from -listen flags; nothing to reload")
 		r.sendNotify(r.notify.Reloading("nothing to reload: listeners come from -listen flags"))
 		r.sendNotify(r.notify.Ready(r.statusLine()))
 		return refused(errNoFile)
@@ -120,7 +121,7 @@ func (r *reloader) reload(force bool) reloadResult {
 		next, err = config.LoadData(r.path, data)
 	}
 	if err == nil && !force && next.Hash == r.current.Hash {
-		r.log.Debug("config file unchanged, not reloading", "config", r.path)
+		r.log.Debug(logmsg.ReloadSkipped, "event", "config file unchanged", "config", r.path)
 		return reloadResult{outcome: outcomeUnchanged, at: start, generation: r.generation}
 	}
 	r.sendNotify(r.notify.Reloading("reloading " + r.path))
@@ -174,13 +175,13 @@ func (r *reloader) apply(next *config.Config, start time.Time) reloadResult {
 func (r *reloader) report(plan []config.Action, res listeners.Result, daemonChanged []string, out reloadResult,
 	start time.Time) {
 	for _, err := range res.Errors {
-		r.log.Error("reload: listener not started", "err", err)
+		r.log.Error(logmsg.ReloadPartial, "err", err)
 	}
 	r.logPlan(plan, res)
 	if len(daemonChanged) > 0 {
-		r.log.Info("reload: daemon settings", "changed", daemonChanged)
+		r.log.Info(logmsg.ReloadDaemon, "changed", daemonChanged)
 	}
-	r.log.Info("reload", "result", out.outcome, "added", res.Added, "removed", res.Removed, "changed", res.Changed,
+	r.log.Info(logmsg.Reload, "result", out.outcome, "added", res.Added, "removed", res.Removed, "changed", res.Changed,
 		"kept", res.Kept, "connections", res.Carried, "took", time.Since(start), "loop_pause", res.LoopPause,
 		"generation", out.generation)
 	r.setStatus(fmt.Sprintf("%d listeners, last reload %s at %s", len(res.Addrs), out.outcome, time.Now().UTC().Format(time.TimeOnly)))
@@ -191,7 +192,7 @@ func (r *reloader) report(plan []config.Action, res listeners.Result, daemonChan
 func (r *reloader) fail(err error) reloadResult {
 	r.failed = r.tried
 	r.loop.Submit(func() { r.loop.CountReload(false) })
-	r.log.Error("reload failed, keeping the running config", "err", err)
+	r.log.Error(logmsg.ReloadFailed, "err", err)
 	r.setStatus("last reload failed: " + err.Error())
 	r.sendNotify(r.notify.Ready(r.statusLine()))
 	return refused(err)
@@ -223,7 +224,7 @@ func (r *reloader) unchangedSinceFailure(data []byte, force bool) bool {
 		r.failed = [32]byte{}
 		return false
 	}
-	r.log.Debug("config file unchanged since the rejected reload, not retrying; SIGHUP forces it", "config", r.path)
+	r.log.Debug(logmsg.ReloadSkipped, "event", "config file unchanged since the rejected reload, not retrying; SIGHUP forces it", "config", r.path)
 	return true
 }
 
@@ -241,7 +242,7 @@ func (r *reloader) logPlan(plan []config.Action, res listeners.Result) {
 				attrs = append(attrs, "changed", joinChanges(diff))
 			}
 		}
-		r.log.Info("reload: listener", attrs...)
+		r.log.Info(logmsg.ReloadListener, attrs...)
 	}
 }
 
@@ -268,7 +269,7 @@ func (r *reloader) statusLine() string {
 
 func (r *reloader) sendNotify(err error) {
 	if err != nil {
-		r.log.Warn("sd_notify failed", "err", err)
+		r.log.Warn(logmsg.Notify, "err", err)
 	}
 }
 

@@ -13,20 +13,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"echogate/config"
+	"echogate/internal/logmsg"
 	"echogate/listeners"
 	"echogate/systemd"
 )
 
 // runCommand is `echogate run`: it serves until SIGINT, SIGTERM or an admin /shutdown, and returns the exit code.
 func runCommand(args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	path := fs.String("config", "", "TOML config file (watched and hot-reloaded)")
-	levelFlag := fs.String("log-level", "", "debug, info, warn or error (default: the config's log_level, or info)")
-	format := fs.String("log-format", "auto", "auto, tint, text, json or journal")
-	var listens listFlag
-	fs.Var(&listens, "listen", "serve a listener with default limits, e.g. tcp://127.0.0.1:7007 (repeatable; instead of -config)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlagSet("run")
+	path, levelFlag, format, listens := runFlags(fs)
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	// SIGHUP must be caught before anything can tell systemd we are ready, or a reload would kill us.
 	signals := make(chan os.Signal, 4)
@@ -36,7 +33,7 @@ func runCommand(args []string) int {
 	// line is counted as dropped (logs_dropped).
 	signal.Ignore(syscall.SIGPIPE)
 
-	cfg, err := loadConfig(*path, listens)
+	cfg, err := loadConfig(*path, *listens)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "echogate:", err)
 		return 1
@@ -61,10 +58,20 @@ func runCommand(args []string) int {
 	d := &daemon{cfg: cfg, log: log, loopLog: slog.New(logs.Handler()), logsDropped: logs.Dropped, level: level,
 		levelFromFlag: *levelFlag != "", signals: signals, startedAt: time.Now()}
 	if err := d.serve(); err != nil {
-		log.Error("echogate stopped", "err", err)
+		log.Error(logmsg.Stopped, "err", err)
 		return 1
 	}
 	return 0
+}
+
+// runFlags declares the flags of `echogate run` on fs.
+func runFlags(fs *flag.FlagSet) (path, level, format *string, listens *listFlag) {
+	path = fs.String("config", "", "TOML config `FILE` (watched and hot-reloaded)")
+	level = fs.String("log-level", "", "log `LEVEL`: debug, info, warn or error (default: the config's log_level, or info)")
+	format = fs.String("log-format", "auto", "log `FORMAT`: auto, tint, text, json or journal")
+	listens = new(listFlag)
+	fs.Var(listens, "listen", "serve a listener at `URL` with default limits, e.g. tcp://127.0.0.1:7007 (repeatable; instead of -config)")
+	return path, level, format, listens
 }
 
 // daemon is one `echogate run`.
@@ -107,10 +114,10 @@ func (d *daemon) serve() error {
 	}
 	loop.SetRunning(listeners.Running{Generation: 1, ConfigSHA256: configSHA256(d.cfg), LoadedAt: d.startedAt})
 	for _, lc := range d.cfg.Listeners {
-		d.log.Info("serving", "listener", lc.Name, "protocol", lc.Protocol, "addr", res.Addrs[lc.Name])
+		d.log.Info(logmsg.Serving, "listener", lc.Name, "protocol", lc.Protocol, "addr", res.Addrs[lc.Name])
 	}
 	if err := writePIDFile(d.cfg.Daemon.PIDFile); err != nil {
-		d.log.Warn("cannot write pid_file", "err", err)
+		d.log.Warn(logmsg.PIDFile, "err", err)
 	}
 	defer removePIDFile(d.cfg.Daemon.PIDFile)
 
@@ -132,7 +139,7 @@ func (d *daemon) serve() error {
 	d.control.serve(controlHandlers{reload: r.requestAndWait, status: d.statusJSON})
 	if d.cfg.Path != "" {
 		if err := watchConfig(d.cfg.Path, d.log, func() { r.request(false) }, stop); err != nil {
-			d.log.Warn("config watch disabled; reload with SIGHUP", "err", err)
+			d.log.Warn(logmsg.ConfigWatch, "event", "disabled; reload with SIGHUP", "err", err)
 		}
 	}
 	go d.handleSignals(loop, r, stop)
@@ -142,9 +149,9 @@ func (d *daemon) serve() error {
 	status := fmt.Sprintf("serving %d listeners", len(res.Addrs))
 	r.setStatus(status)
 	d.warnNotify(d.notify.Ready(status))
-	d.log.Info("echogate ready", "listeners", len(res.Addrs), "version", version)
+	d.log.Info(logmsg.Ready, "listeners", len(res.Addrs), "version", version)
 	err = <-done
-	d.log.Info("echogate stopped")
+	d.log.Info(logmsg.Stopped)
 	return err
 }
 
@@ -184,7 +191,7 @@ func (d *daemon) handleSignals(loop *listeners.Loop, r *reloader, stop <-chan st
 			return
 		case sig := <-d.signals:
 			if sig == syscall.SIGHUP {
-				d.log.Info("SIGHUP: reloading", "config", d.cfg.Path)
+				d.log.Info(logmsg.Signal, "signal", "SIGHUP", "event", "reloading", "config", d.cfg.Path)
 				r.request(true)
 				continue
 			}
@@ -197,7 +204,7 @@ func (d *daemon) handleSignals(loop *listeners.Loop, r *reloader, stop <-chan st
 // waits for the log.
 func (d *daemon) warnNotify(err error) {
 	if err != nil {
-		d.loopLog.Warn("sd_notify failed", "err", err)
+		d.loopLog.Warn(logmsg.Notify, "err", err)
 	}
 }
 
@@ -210,8 +217,8 @@ func raiseFileLimit(log *slog.Logger) {
 	old := lim.Cur
 	lim.Cur = lim.Max
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		log.Warn("cannot raise the open-file limit", "soft", old, "hard", lim.Max, "err", err)
+		log.Warn(logmsg.FileLimit, "event", "cannot raise it", "soft", old, "hard", lim.Max, "err", err)
 		return
 	}
-	log.Debug("raised the open-file limit", "from", old, "to", lim.Max)
+	log.Debug(logmsg.FileLimit, "event", "raised", "from", old, "to", lim.Max)
 }

@@ -38,7 +38,7 @@ func TestNoReloadDuringShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	echotest.SaveAtomic(t, d.Config, cfg+echotest.TCPListener("late", "127.0.0.1:0"))
-	if _, err := d.WaitLogAfter(mark, "reload ignored: stopping", 10*time.Second); err != nil {
+	if _, err := d.WaitLogAfter(mark, `msg="reload skipped" event=stopping`, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Wait(15 * time.Second); err != nil {

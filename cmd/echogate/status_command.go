@@ -16,13 +16,10 @@ import (
 // statusCommand prints what the running daemon serves: a table, or with -json the control socket's JSON
 // object as it came. Exit 0 on success, 1 when the daemon answered with an error, 2 when it cannot be reached.
 func statusCommand(args []string) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	path := fs.String("config", "", "the daemon's config file: its [daemon] control_socket finds the daemon")
-	control := fs.String("control", "", "the daemon's control socket (default: from -config, or $RUNTIME_DIRECTORY/control.sock)")
-	asJSON := fs.Bool("json", false, "print one JSON object, for scripts")
-	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlagSet("status")
+	path, control, asJSON, timeout := statusFlags(fs)
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	target, err := findDaemon(*path, *control)
 	if err != nil {
@@ -54,6 +51,15 @@ func statusCommand(args []string) int {
 	}
 	printStatus(os.Stdout, rep, time.Now())
 	return 0
+}
+
+// statusFlags declares the flags of `echogate status` on fs.
+func statusFlags(fs *flag.FlagSet) (path, control *string, asJSON *bool, timeout *time.Duration) {
+	path = fs.String("config", "", "the daemon's config `FILE`: its [daemon] control_socket finds the daemon")
+	control = fs.String("control", "", "the daemon's control socket `PATH` (default: from -config, or $RUNTIME_DIRECTORY/control.sock)")
+	asJSON = fs.Bool("json", false, "print one JSON object, for scripts")
+	timeout = fs.Duration("timeout", 10*time.Second, "how long to wait for the answer")
+	return path, control, asJSON, timeout
 }
 
 // printStatus writes the report for a person: the daemon, one row of counters per listener, then each

@@ -118,7 +118,7 @@ func TestUDPLoopWildcardOwnSocket(t *testing.T) {
 		echotest.UDP("u"))
 	tcp, u := d.Addr("tcp"), netip.MustParseAddrPort(d.Addr("u"))
 	anyPort := netip.MustParseAddrPort(d.Addr("any")).Port()
-	if _, err := d.WaitLog("host addresses changed", 10*time.Second); err != nil { // the first look, at start
+	if _, err := d.WaitLog(`msg="host addresses" event=changed`, 10*time.Second); err != nil { // the first look, at start
 		t.Fatal(err)
 	}
 	mark := d.LogLines()
@@ -126,7 +126,7 @@ func TestUDPLoopWildcardOwnSocket(t *testing.T) {
 	if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.WaitLogAfter(mark, "host addresses changed", 10*time.Second); err != nil {
+	if _, err := d.WaitLogAfter(mark, `msg="host addresses" event=changed`, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	sources := []string{"127.0.0.5", "10.99.0.1", "10.99.0.2"}

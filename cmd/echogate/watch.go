@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"echogate/internal/logmsg"
 )
 
 // watchDebounce is how long the config must be quiet after a writer is done before the reload is asked
@@ -67,7 +69,7 @@ func (w *configWatch) run(events <-chan inotifyBatch, stop <-chan struct{}) {
 			return
 		case b := <-events:
 			if b.err != nil {
-				w.log.Error("config watch stopped; reload with SIGHUP", "err", b.err)
+				w.log.Error(logmsg.ConfigWatch, "event", "stopped; reload with SIGHUP", "err", b.err)
 				return
 			}
 			for _, ev := range b.evs {
@@ -123,10 +125,10 @@ func (w *configWatch) handle(ev inotifyEvent) {
 		return // a watch dropped in an earlier rewatch
 	}
 	if ev.mask&unix.IN_Q_OVERFLOW != 0 {
-		w.log.Warn("config watch: inotify queue overflowed; checking the config")
+		w.log.Warn(logmsg.ConfigWatch, "event", "inotify queue overflowed; checking the config")
 	}
 	if ev.mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_UNMOUNT) != 0 {
-		w.log.Info("config watch: a directory of the config path was moved or removed; following the path",
+		w.log.Info(logmsg.ConfigWatch, "event", "a directory of the config path was moved or removed; following the path",
 			"dir", d.path)
 	}
 	act := classify(ev.mask, d.names[ev.name], func() bool { return isSymlink(d.path, ev.name) })
@@ -145,7 +147,7 @@ func (w *configWatch) handle(ev inotifyEvent) {
 func (w *configWatch) follow(arm bool) {
 	if err := w.rewatch(); err != nil {
 		if !w.lost {
-			w.log.Warn("config watch: waiting for the config path to come back", "config", w.path, "err", err)
+			w.log.Warn(logmsg.ConfigWatch, "event", "waiting for the config path to come back", "config", w.path, "err", err)
 			w.lost = true
 			w.backoff = watchRetryMin
 		}
@@ -154,7 +156,7 @@ func (w *configWatch) follow(arm bool) {
 		return
 	}
 	if w.lost {
-		w.log.Info("config watch: the config path is back", "config", w.path)
+		w.log.Info(logmsg.ConfigWatch, "event", "the config path is back", "config", w.path)
 		w.lost, arm = false, true
 	}
 	if _, err := os.Stat(w.path); err == nil && arm {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"echogate/internal/logmsg"
 )
 
 // Queue holds records between the goroutines that log them and the one goroutine that hands them to the
@@ -179,7 +181,7 @@ func (q *Queue) report() {
 	if n == 0 {
 		return
 	}
-	r := slog.NewRecord(time.Now(), slog.LevelWarn, "log lines dropped", 0)
+	r := slog.NewRecord(time.Now(), slog.LevelWarn, logmsg.LogsDropped, 0)
 	r.AddAttrs(slog.Uint64("count", n), slog.Uint64("total", q.dropped.Load()))
 	if q.base.Enabled(context.Background(), slog.LevelWarn) {
 		_ = q.base.Handle(context.Background(), r)

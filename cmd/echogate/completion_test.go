@@ -1,0 +1,110 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"echogate/internal/echotest"
+)
+
+// completionScript writes `echogate completion SHELL` to a file and returns its path.
+func completionScript(t *testing.T, shell string) string {
+	t.Helper()
+	stdout, stderr, code := echotest.RunCLI(t, "completion", shell)
+	if code != 0 {
+		t.Fatalf("echogate completion %s: exit %d\n%s", shell, code, stderr)
+	}
+	path := filepath.Join(t.TempDir(), "echogate."+shell)
+	if err := os.WriteFile(path, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCompletionBash loads the bash script (bash -n, complete -p) and asks it for completions as bash
+// would: commands, flags, -config's TOML files, -log-format's values.
+func TestCompletionBash(t *testing.T) {
+	t.Parallel()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed")
+	}
+	script := completionScript(t, "bash")
+	if out, err := exec.Command(bash, "-n", script).CombinedOutput(); err != nil {
+		t.Fatalf("bash -n: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"a.toml", "b.toml", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ line, want string }{
+		{"echogate", "complete -F _echogate echogate"}, // complete -p
+		{"echogate ch", "check"},
+		{"echogate co", "completion config"},
+		{"echogate run -log-format j", "journal json"},
+		{"echogate run --log-level w", "warn"},
+		{"echogate check -config ", "a.toml b.toml"},
+		{"echogate status -", "-config -control -h -json -timeout"},
+		{"echogate completion ", "-h bash fish zsh"},
+		{"echogate help re", "reload"},
+	} {
+		words := strings.Fields(tc.line)
+		if strings.HasSuffix(tc.line, " ") {
+			words = append(words, "")
+		}
+		probe := `complete -p echogate`
+		if len(words) > 1 {
+			probe = "COMP_WORDS=(" + shellWords(words) + "); COMP_CWORD=" + strconv.Itoa(len(words)-1) +
+				`; _echogate; printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '`
+		}
+		cmd := exec.Command(bash, "-c", "source "+script+" && "+probe)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != tc.want {
+			t.Errorf("%q: got %q (%v), want %q", tc.line, got, err, tc.want)
+		}
+	}
+}
+
+// TestCompletionZshFish checks that the zsh and fish scripts parse, and asks fish for completions.
+func TestCompletionZshFish(t *testing.T) {
+	t.Parallel()
+	if zsh, err := exec.LookPath("zsh"); err != nil {
+		t.Log("zsh not installed: its script is not checked")
+	} else if out, err := exec.Command(zsh, "-n", completionScript(t, "zsh")).CombinedOutput(); err != nil {
+		t.Errorf("zsh -n: %v\n%s", err, out)
+	}
+	fish, err := exec.LookPath("fish")
+	if err != nil {
+		t.Skip("fish not installed")
+	}
+	script := completionScript(t, "fish")
+	if out, err := exec.Command(fish, "--no-execute", script).CombinedOutput(); err != nil {
+		t.Fatalf("fish --no-execute: %v\n%s", err, out)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{"echogate sta", "status"},
+		{"echogate run -log-format j", "journal json"},
+		{"echogate check -b", "-bind"},
+	} {
+		out, err := exec.Command(fish, "-c", "source "+script+"; complete -C '"+tc.line+"' | cut -f1 | sort | tr '\\n' ' '").CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != tc.want {
+			t.Errorf("fish %q: got %q (%v), want %q", tc.line, got, err, tc.want)
+		}
+	}
+}
+
+// shellWords quotes words for a bash array.
+func shellWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = "'" + w + "'"
+	}
+	return strings.Join(q, " ")
+}
