@@ -1,44 +1,26 @@
 package config
 
 import (
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"echogate/internal/golden"
 )
+
+// keyReferenceBegin starts the README's key reference, in its "## Configuration" section.
+const keyReferenceBegin = "<!-- key reference: written by go test ./config -run TestREADMEKeyReference -update -->\n```toml\n"
 
 // TestREADMEKeyReference checks that the ```toml block of the README's "## Configuration" section is the
 // one the key tables give: every key, with its default (or its example when it has none) and its comment.
 // A key added to schema.go without docs fails here; go test -run TestREADMEKeyReference -update rewrites
 // the block.
 func TestREADMEKeyReference(t *testing.T) {
-	const readme = "../README.md"
-	data, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	section := strings.Index(text, "\n## Configuration\n")
-	start := strings.Index(text[max(section, 0):], "```toml\n")
-	if section < 0 || start < 0 {
-		t.Fatal("README has no ```toml block in ## Configuration")
-	}
-	start += section + len("```toml\n")
-	end := strings.Index(text[start:], "```\n")
-	if end < 0 {
-		t.Fatal("the README's ```toml block is not closed")
-	}
-	end += start
 	want := keyReference()
-	if writeGolden(t, readme, text[:start]+want+text[end:]) {
-		return
-	}
-	if got := text[start:end]; got != want {
-		t.Errorf("README's key reference differs from the key tables (go test ./config -run TestREADMEKeyReference -update)\n"+
-			"got:\n%swant:\n%s", got, want)
-	}
+	golden.Region(t, "../README.md", keyReferenceBegin, "```\n", want,
+		"go test ./config -run TestREADMEKeyReference -update", *update)
 	var block map[string]any
 	if _, err := toml.Decode(want, &block); err != nil {
 		t.Fatalf("the block is not TOML: %v", err)

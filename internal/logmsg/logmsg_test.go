@@ -5,11 +5,12 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"echogate/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the README's list of log messages")
@@ -102,29 +103,10 @@ const (
 // TestREADMEListsMessages checks that the README lists every message, with its comment, in the order of
 // logmsg.go; -update rewrites the list.
 func TestREADMEListsMessages(t *testing.T) {
-	const readme = "../../README.md"
-	data, err := os.ReadFile(readme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(data)
-	i, j := strings.Index(text, listBegin), strings.Index(text, listEnd)
-	if i < 0 || j < i {
-		t.Fatalf("README has no %q ... %q", listBegin, listEnd)
-	}
-	i += len(listBegin)
 	var b strings.Builder
 	b.WriteString("| msg | what happened |\n|---|---|\n")
 	for _, m := range messages(t) {
 		b.WriteString("| `" + m.value + "` | " + strings.ReplaceAll(m.doc, "|", `\|`) + " |\n")
 	}
-	if *update {
-		if err := os.WriteFile(readme, []byte(text[:i]+b.String()+text[j:]), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if got := text[i:j]; got != b.String() {
-		t.Errorf("the README's log messages differ from logmsg.go (go test ./internal/logmsg -update)\ngot:\n%s\nwant:\n%s", got, b.String())
-	}
+	golden.Region(t, "../../README.md", listBegin, listEnd, b.String(), "go test ./internal/logmsg -update", *update)
 }
