@@ -87,6 +87,11 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 	l.stats.TotalClients++
 	l.stats.TCPNow++
 	l.idle.add(c, l.nowNano+l.idleSpan(pol.IdleTimeout))
+	if g := tcpGreeters[c.proto]; g != nil {
+		l.connIO(c)
+		g.greet(l, c)
+		c.settle(l)
+	}
 }
 
 // refuseBusy tells a client over a cap why it is turned away, then closes it.
