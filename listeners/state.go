@@ -60,3 +60,24 @@ func (l *Loop) serving(name string) bool {
 	_, ok := l.udp[name]
 	return ok
 }
+
+// Health is the loop's answer to a readiness or a per-listener health check.
+type Health struct {
+	State      string   // ready, drain or maint
+	NotServing []string // of the names asked about, those that do not serve now, in the order asked
+}
+
+// Health tells the state and which of names do not serve now (not bound, or paused), through the loop's
+// queue; false when the loop did not answer within timeout. It costs the loop one map lookup per name.
+func (l *Loop) Health(names []string, timeout time.Duration) (Health, bool) {
+	var h Health
+	ok := l.CallWithin(timeout, func() {
+		h.State = l.obs.state
+		for _, name := range names {
+			if !l.serving(name) {
+				h.NotServing = append(h.NotServing, name)
+			}
+		}
+	})
+	return h, ok
+}

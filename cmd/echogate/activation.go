@@ -35,6 +35,10 @@ func newActivation(cfg *config.Config, log *slog.Logger) (*activation, error) {
 		log.Info("adopting socket from systemd", "listener", name, "fd", s.FD, "addr", s.Addr)
 	}
 	for _, s := range unclaimed {
+		if s.Name == httpSocketName && s.Err == nil {
+			a.byName[s.Name] = s // the HTTP endpoint's (http.go)
+			continue
+		}
 		if s.Err != nil {
 			log.Warn("systemd passed a socket echogate cannot serve and no listener claims; leaving it alone",
 				"fd", s.FD, "name", s.Name, "err", s.Err)

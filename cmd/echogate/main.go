@@ -16,6 +16,8 @@ commands:
           The daemon is found by -control PATH, or -config FILE's [daemon] control_socket, or
           $RUNTIME_DIRECTORY/control.sock; without a control socket it gets SIGHUP (pid_file, -pid)
   status  show what the running daemon serves (-json for scripts); found as for reload
+  state   ready|drain|maint: set the daemon's state (health checks and the agent say it); no argument
+          prints it. Found as for reload
   version print the version
 
 Run 'echogate <command> -h' for a command's flags.
@@ -40,6 +42,8 @@ func main() {
 		code = reloadCommand(args)
 	case "status":
 		code = statusCommand(args)
+	case "state":
+		code = stateCommand(args)
 	case "version", "-version", "--version":
 		fmt.Println("echogate", version)
 	case "help", "-h", "-help", "--help":
