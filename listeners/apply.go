@@ -93,6 +93,7 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 	for _, d := range leaving {
 		if !d.taken && !d.inherited {
 			unix.Close(d.fd)
+			l.obs.closes.Add(1)
 		}
 		if d.ln != nil {
 			l.drain(d.ln)
@@ -187,6 +188,7 @@ func (l *Loop) bringUp(a config.Action, b Binding, ln *tcpListener) error {
 		ln = &tcpListener{name: lc.Name, stats: l.stats.counters(lc.Name), perIP: map[netip.Addr]int32{}}
 	}
 	ln.fd, ln.inherited, ln.addr, ln.pol, ln.paused = b.FD, b.Inherited, b.Addr, pol, false
+	ln.closes = &l.obs.closes
 	ln.name, ln.stats, ln.removed = lc.Name, l.stats.counters(lc.Name), false
 	if err := l.register(b.FD, unix.EPOLLIN, ln); err != nil {
 		b.Close()

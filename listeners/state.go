@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"sync/atomic"
 	"time"
 
 	"echogate/config"
@@ -13,6 +14,11 @@ type observed struct {
 	cfgState string // [daemon] state of the config applied last: a reload applies it only when it changes
 	busy     loopHist
 	lag      loopHist
+	// closes counts the listening and UDP sockets the loop has closed. A scrape reads the kernel's view of
+	// the sockets off the loop, by the fds it was given, and keeps what it read only if no socket was closed
+	// meanwhile: a closed fd's number may already name another file.
+	closes    atomic.Uint64
+	lastViews atomic.Int64 // how many listeners the last observation had
 }
 
 func (o *observed) init() {
