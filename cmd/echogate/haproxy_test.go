@@ -47,10 +47,7 @@ func TestHAProxyHTTPCheck(t *testing.T) {
 	h := echotest.StartHAProxy(t, fmt.Sprintf("backend web\n    option httpchk GET /healthz/udp-echo\n"+
 		"    server w1 %s check inter 100ms fall 1 rise 1\n", d.HTTPAddr()))
 	h.WaitStatus("web", "w1", "UP")
-	echotest.SaveAtomic(t, d.Config, httpTOML(sock)+tcp)
-	if out, errOut, code := echotest.RunCLI(t, "reload", "-control", sock); code != 0 {
-		t.Fatalf("reload: %d %s%s", code, out, errOut)
-	}
+	reloadTo(t, d, sock, httpTOML(sock)+tcp)
 	if st := h.WaitStatus("web", "w1", "DOWN"); st["last_chk"] != "Not Found" {
 		t.Errorf("last_chk %q, want Not Found", st["last_chk"])
 	}

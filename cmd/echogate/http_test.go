@@ -18,6 +18,15 @@ func httpTOML(sock string, extra ...string) string {
 	return controlTOML(sock, append([]string{`http = "127.0.0.1:0"`}, extra...)...)
 }
 
+// reloadTo writes toml as the daemon's config and reloads it through the control socket sock.
+func reloadTo(t *testing.T, d *echotest.Daemon, sock, toml string) {
+	t.Helper()
+	echotest.SaveAtomic(t, d.Config, toml)
+	if out, errOut, code := echotest.RunCLI(t, "reload", "-control", sock); code != 0 {
+		t.Fatalf("reload: %d %s%s", code, out, errOut)
+	}
+}
+
 // The scrape passes promtool and carries the counters of known traffic, the kernel's view of the sockets,
 // the daemon's own metrics and the standard process and Go collectors.
 func TestHTTPMetricsAfterTraffic(t *testing.T) {
@@ -82,11 +91,8 @@ func TestHTTPMetricsAfterTraffic(t *testing.T) {
 		}
 	}
 
-	echotest.SaveAtomic(t, d.Config, httpTOML(sock)+
+	reloadTo(t, d, sock, httpTOML(sock)+
 		echotest.TCPListener("diag", "127.0.0.1:0", "backlog = 77", `allow = ["127.0.0.1/32"]`))
-	if out, errOut, code := echotest.RunCLI(t, "reload", "-control", sock); code != 0 {
-		t.Fatalf("reload: %d %s%s", code, out, errOut)
-	}
 	m = echotest.Scrape(t, web)
 	if v, _ := echotest.MetricValue(m, "echogate_reloads_total", "result", "ok"); v < 1 {
 		t.Errorf("echogate_reloads_total{result=ok} = %v after a reload", v)
@@ -131,10 +137,7 @@ func TestHTTPPaths(t *testing.T) {
 		t.Errorf("a 64 KiB header: %v %v, want 431", resp, err)
 	}
 
-	echotest.SaveAtomic(t, d.Config, httpTOML(sock)+echotest.TCPListener("diag", "127.0.0.1:0"))
-	if out, errOut, code := echotest.RunCLI(t, "reload", "-control", sock); code != 0 {
-		t.Fatalf("reload: %d %s%s", code, out, errOut)
-	}
+	reloadTo(t, d, sock, httpTOML(sock)+echotest.TCPListener("diag", "127.0.0.1:0"))
 	if code, body := echotest.HTTPGet(t, base+"/healthz/udp-echo"); code != 404 {
 		t.Fatalf("/healthz/udp-echo after its removal: %d %q, want 404", code, body)
 	}
@@ -158,10 +161,7 @@ func TestHTTPAllow(t *testing.T) {
 	if _, err := d.WaitLog(`msg="http: refused"`, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	echotest.SaveAtomic(t, d.Config, httpTOML(sock)+echotest.TCPListener("diag", "127.0.0.1:0"))
-	if out, errOut, code := echotest.RunCLI(t, "reload", "-control", sock); code != 0 {
-		t.Fatalf("reload: %d %s%s", code, out, errOut)
-	}
+	reloadTo(t, d, sock, httpTOML(sock)+echotest.TCPListener("diag", "127.0.0.1:0"))
 	if code, _ := echotest.HTTPGet(t, "http://"+web+"/healthz"); code != 200 {
 		t.Fatalf("/healthz after http_allow = default: %d", code)
 	}

@@ -74,19 +74,12 @@ func TestStateKeyOnReload(t *testing.T) {
 	d := echotest.Start(t, httpTOML(sock, `state = "drain"`)+listener)
 	web, addr := d.HTTPAddr(), d.Addr("diag")
 	expectState(t, web, sock, addr, "drain")
-	reload := func(toml string) {
-		t.Helper()
-		echotest.SaveAtomic(t, d.Config, toml)
-		if out, errOut, code := echotest.RunCLI(t, "reload", "-control", sock); code != 0 {
-			t.Fatalf("reload: %d %s%s", code, out, errOut)
-		}
-	}
 	if _, _, code := echotest.RunCLI(t, "state", "-control", sock, "ready"); code != 0 {
 		t.Fatal("state ready failed")
 	}
-	reload(httpTOML(sock, `state = "drain"`, `log_level = "debug"`) + listener) // state unchanged
+	reloadTo(t, d, sock, httpTOML(sock, `state = "drain"`, `log_level = "debug"`)+listener) // state unchanged
 	expectState(t, web, sock, addr, "ready")
-	reload(httpTOML(sock, `state = "maint"`) + listener)
+	reloadTo(t, d, sock, httpTOML(sock, `state = "maint"`)+listener)
 	expectState(t, web, sock, addr, "maint")
 	if _, err := d.WaitLog(`msg=state state=maint was=ready by=reload`, 5*time.Second); err != nil {
 		t.Fatal(err)
