@@ -26,7 +26,7 @@ func TestAgentProtocol(t *testing.T) {
 		{"maint wins over down", config.StateMaint, true, "maint\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l.SetState(tc.state)
+			l.SetState(tc.state, time.Second)
 			l.Call(func() { l.tcp["web"].paused = tc.paused })
 			c := dialLoop(t, addrs["agent"], 5*time.Second)
 			_, _ = io.WriteString(c, "hello from haproxy\n") // agent-send: read and dropped
@@ -53,7 +53,7 @@ func TestConfigStateOnReload(t *testing.T) {
 		d.State = s
 		l.Call(func() { l.setDaemon(d) })
 	}
-	if was := l.SetState(config.StateDrain); was != config.StateReady || state() != config.StateDrain {
+	if was, ok := l.SetState(config.StateDrain, time.Second); !ok || was != config.StateReady || state() != config.StateDrain {
 		t.Fatalf("SetState: was %q, now %q", was, state())
 	}
 	apply(config.StateReady) // unchanged in the file

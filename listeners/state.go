@@ -41,15 +41,21 @@ func (l *Loop) applyConfigState(s string) {
 }
 
 // SetState sets the daemon's state (one of config.States) from any goroutine but the loop's, and returns
-// the state before.
-func (l *Loop) SetState(s string) (was string) {
-	l.Call(func() {
-		was, l.obs.state = l.obs.state, s
-		if was != s {
-			l.log.Info("state", "state", s, "was", was, "by", "control socket")
+// the state before; false when the loop did not take it within timeout (it may still take it later).
+func (l *Loop) SetState(s string, timeout time.Duration) (was string, ok bool) {
+	done := make(chan string, 1)
+	ok = l.CallWithin(timeout, func() {
+		old := l.obs.state
+		l.obs.state = s
+		if old != s {
+			l.log.Info("state", "state", s, "was", old, "by", "control socket")
 		}
+		done <- old
 	})
-	return was
+	if ok {
+		was = <-done
+	}
+	return was, ok
 }
 
 // recordBusy counts the time since the loop woke up, before it waits again.

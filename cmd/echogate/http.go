@@ -139,6 +139,9 @@ func (d *daemon) setState(arg string) string {
 		}
 		return "ok state=" + h.State
 	}
-	was := loop.SetState(arg)
+	was, ok := loop.SetState(arg, httpapi.LoopTimeout)
+	if !ok {
+		return "error the event loop did not answer within " + httpapi.LoopTimeout.String() + "; the state may change when it does"
+	}
 	return fmt.Sprintf("ok state=%s was=%s", arg, was)
 }
