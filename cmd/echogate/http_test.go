@@ -85,7 +85,7 @@ func TestHTTPMetricsAfterTraffic(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"echogate_loop_busy_seconds", "echogate_loop_lag_seconds", "go_goroutines",
-		"process_cpu_seconds_total", "process_open_fds", "echogate_config_last_reload_success_timestamp_seconds"} {
+		"process_resident_memory_bytes", "process_open_fds", "echogate_config_last_reload_success_timestamp_seconds"} {
 		if v, ok := echotest.MetricValue(m, name); !ok || v <= 0 {
 			t.Errorf("%s = %v (found %v), want > 0", name, v, ok)
 		}
