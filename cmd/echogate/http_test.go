@@ -169,3 +169,20 @@ func TestHTTPAllow(t *testing.T) {
 		t.Fatalf("echogate_http_refused_total = %v, want 1", v)
 	}
 }
+
+// A socket systemd passes as FileDescriptorName=http is the HTTP endpoint, and [daemon] http is ignored.
+func TestHTTPActivatedSocket(t *testing.T) {
+	t.Parallel()
+	web := passPlainTCP(t, "http")
+	d := echotest.Start(t, controlTOML(filepath.Join(t.TempDir(), "control.sock"), `http = "127.0.0.1:0"`)+
+		echotest.TCPListener("diag", "127.0.0.1:0"), activated([]passedSocket{web}, true))
+	if _, err := d.WaitLog(`msg="adopting socket from systemd" endpoint=http fd=3`, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.HTTPAddr(); got != web.addr {
+		t.Fatalf("http endpoint at %s, want systemd's socket %s", got, web.addr)
+	}
+	if code, body := echotest.HTTPGet(t, "http://"+web.addr+"/healthz/diag"); code != 200 {
+		t.Fatalf("/healthz/diag on the activated socket: %d %q", code, body)
+	}
+}
