@@ -24,7 +24,8 @@ type Policy struct {
 	MaxUDPPeers   int
 	IdleTimeout   time.Duration // 0 = never
 	LineTimeout   time.Duration // line mode: the most a line may take from its first byte to '\n'; 0 = off
-	// AgentListeners and AgentWeight are the agent mode's: whose service it reports, and the weight it sends.
+
+	// AgentListeners and AgentWeight are the agent mode's: whose service it reports, the weight it sends.
 	AgentListeners []string
 	AgentWeight    int
 
@@ -40,26 +41,25 @@ type Policy struct {
 // New builds the Policy of l. It copies every slice, so later changes to l do not reach the Policy.
 func New(l *config.Listener) *Policy {
 	p := &Policy{
-		Name:           l.Name,
-		Protocol:       l.Protocol,
-		Mode:           l.Mode,
-		Commands:       l.Commands,
-		MaxConns:       l.MaxConns,
-		MaxConnsPerIP:  l.MaxConnsPerIP,
-		MaxLine:        l.MaxLine,
-		MaxOutput:      l.MaxOutput,
-		MaxDatagram:    l.MaxDatagram,
-		MaxUDPPeers:    l.MaxUDPPeers,
-		IdleTimeout:    l.IdleTimeout,
-		LineTimeout:    l.LineTimeout,
-		AgentListeners: slices.Clone(l.AgentListeners),
-		AgentWeight:    l.AgentWeight,
-		allow:          normalize(l.Allow),
-		adminAllow:     normalize(l.AdminAllow),
-		lines:          newRate(l.RateLines, l.RateBurst),
-		datagrams:      newRate(l.RateDatagrams, l.RateBurst),
-		denyPorts:      slices.Clone(l.UDPDenySources),
+		Name:          l.Name,
+		Protocol:      l.Protocol,
+		Mode:          l.Mode,
+		Commands:      l.Commands,
+		MaxConns:      l.MaxConns,
+		MaxConnsPerIP: l.MaxConnsPerIP,
+		MaxLine:       l.MaxLine,
+		MaxOutput:     l.MaxOutput,
+		MaxDatagram:   l.MaxDatagram,
+		MaxUDPPeers:   l.MaxUDPPeers,
+		IdleTimeout:   l.IdleTimeout,
+		LineTimeout:   l.LineTimeout,
+		allow:         normalize(l.Allow),
+		adminAllow:    normalize(l.AdminAllow),
+		lines:         newRate(l.RateLines, l.RateBurst),
+		datagrams:     newRate(l.RateDatagrams, l.RateBurst),
+		denyPorts:     slices.Clone(l.UDPDenySources),
 	}
+	p.AgentListeners, p.AgentWeight = slices.Clone(l.AgentListeners), l.AgentWeight
 	if l.Token != "" {
 		p.token = digest([]byte(l.Token))
 		p.hasToken = true
