@@ -22,7 +22,7 @@ check: build
 # race-enabled daemon binary), fuzz seed corpora, and unit-file checks.
 test:
 	$(GO) vet ./...
-	$(GO) build -race -o $(BIN)/echogate-race ./cmd/echogate
+	$(GO) build -race -tags echogate_testhooks -o $(BIN)/echogate-race ./cmd/echogate
 	ECHOGATE_BIN=$(CURDIR)/$(BIN)/echogate-race $(GO) test -race -count=1 -timeout 20m ./...
 
 # Longer fuzzing of the parsers (FUZZTIME per target).

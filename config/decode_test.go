@@ -20,7 +20,7 @@ func TestDecodeDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Daemon != DefaultDaemon() {
+	if !reflect.DeepEqual(cfg.Daemon, DefaultDaemon()) {
 		t.Errorf("daemon = %+v", cfg.Daemon)
 	}
 	wantTCP := Listener{
@@ -47,7 +47,7 @@ func TestDecodeValues(t *testing.T) {
 		name, src string
 		check     func(c *Config) bool
 	}{
-		{"no daemon table", tcp, func(c *Config) bool { return len(c.Listeners) == 1 && c.Daemon == DefaultDaemon() }},
+		{"no daemon table", tcp, func(c *Config) bool { return len(c.Listeners) == 1 && reflect.DeepEqual(c.Daemon, DefaultDaemon()) }},
 		{"daemon", "[daemon]\nlog_level = \"debug\"\nstats_interval = \"0s\"\ndrain_timeout = \"1h30m\"\npid_file = \"/run/e.pid\"\n" + tcp,
 			func(c *Config) bool {
 				d := c.Daemon
@@ -122,12 +122,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"negative duration", tcp + "idle_timeout = \"-1s\"\n", `c.toml:5:1: listener "t": idle_timeout: duration "-1s" must not be negative`},
 		{"log level", "[daemon]\nlog_level = \"loud\"\n" + tcp, `c.toml:2:1: log_level: unknown log level "loud" (want debug, info, warn or error)`},
 		{"protocol enum", "[[listener]]\nname = \"p\"\nprotocol = \"sctp\"\n", `c.toml:3:1: listener "p": protocol: unknown protocol "sctp" (want "tcp" or "udp")`},
-		{"mode enum", tcp + "mode = \"fast\"\n", `c.toml:5:1: listener "t": mode: unknown mode "fast" (want "line" or "raw")`},
+		{"mode enum", tcp + "mode = \"fast\"\n", `c.toml:5:1: listener "t": mode: unknown mode "fast" (want "line", "raw" or "agent")`},
 		{"int type", tcp + "max_line = \"big\"\n", `c.toml:5:1: listener "t": max_line must be an integer, not a TOML string`},
 		{"float type", tcp + "max_line = 1.5\n", `c.toml:5:1: listener "t": max_line must be an integer, not a TOML float`},
 		{"bool type", tcp + "commands = \"yes\"\n", `c.toml:5:1: listener "t": commands must be true or false, not a TOML string`},
 		{"array type", tcp + "allow = \"10.0.0.0/8\"\n", `c.toml:5:1: listener "t": allow must be an array of CIDR strings, not a TOML string`},
-		{"enum type", tcp + "mode = 1\n", `c.toml:5:1: listener "t": mode must be "line" or "raw", not a TOML integer`},
+		{"enum type", tcp + "mode = 1\n", `c.toml:5:1: listener "t": mode must be "line", "raw" or "agent", not a TOML integer`},
 		{"daemon enum type", "[daemon]\nlog_level = true\n" + tcp, `c.toml:2:1: log_level must be debug, info, warn or error, not a TOML boolean`},
 		{"duration type", tcp + "idle_timeout = 1.5\n", `c.toml:5:1: listener "t": idle_timeout must be a duration string like "5m", not a TOML float`},
 		{"nested array of cidrs", tcp + "allow = [[\"10.0.0.0/8\"]]\n", `c.toml:5:1: listener "t": allow must be an array of CIDR strings, not a TOML array`},
@@ -150,7 +150,7 @@ func TestDecodeErrors(t *testing.T) {
 			`c.toml:5:1: listener "t": max_line must be an integer, not a TOML string` + "\n" +
 				`c.toml:6:1: listener "t": unknown key "foo"` + "\n" +
 				`c.toml:7:1: listener "t": max_conns must be between 1 and 1000000` + "\n" +
-				`c.toml:8:1: listener "t": mode: unknown mode "fast" (want "line" or "raw")` + "\n" +
+				`c.toml:8:1: listener "t": mode: unknown mode "fast" (want "line", "raw" or "agent")` + "\n" +
 				`c.toml:9:1: listener "t": allow must be an array of CIDR strings, not a TOML string`},
 		{"bad protocol hides the protocol's checks", "[[listener]]\nname = \"p\"\nprotocol = \"sctp\"\nmax_line = 0\n",
 			`c.toml:3:1: listener "p": protocol: unknown protocol "sctp" (want "tcp" or "udp")`},

@@ -51,12 +51,22 @@ func effectiveKey[T any](k *key[T], t *T, written func(string) bool) string {
 	switch {
 	case isNilPrefixes(v):
 		return referenceLine("# "+k.name+" (left out: every client)", source)
-	case v == "" && k.parse != nil:
+	case v == "" && k.name == "address":
 		return referenceLine("# "+k.name+" (left out: the socket comes from systemd)", source)
+	case v == "" && k.name == "http":
+		return referenceLine("# "+k.name+` (left out: off, or a systemd socket named "http")`, source)
+	case isNoStrings(v):
+		return referenceLine("# "+k.name+" (left out: none)", source)
 	case v == "":
 		return referenceLine("# "+k.name+" (left out: unset)", source)
 	}
 	return referenceLine(k.name+" = "+tomlLiteral(v), source)
+}
+
+// isNoStrings reports whether v is a list of strings with nothing in it (decoded back, "[]" would not be nil).
+func isNoStrings(v any) bool {
+	l, ok := v.([]string)
+	return ok && len(l) == 0
 }
 
 func isNilPrefixes(v any) bool {

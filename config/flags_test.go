@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -36,7 +37,7 @@ func TestFromListenFlags(t *testing.T) {
 					parts = append(parts, l.Name+" "+string(l.Protocol)+" "+l.Address)
 				}
 				got = strings.Join(parts, ", ")
-				if cfg.Daemon != DefaultDaemon() || cfg.Path != "" {
+				if !reflect.DeepEqual(cfg.Daemon, DefaultDaemon()) || cfg.Path != "" {
 					t.Errorf("daemon %+v path %q", cfg.Daemon, cfg.Path)
 				}
 			}

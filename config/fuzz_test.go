@@ -30,7 +30,7 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		again, err := Decode("fuzz.toml", data)
-		if err != nil || !reflect.DeepEqual(again.Listeners, cfg.Listeners) || again.Daemon != cfg.Daemon {
+		if err != nil || !reflect.DeepEqual(again.Listeners, cfg.Listeners) || !reflect.DeepEqual(again.Daemon, cfg.Daemon) {
 			t.Fatalf("second decode differs: %v", err)
 		}
 	})

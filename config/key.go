@@ -15,7 +15,7 @@ type key[T any] struct {
 	// only is the one protocol a listener key applies to; "" = every listener (and every daemon key).
 	only Protocol
 	// field returns a pointer to the field the key fills: a *string, *Protocol, *Mode, *int, *bool,
-	// *time.Duration, *[]netip.Prefix or *[]uint16. Its type says how the TOML value is read.
+	// *time.Duration, *[]netip.Prefix, *[]uint16 or *[]string. Its type says how the TOML value is read.
 	field func(t *T) any
 	// def is the default, of the field's type; nil = the zero value.
 	def any
@@ -61,6 +61,8 @@ func (k *key[T]) get(t *T) any {
 	case *[]netip.Prefix:
 		return *f
 	case *[]uint16:
+		return *f
+	case *[]string:
 		return *f
 	}
 	panic("config: key " + k.name + " has a field of an unknown type")
@@ -119,6 +121,8 @@ func (k *key[T]) decode(t *T, v any) string {
 		return k.prefixes(v, f)
 	case *[]uint16:
 		return k.ports(v, f)
+	case *[]string:
+		return k.strings(v, f)
 	default:
 		panic("config: key " + k.name + " has a field of an unknown type")
 	}
@@ -212,6 +216,24 @@ func (k *key[T]) ports(v any, dst *[]uint16) string {
 	return ""
 }
 
+// strings decodes an array of strings.
+func (k *key[T]) strings(v any, dst *[]string) string {
+	list, ok := v.([]any)
+	if !ok {
+		return k.typeError(v)
+	}
+	out := make([]string, len(list))
+	for i, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return k.typeError(e)
+		}
+		out[i] = s
+	}
+	*dst = out
+	return ""
+}
+
 // typeError says that v is not of the key's type.
 func (k *key[T]) typeError(v any) string {
 	return fmt.Sprintf("%s must be %s, not a TOML %s", k.name, k.wanted(), tomlType(v))
@@ -237,6 +259,8 @@ func (k *key[T]) wanted() string {
 		return "an array of CIDR strings"
 	case *[]uint16:
 		return "an array of port numbers"
+	case *[]string:
+		return "an array of strings"
 	}
 	return "a string"
 }

@@ -28,6 +28,8 @@ func tomlLiteral(v any) string {
 		return "[" + strings.Join(listOf(v, func(p netip.Prefix) string { return strconv.Quote(p.String()) }), ", ") + "]"
 	case []uint16:
 		return "[" + strings.Join(listOf(v, portString), ", ") + "]"
+	case []string:
+		return "[" + strings.Join(listOf(v, strconv.Quote), ", ") + "]"
 	}
 	return fmt.Sprint(v)
 }

@@ -51,6 +51,17 @@ const (
 	MaxTokenLen      = 4096 // bytes of a token after trimming
 )
 
+// The daemon states of [daemon] state and `echogate state`. Drain and maint tell health checks "not ready"
+// while every listener keeps serving.
+const (
+	StateReady = "ready"
+	StateDrain = "drain"
+	StateMaint = "maint"
+)
+
+// States are the accepted values of [daemon] state.
+var States = []string{StateReady, StateDrain, StateMaint}
+
 // LogLevels are the accepted values of [daemon] log_level.
 var LogLevels = []string{"debug", "info", "warn", "error"}
 
@@ -71,8 +82,8 @@ var listenerKeys = []keySpec{
 		want: `a "host:port" string`, parse: normalizeAddress,
 		example: `"127.0.0.1:7007"`, doc: "required unless systemd passes a socket named like the listener"},
 	{name: "mode", only: TCP, field: func(l *Listener) any { return &l.Mode }, def: ModeLine,
-		want: `"line" or "raw"`, enum: []string{string(ModeLine), string(ModeRaw)},
-		doc: `"line" | "raw"`},
+		want: `"line", "raw" or "agent"`, enum: []string{string(ModeLine), string(ModeRaw), string(ModeAgent)},
+		doc: `"line" | "raw" | "agent" (HAProxy agent-check)`},
 	{name: "max_conns", only: TCP, field: func(l *Listener) any { return &l.MaxConns }, def: DefaultMaxConns,
 		lo: 1, hi: MaxConnsLimit, doc: `open connections; the next one gets "server busy\n"`},
 	{name: "max_conns_per_ip", only: TCP, field: func(l *Listener) any { return &l.MaxConnsPerIP },
@@ -110,6 +121,10 @@ var listenerKeys = []keySpec{
 		def: DefaultUDPDenySources, doc: "never answer these source ports (loops, reflection)"},
 	{name: "max_udp_peers", only: UDP, field: func(l *Listener) any { return &l.MaxUDPPeers }, def: DefaultMaxUDPPeers,
 		lo: 1, hi: MaxUDPPeersLimit, doc: "bound of the peer table (and of the rate-limit table)"},
+	{name: "agent_listeners", only: TCP, field: func(l *Listener) any { return &l.AgentListeners },
+		example: `["udp-echo"]`, doc: `agent mode: answer "down" while one of these listeners is not serving`},
+	{name: "agent_weight", only: TCP, field: func(l *Listener) any { return &l.AgentWeight },
+		lo: 0, hi: 100, doc: `agent mode: also send this weight as "N%" (1..100); 0 = none`},
 }
 
 // daemonKeys are the keys of the [daemon] table.
@@ -132,6 +147,12 @@ var daemonKeys = []daemonKey{
 			"systemd's RuntimeDirectory=, else none"},
 	{name: "log_refusals_every", field: func(d *Daemon) any { return &d.LogRefusalsEvery }, def: DefaultLogRefusalsEvery,
 		least: time.Second, doc: `at most one "refused" summary line per listener and reason this often (>= 1s)`},
+	{name: "http", field: func(d *Daemon) any { return &d.HTTP }, want: `a "host:port" string`, parse: optionalAddress,
+		doc: `HTTP for machines: /metrics, /healthz, /readyz; "" = off (or a systemd socket named "http")`},
+	{name: "http_allow", field: func(d *Daemon) any { return &d.HTTPAllow }, def: DefaultAdminAllow,
+		doc: "who may ask the HTTP endpoint; [] = nobody"},
+	{name: "state", field: func(d *Daemon) any { return &d.State }, def: StateReady,
+		want: "ready, drain or maint", enum: States, doc: "ready | drain | maint; a reload that changes it applies it"},
 }
 
 // topKeys are the keys allowed at the top level of the file.

@@ -60,6 +60,8 @@ func FormatValue(v any) string {
 		return "[" + strings.Join(listOf(v, netip.Prefix.String), ",") + "]"
 	case []uint16:
 		return "[" + strings.Join(listOf(v, portString), ",") + "]"
+	case []string:
+		return "[" + strings.Join(v, ",") + "]"
 	}
 	return fmt.Sprint(v)
 }

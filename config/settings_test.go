@@ -52,6 +52,8 @@ func TestListenerDiffEveryKey(t *testing.T) {
 		{"rate_burst", TCP, func(l *Listener) { l.RateBurst = 5 }, "rate_burst 0→5"},
 		{"udp_deny_source_ports", UDP, func(l *Listener) { l.UDPDenySources = []uint16{} }, "udp_deny_source_ports [7,13,17,19,37]→[]"},
 		{"max_udp_peers", UDP, func(l *Listener) { l.MaxUDPPeers = 10 }, "max_udp_peers 65536→10"},
+		{"agent_listeners", TCP, func(l *Listener) { l.AgentListeners = []string{"u"} }, "agent_listeners []→[u]"},
+		{"agent_weight", TCP, func(l *Listener) { l.AgentWeight = 50 }, "agent_weight 0→50"},
 		{"token", TCP, func(l *Listener) { l.Token = "s3cret" }, "token changed"},
 	}
 	covered := map[string]bool{}

@@ -33,6 +33,12 @@ type Daemon struct {
 	// ControlSocket is the unix socket `echogate reload` and `echogate status` talk to; "" = none. The
 	// default under systemd's RuntimeDirectory= is filled in by the daemon, not here.
 	ControlSocket string
+	// HTTP is the host:port of the HTTP endpoint for machines (/metrics, /healthz, /readyz); "" = off,
+	// unless systemd passes a socket named "http". HTTPAllow is who may ask it.
+	HTTP      string
+	HTTPAllow []netip.Prefix
+	// State is the daemon's state as the file sets it: ready, drain or maint (see StateReady).
+	State string
 }
 
 // Protocol is the transport of a listener.
@@ -51,6 +57,8 @@ type Mode string
 const (
 	ModeLine Mode = "line" // lines echoed whole, commands recognised
 	ModeRaw  Mode = "raw"  // bytes echoed as they arrive (RFC 862)
+	// ModeAgent answers HAProxy's agent-check: one line with the daemon's state, then the close.
+	ModeAgent Mode = "agent"
 )
 
 // Listener is one [[listener]] table after defaults and validation. Its keys are declared in schema.go.
@@ -88,4 +96,7 @@ type Listener struct {
 	RateBurst      int // bucket size for both rates; 0 = one second's worth
 	UDPDenySources []uint16
 	MaxUDPPeers    int
+
+	AgentListeners []string // tcp agent mode: the agent answers "down" while one of these is not serving
+	AgentWeight    int      // tcp agent mode: a weight in per cent sent after the state; 0 = none
 }

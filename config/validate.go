@@ -46,6 +46,7 @@ func (v *validator) all() {
 		v.listener(i)
 	}
 	v.unique()
+	v.agents()
 }
 
 // add records an error on key of listener i.

@@ -65,7 +65,7 @@ func TestValidateRanges(t *testing.T) {
 		"max_conns": {1, 1000000}, "max_conns_per_ip": {0, 1000000}, "backlog": {1, 65535},
 		"max_line": {1, 1048576}, "max_datagram": {1, 65535}, "max_output": {4097, 67108864},
 		"rate_lines": {0, 1000000000}, "rate_datagrams": {0, 1000000000}, "rate_burst": {0, 1000000000},
-		"max_udp_peers": {1, 10000000},
+		"max_udp_peers": {1, 10000000}, "agent_weight": {0, 100},
 	}
 	for _, k := range listenerKeys {
 		if _, isInt := k.field(&Listener{}).(*int); !isInt {
@@ -107,7 +107,7 @@ func TestValidateByHand(t *testing.T) {
 	}{
 		{"ok", func(l *Listener) {}, ""},
 		{"udp field on tcp", func(l *Listener) { l.MaxUDPPeers = 5 }, `listener "tcp-7": max_udp_peers applies only to udp listeners (this one is tcp)`},
-		{"bad mode", func(l *Listener) { l.Mode = "fast" }, `listener "tcp-7": unknown mode "fast" (want "line" or "raw")`},
+		{"bad mode", func(l *Listener) { l.Mode = "fast" }, `listener "tcp-7": unknown mode "fast" (want "line", "raw" or "agent")`},
 		{"bad protocol", func(l *Listener) { l.Protocol = "sctp" }, `listener "tcp-7": unknown protocol "sctp" (want "tcp" or "udp")`},
 		{"bad address", func(l *Listener) { l.Address = "x" }, `listener "tcp-7": address "x" has no port (want "host:port", e.g. "127.0.0.1:7007")`},
 		{"invalid prefix", func(l *Listener) { l.Allow = []netip.Prefix{{}} }, `listener "tcp-7": allow: bad CIDR "invalid Prefix"`},

@@ -94,6 +94,7 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 	for _, d := range leaving {
 		if !d.taken && !d.inherited {
 			unix.Close(d.fd)
+			l.obs.closes.Add(1)
 		}
 		if d.ln != nil {
 			l.drain(d.ln)
@@ -188,6 +189,7 @@ func (l *Loop) bringUp(a config.Action, b Binding, ln *tcpListener) error {
 		ln = &tcpListener{name: lc.Name, stats: l.stats.counters(lc.Name), perIP: map[netip.Addr]int32{}}
 	}
 	ln.fd, ln.inherited, ln.addr, ln.pol, ln.paused = b.FD, b.Inherited, b.Addr, pol, false
+	ln.closes = &l.obs.closes
 	ln.name, ln.stats, ln.removed = lc.Name, l.stats.counters(lc.Name), false
 	if err := l.register(b.FD, unix.EPOLLIN, ln); err != nil {
 		b.Close()
@@ -267,6 +269,7 @@ func (l *Loop) setDaemon(d config.Daemon) {
 	l.opts.DrainTimeout = d.DrainTimeout
 	l.opts.ShutdownGrace = d.ShutdownGrace
 	l.setRefusalsEvery(d.LogRefusalsEvery)
+	l.applyConfigState(d.State)
 }
 
 // warnInherited explains, when a listener whose socket systemd passed leaves service, that the port stays

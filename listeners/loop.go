@@ -82,6 +82,7 @@ type Loop struct {
 
 	guards    udpGuards      // UDP echo-loop rules (udp_guard.go)
 	statsJSON statsJSONCache // the last /stats json (stats_json.go)
+	obs       observed       // the daemon's state and the loop's timing (state.go)
 
 	stopping bool
 	stopAt   int64 // nowNano when the graceful stop began
@@ -109,6 +110,7 @@ func New(opts Options) (*Loop, error) {
 		spare:    newSpareFD(),
 		guards:   udpGuards{lookAgain: make(chan struct{}, 1)},
 	}
+	l.obs.init()
 	if err := l.open(); err != nil {
 		return nil, err
 	}
@@ -165,7 +167,8 @@ func (l *Loop) Run() error {
 			}
 		}
 		l.runAgain()
-		l.runTimers()
+		l.runTimers(&l.obs.lag)
+		l.recordBusy()
 	}
 	l.flushRefusals(true)
 	l.closeAll()

@@ -28,6 +28,12 @@ type tcpProtocol interface {
 	halfClosed(l *Loop, c *tcpConn)
 }
 
+// tcpGreeter is a tcpProtocol that speaks first: greet is called once, with c.io set, when a connection has
+// been admitted, before anything is read. It may answer and call c.end, as the agent mode does.
+type tcpGreeter interface {
+	greet(l *Loop, c *tcpConn)
+}
+
 // datagramProtocol answers the datagrams of a UDP socket.
 type datagramProtocol interface {
 	// reply answers d and returns the reply, or false to send nothing. The reply may be d.data itself or be
@@ -51,6 +57,7 @@ type tcpProtocolID uint8
 // The registered protocols. They are filled by the init functions of the proto_*.go files and only read after.
 var (
 	tcpProtocols      []tcpProtocol
+	tcpGreeters       []tcpGreeter // by tcpProtocolID; nil for a protocol that waits for the client
 	tcpProtocolIDs    = map[config.Mode]tcpProtocolID{}
 	datagramProtocols = map[string]datagramProtocol{}
 )
@@ -62,6 +69,8 @@ func registerTCPProtocol(mode config.Mode, p tcpProtocol) {
 	}
 	tcpProtocolIDs[mode] = tcpProtocolID(len(tcpProtocols))
 	tcpProtocols = append(tcpProtocols, p)
+	g, _ := p.(tcpGreeter)
+	tcpGreeters = append(tcpGreeters, g)
 }
 
 // registerDatagramProtocol makes p the protocol of UDP listeners whose protocol is name.

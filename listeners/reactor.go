@@ -198,10 +198,16 @@ func (r *reactor) cancel(t *timer) {
 	}
 }
 
-// runTimers fires every timer that is due.
-func (r *reactor) runTimers() {
+// runTimers fires every timer that is due, and counts in lag how late each one is, by the clock as the
+// timers start (the events before them count).
+func (r *reactor) runTimers(lag *loopHist) {
+	if len(r.timers) == 0 || r.timers[0].when > r.nowNano {
+		return
+	}
+	now := int64(time.Since(r.start))
 	for len(r.timers) > 0 && r.timers[0].when <= r.nowNano {
 		t := heap.Pop(&r.timers).(*timer)
+		lag.observe(now - t.when)
 		t.fn()
 	}
 }

@@ -28,6 +28,7 @@ type Counters struct {
 	LineTimeouts    uint64 `json:"line_timeouts"`    // connections closed because a line took too long
 	ShutdownRefused uint64 `json:"shutdown_refused"`
 	AcceptErrors    uint64 `json:"accept_errors"`
+	HealthChecks    uint64 `json:"health_checks"` // agent checks answered
 	ReloadsOK       uint64 `json:"reloads_ok"`
 	ReloadsFailed   uint64 `json:"reloads_failed"`
 }
@@ -54,6 +55,7 @@ type Snapshot struct {
 	UDPActive     int                      `json:"udp_active"`
 	ReloadsOK     uint64                   `json:"reloads_ok"`
 	ReloadsFailed uint64                   `json:"reloads_failed"`
+	State         string                   `json:"state"`     // ready, drain or maint
 	Listeners     map[string]ListenerStats `json:"listeners"` // the last field: /stats json appends the listeners after the rest
 }
 
@@ -150,6 +152,7 @@ func (l *Loop) snapshotHead() Snapshot {
 		UDPActive:     l.udpActive(),
 		ReloadsOK:     l.stats.ReloadsOK,
 		ReloadsFailed: l.stats.ReloadsFailed,
+		State:         l.obs.state,
 	}
 	if l.opts.LogsDropped != nil {
 		s.LogsDropped = l.opts.LogsDropped()

@@ -3,6 +3,7 @@ package listeners
 import (
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -88,6 +89,11 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 	l.stats.TotalClients++
 	l.stats.TCPNow++
 	l.idle.add(c, l.nowNano+l.idleSpan(pol.IdleTimeout))
+	if g := tcpGreeters[c.proto]; g != nil {
+		l.connIO(c)
+		g.greet(l, c)
+		c.settle(l)
+	}
 }
 
 // refuseBusy tells a client over a cap why it is turned away, then closes it.
@@ -167,7 +173,8 @@ func (l *Loop) acceptExhausted(ln *tcpListener, err error) {
 // boundSocket is the socket of a listener: a listening TCP socket or a UDP socket.
 type boundSocket struct {
 	fd        int
-	inherited bool // from systemd: never closed, only taken out of the epoll set
+	inherited bool           // from systemd: never closed, only taken out of the epoll set
+	closes    *atomic.Uint64 // the loop's count of closed sockets, for a scrape's kernel view (observe.go)
 }
 
 // detach takes the socket out of the epoll set; connections are left alone.
@@ -184,6 +191,9 @@ func (s *boundSocket) detach(l *Loop) {
 func (s *boundSocket) closeSocket() {
 	if s.fd >= 0 && !s.inherited {
 		unix.Close(s.fd)
+		if s.closes != nil {
+			s.closes.Add(1)
+		}
 	}
 	s.fd = -1
 }

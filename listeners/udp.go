@@ -44,7 +44,7 @@ const peerRefresh = 250 * time.Millisecond
 // newUDPEndpoint makes the endpoint for a UDP listener on socket b. On a wildcard address it turns on
 // destination reporting, so replies leave from the address each client sent to.
 func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy) *udpEndpoint {
-	u := &udpEndpoint{name: lc.Name, boundSocket: boundSocket{b.FD, b.Inherited},
+	u := &udpEndpoint{name: lc.Name, boundSocket: boundSocket{fd: b.FD, inherited: b.Inherited, closes: &l.obs.closes},
 		addr: b.Addr, pol: pol, proto: datagramProtocols[udpEcho], stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
 		buckets: map[netip.Addr]*sourceBucket{}, v6only: isV6Only(b.FD, b.Addr), guardID: l.newUDPGuardID()}
 	if b.Addr.Addr().IsUnspecified() {

@@ -25,6 +25,10 @@ type Policy struct {
 	IdleTimeout   time.Duration // 0 = never
 	LineTimeout   time.Duration // line mode: the most a line may take from its first byte to '\n'; 0 = off
 
+	// AgentListeners and AgentWeight are the agent mode's: whose service it reports, the weight it sends.
+	AgentListeners []string
+	AgentWeight    int
+
 	allow      []netip.Prefix // nil = every client; empty = no client
 	adminAllow []netip.Prefix
 	token      [32]byte // SHA-256 of the token; the token itself is not kept
@@ -55,6 +59,7 @@ func New(l *config.Listener) *Policy {
 		datagrams:     newRate(l.RateDatagrams, l.RateBurst),
 		denyPorts:     slices.Clone(l.UDPDenySources),
 	}
+	p.AgentListeners, p.AgentWeight = slices.Clone(l.AgentListeners), l.AgentWeight
 	if l.Token != "" {
 		p.token = digest([]byte(l.Token))
 		p.hasToken = true

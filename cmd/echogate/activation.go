@@ -36,6 +36,10 @@ func newActivation(cfg *config.Config, log *slog.Logger) (*activation, error) {
 		log.Info(logmsg.Adopted, "listener", name, "fd", s.FD, "addr", s.Addr)
 	}
 	for _, s := range unclaimed {
+		if s.Name == httpSocketName && s.Err == nil {
+			a.byName[s.Name] = s // the HTTP endpoint's (http.go)
+			continue
+		}
 		if s.Err != nil {
 			log.Warn(logmsg.SocketKept, "event", "systemd passed a socket echogate cannot serve and no listener claims",
 				"fd", s.FD, "name", s.Name, "err", s.Err)

@@ -56,6 +56,24 @@ func reloadCmd() command {
 	}
 }
 
+func stateCmd() command {
+	return command{
+		name: "state", args: "[ready | drain | maint] [-control PATH | -config FILE] [-timeout D]",
+		summary: "set the daemon's state (health checks and the agent report it); no argument prints it",
+		about: "Sets the running daemon's state: ready, drain (health checks and the agent say not ready, but every\n" +
+			"listener keeps serving old and new clients) or maint. It lasts until the next change, or until a\n" +
+			"reload applies a config whose [daemon] state differs from the previous one. With no argument it\n" +
+			"prints the state. The daemon is found as for reload. Exits 0, 1 for a refused state, 2 when no\n" +
+			"daemon could be asked.",
+		examples: []string{
+			"echogate state drain -control /run/echogate/control.sock   # take this host out of the balancer",
+			"echogate state ready -config /etc/echogate/echogate.toml",
+		},
+		flags: func(fs *flag.FlagSet) { stateFlags(fs) },
+		run:   stateCommand,
+	}
+}
+
 func statusCmd() command {
 	return command{
 		name: "status", args: "[-control PATH | -config FILE] [-json] [-timeout D]",

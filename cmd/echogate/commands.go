@@ -22,7 +22,7 @@ type command struct {
 
 // commands are echogate's subcommands, in the order help lists them.
 func commands() []command {
-	return []command{runCmd(), checkCmd(), configCmd(), reloadCmd(), statusCmd(), versionCmd(), completionCmd(), helpCmd()}
+	return []command{runCmd(), checkCmd(), configCmd(), reloadCmd(), statusCmd(), stateCmd(), versionCmd(), completionCmd(), helpCmd()}
 }
 
 // findCommand returns the subcommand called name.

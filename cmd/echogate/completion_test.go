@@ -89,7 +89,7 @@ func TestCompletionZshFish(t *testing.T) {
 		t.Fatalf("fish --no-execute: %v\n%s", err, out)
 	}
 	for _, tc := range []struct{ line, want string }{
-		{"echogate sta", "status"},
+		{"echogate stat", "state status"},
 		{"echogate run -log-format j", "journal json"},
 		{"echogate check -b", "-bind"},
 	} {

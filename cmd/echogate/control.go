@@ -53,6 +53,7 @@ func defaultControlPath(key, runtimeDir string) string {
 type controlHandlers struct {
 	reload func() <-chan reloadResult // starts a reload; its result arrives on the channel
 	status func() ([]byte, error)     // the status as one JSON object
+	state  func(arg string) string    // "state [ready|drain|maint]": the answer line
 }
 
 // controlServer serves the control socket from its own goroutines, never from the event loop: one accepts,
@@ -249,8 +250,13 @@ func (s *controlServer) serveConn(c *net.UnixConn, h *controlHandlers) {
 			return
 		}
 		answer(c, string(b))
+	case "state", "state ready", "state drain", "state maint":
+		if cmd != "state" {
+			s.log.Info(logmsg.ControlSocket, "event", "state requested", "state", strings.TrimPrefix(cmd, "state "), "uid", cred.Uid, "pid", cred.Pid)
+		}
+		answer(c, h.state(strings.TrimSpace(strings.TrimPrefix(cmd, "state"))))
 	default:
-		answer(c, fmt.Sprintf("error unknown command %q; commands: reload, status", cmd))
+		answer(c, fmt.Sprintf("error unknown command %q; commands: reload, status, state [ready|drain|maint]", cmd))
 	}
 }
 

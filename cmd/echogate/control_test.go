@@ -243,7 +243,7 @@ func TestControlSocketBounds(t *testing.T) {
 	if got := echotest.ControlLine(t, sock, strings.Repeat("a", controlMaxLine+1)); got != "error command line longer than 256 bytes" {
 		t.Errorf("long line: %q", got)
 	}
-	if got := echotest.ControlLine(t, sock, "frobnicate\n"); got != `error unknown command "frobnicate"; commands: reload, status` {
+	if got := echotest.ControlLine(t, sock, "frobnicate\n"); got != `error unknown command "frobnicate"; commands: reload, status, state [ready|drain|maint]` {
 		t.Errorf("unknown command: %q", got)
 	}
 	if got := echotest.ControlLine(t, sock, "status\n"); !strings.HasPrefix(got, `{"version":`) {

@@ -26,6 +26,7 @@ type reloader struct {
 	notify   *systemd.Notifier
 	act      *activation
 	control  *controlServer // follows [daemon] control_socket
+	http     *httpEndpoint  // follows [daemon] http and http_allow; set before run
 	level    *slog.LevelVar
 	flagLvl  bool // -log-level was given, so the file's log_level is ignored
 	requests chan struct{}
@@ -39,6 +40,9 @@ type reloader struct {
 	loadedAt   time.Time           // when current was applied
 	last       *reloadResult       // the last reload that did something; nil before the first
 	status     string
+	outcomes   map[string]uint64 // reloads by result, for echogate_reloads_total
+	lastOK     time.Time         // when a config was last applied whole (the start counts)
+	notStarted []string          // listeners of the file that the last applied reload could not start
 
 	tried, failed [32]byte // SHA-256 of the file as the last reload read it, and of the last rejected one
 }
@@ -46,7 +50,8 @@ type reloader struct {
 func newReloader(d *daemon, loop *listeners.Loop, act *activation, ctl *controlServer) *reloader {
 	return &reloader{path: d.cfg.Path, current: d.cfg, loop: loop, log: d.log, notify: d.notify, act: act,
 		control: ctl, level: d.level, flagLvl: d.levelFromFlag, stopping: &d.stopping,
-		requests: make(chan struct{}, 1), generation: 1, loadedAt: d.startedAt}
+		requests: make(chan struct{}, 1), generation: 1, loadedAt: d.startedAt, lastOK: d.startedAt,
+		outcomes: map[string]uint64{}}
 }
 
 // request asks for a reload; force skips the "content unchanged" check (SIGHUP). Requests that arrive while a
@@ -159,8 +164,12 @@ func (r *reloader) apply(next *config.Config, start time.Time) reloadResult {
 		return refused(errStopping) // Apply refused the plan, and systemd has had STOPPING=1
 	}
 	move.commit()
+	if err := r.http.apply(next.Daemon); err != nil {
+		r.log.Warn(logmsg.HTTP, "event", "the endpoint stays where it was after a reload", "err", err)
+	}
 	r.mu.Lock()
 	r.current = withoutListeners(next, res.Failed) // a listener that did not start is added again next time
+	r.notStarted = res.Failed
 	r.generation, r.loadedAt = running.Generation, running.LoadedAt
 	r.mu.Unlock()
 	if !r.flagLvl {
@@ -205,6 +214,7 @@ func (r *reloader) record(res reloadResult) {
 	}
 	r.mu.Lock()
 	r.last = &res
+	r.countOutcome(res)
 	r.mu.Unlock()
 }
 

@@ -135,8 +135,15 @@ func (d *daemon) serve() error {
 	defer close(stop)
 	r := newReloader(d, loop, act, d.control)
 	d.reloader = r
+	if r.http, err = startHTTP(d, loop, act); err != nil {
+		loop.Shutdown("startup failed")
+		loop.Run()
+		return err
+	}
+	defer r.http.close()
 	go r.run(stop)
-	d.control.serve(controlHandlers{reload: r.requestAndWait, status: d.statusJSON})
+	d.control.serve(controlHandlers{reload: r.requestAndWait, status: d.statusJSON, state: d.setState})
+	armTestHooks(loop, d.log)
 	if d.cfg.Path != "" {
 		if err := watchConfig(d.cfg.Path, d.log, func() { r.request(false) }, stop); err != nil {
 			d.log.Warn(logmsg.ConfigWatch, "event", "disabled; reload with SIGHUP", "err", err)

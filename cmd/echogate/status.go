@@ -25,6 +25,7 @@ type statusReport struct {
 	UDPActive     int              `json:"udp_active"`
 	ReloadsOK     uint64           `json:"reloads_ok"`
 	ReloadsFailed uint64           `json:"reloads_failed"`
+	State         string           `json:"state"` // ready, drain or maint
 	Listeners     []listenerStatus `json:"listeners"`
 }
 
@@ -60,7 +61,7 @@ func (d *daemon) status() statusReport {
 		Config: cfg.Path, ConfigSHA256: configSHA256(cfg), Generation: gen, LoadedAt: listeners.FormatTime(loadedAt),
 		ControlSocket: d.control.currentPath(), TotalClients: snap.TotalClients, TCPConnected: snap.TCPConnected,
 		UDPActive: snap.UDPActive, ReloadsOK: snap.ReloadsOK, ReloadsFailed: snap.ReloadsFailed,
-		Listeners: []listenerStatus{}}
+		State: snap.State, Listeners: []listenerStatus{}}
 	if last != nil {
 		rep.LastReload = &reloadStatus{Result: last.outcome, At: listeners.FormatTime(last.at),
 			Generation: last.generation, Error: last.errText(), Failed: last.failed}

@@ -73,6 +73,7 @@ func printStatus(w io.Writer, rep statusReport, now time.Time) {
 	fmt.Fprintf(tw, "echogate\t%s, pid %d, started %s%s\n", rep.Version, rep.PID, rep.StartedAt, up)
 	fmt.Fprintf(tw, "config\t%s\n", orNone(rep.Config, "(-listen flags)"))
 	fmt.Fprintf(tw, "config_sha256\t%s\n", orNone(rep.ConfigSHA256, "-"))
+	fmt.Fprintf(tw, "state\t%s\n", rep.State)
 	fmt.Fprintf(tw, "generation\t%d, loaded %s\n", rep.Generation, rep.LoadedAt)
 	fmt.Fprintf(tw, "last reload\t%s\n", lastReloadText(rep.LastReload))
 	fmt.Fprintf(tw, "control socket\t%s\n", rep.ControlSocket)

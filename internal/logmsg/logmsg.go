@@ -20,6 +20,9 @@ const (
 	Notify       = "sd_notify failed"             // a message to systemd was not sent: err=
 	Signal       = "signal"                       // a signal that asks for something: signal=, event=
 	LogsDropped  = "log lines dropped"            // lines lost to a slow log reader: count=, total=
+	State        = "state"                        // the daemon's state changed: state=, was=, by= (reload or control socket)
+	HTTP         = "http endpoint"                // the HTTP endpoint for machines: event=, addr=, err=
+	TestHook     = "test hook"                    // only in test builds (-tags echogate_testhooks): event=, for=
 )
 
 // Reloads.
