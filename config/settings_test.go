@@ -14,6 +14,7 @@ func baseListener(p Protocol) Listener {
 	if p == TCP {
 		l.Mode, l.MaxConns, l.Backlog, l.MaxLine, l.MaxOutput = ModeLine, DefaultMaxConns, DefaultBacklog, DefaultMaxLine, DefaultMaxOutput
 		l.IdleTimeout, l.LineTimeout, l.AdminAllow = DefaultIdleTimeout, DefaultLineTimeout, DefaultAdminAllow
+		l.ProxyProtocol, l.ProxyTimeout = ProxyOff, DefaultProxyTimeout
 	} else {
 		l.MaxDatagram, l.MaxUDPPeers, l.UDPDenySources = DefaultMaxDatagram, DefaultMaxUDPPeers, DefaultUDPDenySources
 	}
@@ -52,6 +53,10 @@ func TestListenerDiffEveryKey(t *testing.T) {
 		{"rate_burst", TCP, func(l *Listener) { l.RateBurst = 5 }, "rate_burst 0→5"},
 		{"udp_deny_source_ports", UDP, func(l *Listener) { l.UDPDenySources = []uint16{} }, "udp_deny_source_ports [7,13,17,19,37]→[]"},
 		{"max_udp_peers", UDP, func(l *Listener) { l.MaxUDPPeers = 10 }, "max_udp_peers 65536→10"},
+		{"proxy_protocol", TCP, func(l *Listener) { l.ProxyProtocol = ProxyRequired }, "proxy_protocol off→required"},
+		{"proxy_allow", TCP, func(l *Listener) { l.ProxyAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
+			"proxy_allow any→[10.0.0.0/8]"},
+		{"proxy_timeout", TCP, func(l *Listener) { l.ProxyTimeout = time.Second }, "proxy_timeout 5s→1s"},
 		{"token", TCP, func(l *Listener) { l.Token = "s3cret" }, "token changed"},
 	}
 	covered := map[string]bool{}
