@@ -24,6 +24,10 @@ type Policy struct {
 	MaxUDPPeers   int
 	IdleTimeout   time.Duration // 0 = never
 	LineTimeout   time.Duration // line mode: the most a line may take from its first byte to '\n'; 0 = off
+	// Proxy is whether connections from ProxyTrusted peers start with a PROXY protocol header: ProxyOff,
+	// ProxyOptional or ProxyRequired; ProxyTimeout bounds how long the header may take.
+	Proxy        ProxyMode
+	ProxyTimeout time.Duration
 
 	allow      []netip.Prefix // nil = every client; empty = no client
 	adminAllow []netip.Prefix
@@ -32,6 +36,7 @@ type Policy struct {
 	lines      rate // rate_lines, per TCP connection
 	datagrams  rate // rate_datagrams, per UDP source
 	denyPorts  []uint16
+	proxyAllow []netip.Prefix // the balancers trusted to send a PROXY header
 }
 
 // New builds the Policy of l. It copies every slice, so later changes to l do not reach the Policy.
@@ -54,6 +59,9 @@ func New(l *config.Listener) *Policy {
 		lines:         newRate(l.RateLines, l.RateBurst),
 		datagrams:     newRate(l.RateDatagrams, l.RateBurst),
 		denyPorts:     slices.Clone(l.UDPDenySources),
+		Proxy:         proxyMode(l.ProxyProtocol),
+		ProxyTimeout:  l.ProxyTimeout,
+		proxyAllow:    normalize(l.ProxyAllow),
 	}
 	if l.Token != "" {
 		p.token = digest([]byte(l.Token))
