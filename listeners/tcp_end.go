@@ -224,6 +224,9 @@ func (c *tcpConn) close(l *Loop, reason string) {
 	l.setHandler(int(c.fd), nil)
 	_ = unix.Close(int(c.fd))
 	c.ln.removeConn(c)
+	if c.diag != nil {
+		l.cancel(c.diag.timer)
+	}
 	if c.io != nil {
 		l.cancel(c.io.rateTimer)
 		c.io.rateTimer = nil

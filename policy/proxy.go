@@ -29,3 +29,13 @@ func proxyMode(s string) ProxyMode {
 // ProxyTrusted reports whether a peer at a may send a PROXY header: it is in proxy_allow (nil or empty trusts
 // no one).
 func (p *Policy) ProxyTrusted(a netip.Addr) bool { return contains(p.proxyAllow, a) }
+
+// AdmitBalancer decides on a connection from a trusted balancer before its PROXY header is read, while open
+// connections are open on the listener: only max_conns applies now. allow and max_conns_per_ip judge the
+// client the header names, once it is read (AdmitConn).
+func (p *Policy) AdmitBalancer(open int) ConnVerdict {
+	if open >= p.MaxConns {
+		return RefuseBusy
+	}
+	return Admitted
+}

@@ -1,0 +1,110 @@
+package listeners
+
+import (
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// What /whoami json adds to the fields of the line for a connection: the SYN's TCP options in order, the
+// TCP_INFO fields, and the PROXY header with its v2 TLVs.
+
+// appendWhoamiExtra appends ,"syn_options":[…],"tcp_info":{…},"proxy":{…}, each when known.
+func (c *tcpConn) appendWhoamiExtra(b []byte, info *unix.TCPInfo) []byte {
+	if d := c.diag; d != nil && d.synOK {
+		b = append(b, `,"syn_options":[`...)
+		for i, o := range d.syn.options {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendTCPOption(b, o)
+		}
+		b = append(b, ']')
+	}
+	if info != nil {
+		b = append(b, `,"tcp_info":{"rtt_us":`...)
+		b = strconv.AppendUint(b, uint64(info.Rtt), 10)
+		b = appendUintField(b, "rttvar_us", uint64(info.Rttvar))
+		b = appendUintField(b, "retransmits", uint64(info.Retransmits))
+		b = appendUintField(b, "total_retrans", uint64(info.Total_retrans))
+		b = appendUintField(b, "snd_mss", uint64(info.Snd_mss))
+		b = appendUintField(b, "rcv_mss", uint64(info.Rcv_mss))
+		b = appendUintField(b, "pmtu", uint64(info.Pmtu))
+		b = append(b, '}')
+	}
+	if d := c.diag; d != nil && d.header {
+		b = appendProxyJSON(append(b, `,"proxy":`...), &d.hdr)
+	}
+	return b
+}
+
+// appendTCPOption appends one SYN option: {"kind":"mss","value":1460}, {"kind":"sack_permitted"}, ….
+func appendTCPOption(b []byte, o tcpOption) []byte {
+	switch o.kind {
+	case tcpOptMSS:
+		return append(strconv.AppendUint(append(b, `{"kind":"mss","value":`...), uint64(o.a), 10), '}')
+	case tcpOptWScale:
+		return append(strconv.AppendUint(append(b, `{"kind":"wscale","value":`...), uint64(o.a), 10), '}')
+	case tcpOptSACKOK:
+		return append(b, `{"kind":"sack_permitted"}`...)
+	case tcpOptTimestamps:
+		b = strconv.AppendUint(append(b, `{"kind":"timestamps","tsval":`...), uint64(o.a), 10)
+		return append(appendUintField(b, "tsecr", uint64(o.b)), '}')
+	}
+	return append(strconv.AppendUint(append(b, `{"kind":`...), uint64(o.kind), 10), '}')
+}
+
+// appendUintField appends ,"key":v.
+func appendUintField(b []byte, key string, v uint64) []byte {
+	b = append(append(append(b, ",\""...), key...), "\":"...)
+	return strconv.AppendUint(b, v, 10)
+}
+
+// appendStringField appends ,"key":"v" when v is not empty.
+func appendStringField(b []byte, key, v string) []byte {
+	if v == "" {
+		return b
+	}
+	return appendJSONString(append(append(append(b, ",\""...), key...), "\":"...), v)
+}
+
+// appendProxyJSON appends the PROXY header as an object: version, command, addresses, and the TLVs sent.
+func appendProxyJSON(b []byte, h *proxyHeader) []byte {
+	b = strconv.AppendUint(append(b, `{"version":`...), uint64(h.version), 10)
+	command := "proxy"
+	if h.local {
+		command = "local"
+		if h.version == 1 {
+			command = "unknown"
+		}
+	}
+	b = appendStringField(b, "command", command)
+	if h.proxied {
+		b = appendJSONAddr(append(b, `,"src":`...), h.src)
+		b = appendJSONAddr(append(b, `,"dst":`...), h.dst)
+	}
+	t := &h.tlv
+	b = appendStringField(b, "alpn", t.alpn)
+	b = appendStringField(b, "authority", t.authority)
+	b = appendStringField(b, "unique_id", t.uniqueID)
+	b = appendStringField(b, "netns", t.netns)
+	if t.ssl {
+		b = strconv.AppendUint(append(b, `,"ssl":{"client":`...), uint64(t.sslClient), 10)
+		b = appendUintField(b, "verify", uint64(t.sslVerify))
+		b = appendStringField(b, "version", t.sslVersion)
+		b = appendStringField(b, "cn", t.sslCN)
+		b = appendStringField(b, "cipher", t.sslCipher)
+		b = append(b, '}')
+	}
+	if len(t.other) > 0 {
+		b = append(b, `,"other_tlvs":[`...)
+		for i, typ := range t.other {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, uint64(typ), 10)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
