@@ -16,6 +16,7 @@ type DialOptions struct {
 	From     string        // the local IP to connect from ("" for any), such as 127.0.0.2
 	RcvBuf   int           // SO_RCVBUF set before the handshake (0 keeps the default)
 	Deadline time.Duration // on every later operation (0 for 10 s)
+	Sockopts []Sockopt     // set before the handshake
 }
 
 // Dial connects to addr over TCP within 5 s, puts a deadline on the connection and closes it when the test
@@ -37,14 +38,12 @@ func DialErr(addr string, o DialOptions) (net.Conn, error) {
 	if o.From != "" {
 		dl.LocalAddr = &net.TCPAddr{IP: net.ParseIP(o.From)}
 	}
+	opts := o.Sockopts
 	if o.RcvBuf > 0 {
-		dl.Control = func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.RcvBuf)
-			})
-			return errors.Join(err, serr)
-		}
+		opts = append(opts[:len(opts):len(opts)], Sockopt{syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.RcvBuf})
+	}
+	if len(opts) > 0 {
+		dl.Control = func(_, _ string, rc syscall.RawConn) error { return control(rc, opts) }
 	}
 	c, err := dl.Dial("tcp", addr)
 	if err != nil {
