@@ -33,7 +33,7 @@ type connDiag struct {
 }
 
 // proxied reports whether c's peer is a client a PROXY header named (c.peer), not the socket peer.
-func (c *tcpConn) proxied() bool { return c.diag != nil && c.diag.header && c.diag.hdr.proxied }
+func (c *tcpConn) proxied() bool { return c.diag != nil && c.diag.via.IsValid() }
 
 // admitBalancer handles a new connection on a listener with proxy_protocol on. It reports false when the
 // peer is not a trusted balancer and the listener is "optional": the caller admits it as usual. A trusted
@@ -100,8 +100,10 @@ func (c *tcpConn) proxyInput(l *Loop, data []byte) []byte {
 }
 
 // proxyDone ends the PROXY stage with header h (nil: none came) and judges the connection: as the client h
-// names; as its socket peer when there was no header, or one that names no IP client; a LOCAL or UNKNOWN
-// header is the trusted balancer's own connection (a health check), which allow does not judge. It reports
+// names; as its socket peer when there was no header, or one that names no IP client. A LOCAL or UNKNOWN
+// header is the trusted balancer's own connection (a health check), which allow does not judge; so is a
+// header that names the connection's own socket peer, address and port, as the client: HAProxy's v1 health
+// checks (check-send-proxy with send-proxy) describe themselves that way, since v1 has no LOCAL. It reports
 // false if c was refused and closed.
 func (c *tcpConn) proxyDone(l *Loop, h *proxyHeader) bool {
 	d := c.diag
@@ -111,7 +113,7 @@ func (c *tcpConn) proxyDone(l *Loop, h *proxyHeader) bool {
 	case h == nil:
 		c.diag = nil // a plain connection from here on
 		return c.proxyAdmit(l, c.peer)
-	case h.local:
+	case h.local || h.proxied && netip.AddrPortFrom(h.src.Addr().Unmap(), h.src.Port()) == c.peer:
 		d.header, d.hdr = true, *h
 		c.ln.stats.HealthChecks++
 		l.admitted(c.ln)

@@ -159,3 +159,14 @@ func (o DialOptions) WithFrom(from string) DialOptions { o.From = from; return o
 
 // WithRcvBuf is o with SO_RCVBUF n.
 func (o DialOptions) WithRcvBuf(n int) DialOptions { o.RcvBuf = n; return o }
+
+// ExpectClosed checks that the daemon closes c (10 s at most) without sending a byte: EOF, or a reset when c
+// had sent data the daemon never read.
+func ExpectClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c)
+	if len(b) > 0 || err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("want the connection closed with nothing sent, got %q, %v", b, err)
+	}
+}
