@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,24 +35,6 @@ backend be_v2
     server eg %[4]s source 127.0.0.2 send-proxy-v2 check check-send-proxy inter 100ms
 `
 
-// syncBuffer is a bytes.Buffer safe for a process's output and a test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startHAProxy runs haproxy in the foreground, with PROXY v1 in front of backend1 and v2 in front of backend2,
 // and returns its two frontends' addresses. It is killed, by its PID, when the test ends.
 func startHAProxy(t *testing.T, backend1, backend2 string) (v1, v2 string) {
@@ -64,12 +44,16 @@ func startHAProxy(t *testing.T, backend1, backend2 string) (v1, v2 string) {
 		t.Skip("haproxy not installed (apt-get install haproxy; .ci/run installs it)")
 	}
 	p1, p2 := echotest.FreeTCPPort(t), echotest.FreeTCPPort(t)
-	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, haproxyConfig, p1, p2, backend1, backend2), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	out, err := os.Create(filepath.Join(dir, "haproxy.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "-db", "-f", cfg)
-	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -78,8 +62,10 @@ func startHAProxy(t *testing.T, backend1, backend2 string) (v1, v2 string) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("haproxy output:\n%s", out)
+			log, _ := os.ReadFile(out.Name())
+			t.Logf("haproxy output:\n%s", log)
 		}
+		_ = out.Close()
 	})
 	v1, v2 = fmt.Sprintf("127.0.0.1:%d", p1), fmt.Sprintf("127.0.0.1:%d", p2)
 	for _, addr := range []string{v1, v2} {
@@ -91,7 +77,7 @@ func startHAProxy(t *testing.T, backend1, backend2 string) (v1, v2 string) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("haproxy does not listen on %s: %v\n%s", addr, err, out)
+				t.Fatalf("haproxy does not listen on %s: %v", addr, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
