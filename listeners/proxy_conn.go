@@ -21,11 +21,12 @@ import (
 // SYN that /whoami read once (the kernel gives a saved SYN only once). tcpConn.diag is nil on a plain
 // connection that never asked.
 type connDiag struct {
-	awaiting bool           // reading a PROXY header: nothing reaches the protocol yet
-	header   bool           // a header was read (proxied, LOCAL or UNKNOWN): /shutdown is refused
-	buf      []byte         // the header's bytes so far, when it came split across reads
-	timer    *timer         // proxy_timeout, while awaiting
-	via      netip.AddrPort // the socket peer (the balancer) when the header named a client
+	awaiting bool             // reading a PROXY header: nothing reaches the protocol yet
+	mode     policy.ProxyMode // the listener's proxy_protocol when c was accepted: a reload does not change it
+	header   bool             // a header was read (proxied, LOCAL or UNKNOWN): /shutdown is refused
+	buf      []byte           // the header's bytes so far, when it came split across reads
+	timer    *timer           // proxy_timeout, while awaiting
+	via      netip.AddrPort   // the socket peer (the balancer) when the header named a client
 	hdr      proxyHeader
 	syn      synInfo // the client's SYN as the kernel saved it, once /whoami asked (synRead)
 	synRead  bool
@@ -59,7 +60,7 @@ func (l *Loop) admitBalancer(ln *tcpListener, fd int, peer netip.AddrPort) bool 
 	if c == nil {
 		return true
 	}
-	c.diag = &connDiag{awaiting: true}
+	c.diag = &connDiag{awaiting: true, mode: pol.Proxy}
 	c.diag.timer = l.schedule(pol.ProxyTimeout, func() { c.proxyTimedOut(l) })
 	return true
 }
@@ -81,7 +82,7 @@ func (c *tcpConn) proxyInput(l *Loop, data []byte) []byte {
 			d.buf = append([]byte(nil), data...)
 		}
 		return nil
-	case errors.Is(err, errNotProxy) && c.ln.pol.Proxy == policy.ProxyOptional:
+	case errors.Is(err, errNotProxy) && d.mode == policy.ProxyOptional:
 		if !c.proxyDone(l, nil) {
 			return nil
 		}
@@ -162,7 +163,7 @@ func (c *tcpConn) proxyTimedOut(l *Loop) {
 		return
 	}
 	d.timer = nil
-	if c.ln.pol.Proxy == policy.ProxyOptional && len(d.buf) == 0 {
+	if d.mode == policy.ProxyOptional && len(d.buf) == 0 {
 		c.proxyDone(l, nil)
 		return
 	}
