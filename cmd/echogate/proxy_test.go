@@ -257,3 +257,23 @@ func TestProxyShutdownRefused(t *testing.T) {
 		t.Errorf("shutdown_refused %d", s.ShutdownRefused)
 	}
 }
+
+// A reload applies the PROXY keys to new connections only: a balancer's connection that began under
+// "optional" and has sent a start of "PROXY " keeps that mode when the listener turns "off" meanwhile, and
+// its bytes turn out to be data; a new connection's header is then data too.
+func TestProxyReload(t *testing.T) {
+	t.Parallel()
+	slow := strings.ReplaceAll(proxyConfig, `proxy_timeout = "300ms"`, `proxy_timeout = "30s"`) // outlasts the reload
+	d := echotest.Start(t, slow)
+	c := balancer(t, d.Addr("opt"))
+	if _, err := io.WriteString(c, "PRO"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // read before the reload
+	mark := d.LogLines()
+	echotest.SaveAtomic(t, d.Config, strings.Replace(slow, `proxy_protocol = "optional"`, `proxy_protocol = "off"`, 1))
+	d.AwaitReload(t, mark)
+	echotest.RoundTrip(t, c, "BLEM\n", "PROBLEM\n")
+	h := echotest.ProxyV1(ppClient, ppFront)
+	echotest.RoundTrip(t, balancer(t, d.Addr("opt")), h, h)
+}
