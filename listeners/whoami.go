@@ -3,6 +3,7 @@ package listeners
 import (
 	"net/netip"
 	"strconv"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,8 +103,8 @@ func (c *tcpConn) whoamiFields(l *Loop, info *unix.TCPInfo) []kv {
 
 // datagramFields are the fields of the /whoami line of datagram d.
 func datagramFields(u *udpEndpoint, d *datagram) []kv {
-	fields := []kv{{"peer", d.src.String()}, {"local", u.addr.String()}, {"listener", u.name}, {"proto", "udp"},
-		{"host", hostname()}}
+	fields := []kv{{"peer", d.src.String()}, {"local", datagramLocal(u, d).String()}, {"listener", u.name},
+		{"proto", "udp"}, {"host", hostname()}}
 	if d.ttl >= 0 {
 		fields = append(fields, kv{"ttl", strconv.Itoa(int(d.ttl))})
 	}
@@ -111,6 +112,25 @@ func datagramFields(u *udpEndpoint, d *datagram) []kv {
 		fields = append(fields, kv{"tos", hexByte(uint8(d.tos))})
 	}
 	return fields
+}
+
+// datagramLocal is the address d was sent to: the listener's own, or on a wildcard socket the destination
+// the kernel gave with d (IP_PKTINFO / IPV6_PKTINFO, the reply's source in d.ctl).
+func datagramLocal(u *udpEndpoint, d *datagram) netip.AddrPort {
+	if len(d.ctl) < unix.CmsgLen(0) {
+		return u.addr
+	}
+	hdr := (*unix.Cmsghdr)(unsafe.Pointer(&d.ctl[0]))
+	data := d.ctl[unix.CmsgLen(0):]
+	switch {
+	case hdr.Level == unix.IPPROTO_IP && hdr.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+		info := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
+		return netip.AddrPortFrom(netip.AddrFrom4(info.Addr), u.addr.Port())
+	case hdr.Level == unix.IPPROTO_IPV6 && hdr.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+		info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
+		return netip.AddrPortFrom(netip.AddrFrom16(info.Addr).Unmap(), u.addr.Port())
+	}
+	return u.addr
 }
 
 // savedSYN returns the client's SYN, read from the kernel the first time it is asked for and kept: the kernel

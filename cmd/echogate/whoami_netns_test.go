@@ -42,3 +42,21 @@ func TestWhoamiSYNThroughRouter(t *testing.T) {
 		t.Errorf("client sent MSS 1400 and TOS 0, the router set MSS 1200 and DSCP 10: %v", v)
 	}
 }
+
+// On a wildcard UDP socket, /whoami's local= is the address the datagram was sent to, not the wildcard.
+func TestWhoamiUDPWildcardLocal(t *testing.T) {
+	if !echotest.InNetns(t) {
+		return
+	}
+	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set lo up: %v\n%s", err, out)
+	}
+	d := echotest.Start(t, echotest.Listener("any", "udp", "0.0.0.0:0")+echotest.Listener("dual", "udp", "[::]:0"))
+	for _, name := range []string{"any", "dual"} {
+		to := "127.0.0.5:" + mustPort(t, d.Addr(name))
+		_, v := parseWhoami(t, echotest.AskUDP(t, echotest.ListenUDP(t, "127.0.0.1"), to, udpWhoami))
+		if v["local"] != to {
+			t.Errorf("%s: local=%s, want %s", name, v["local"], to)
+		}
+	}
+}
