@@ -104,7 +104,7 @@ var listenerKeys = []keySpec{
 	{name: "proxy_protocol", only: TCP, field: func(l *Listener) any { return &l.ProxyProtocol }, def: ProxyOff,
 		want: `"off", "optional" or "required"`, enum: []string{ProxyOff, ProxyOptional, ProxyRequired},
 		doc: `PROXY protocol v1/v2 header from a balancer: "off" | "optional" | "required"`},
-	{name: "proxy_allow", only: TCP, field: func(l *Listener) any { return &l.ProxyAllow },
+	{name: "proxy_allow", only: TCP, field: func(l *Listener) any { return &l.ProxyAllow }, unset: "none",
 		example: `["10.0.0.0/8"]`, doc: `balancer CIDRs trusted to send a header; required unless proxy_protocol is "off"`},
 	{name: "proxy_timeout", only: TCP, field: func(l *Listener) any { return &l.ProxyTimeout }, def: DefaultProxyTimeout,
 		least: time.Millisecond, doc: "the most a PROXY header may take to arrive"},

@@ -55,7 +55,7 @@ func TestListenerDiffEveryKey(t *testing.T) {
 		{"max_udp_peers", UDP, func(l *Listener) { l.MaxUDPPeers = 10 }, "max_udp_peers 65536→10"},
 		{"proxy_protocol", TCP, func(l *Listener) { l.ProxyProtocol = ProxyRequired }, "proxy_protocol off→required"},
 		{"proxy_allow", TCP, func(l *Listener) { l.ProxyAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
-			"proxy_allow any→[10.0.0.0/8]"},
+			"proxy_allow none→[10.0.0.0/8]"},
 		{"proxy_timeout", TCP, func(l *Listener) { l.ProxyTimeout = time.Second }, "proxy_timeout 5s→1s"},
 		{"token", TCP, func(l *Listener) { l.Token = "s3cret" }, "token changed"},
 	}
