@@ -19,18 +19,38 @@ import (
 
 // connDiag is what a connection holds beyond a plain one: the PROXY stage and what its header said, and the
 // SYN that /whoami read once (the kernel gives a saved SYN only once). tcpConn.diag is nil on a plain
-// connection that never asked.
+// connection that never asked. It fits a 128-byte allocation: behind a balancer every connection has one.
 type connDiag struct {
-	awaiting bool             // reading a PROXY header: nothing reaches the protocol yet
-	mode     policy.ProxyMode // the listener's proxy_protocol when c was accepted: a reload does not change it
-	header   bool             // a header was read (proxied, LOCAL or UNKNOWN): /shutdown is refused
-	buf      []byte           // the header's bytes so far, when it came split across reads
-	timer    *timer           // proxy_timeout, while awaiting
-	via      netip.AddrPort   // the socket peer (the balancer) when the header named a client
-	hdr      proxyHeader
-	syn      synInfo // the client's SYN as the kernel saved it, once /whoami asked (synRead)
-	synRead  bool
-	synOK    bool // syn holds the SYN: the kernel gave it
+	wait    *proxyWait     // the PROXY stage, while the header is awaited: nothing reaches the protocol yet
+	via     netip.AddrPort // the socket peer (the balancer) when the header named a client
+	hdr     proxyInfo
+	syn     synInfo // the client's SYN as the kernel saved it, once /whoami asked (synRead)
+	header  bool    // a header was read (proxied, LOCAL or UNKNOWN): /shutdown is refused
+	synRead bool
+	synOK   bool // syn holds the SYN: the kernel gave it
+}
+
+// proxyWait is the state of a connection awaiting its PROXY header.
+type proxyWait struct {
+	buf   []byte           // the header's bytes so far, when it came split across reads
+	timer *timer           // proxy_timeout
+	mode  policy.ProxyMode // the listener's proxy_protocol when c was accepted: a reload does not change it
+}
+
+// proxyInfo is what /whoami json shows of a header once it is read: the header but for the client it named,
+// which is then the connection's peer.
+type proxyInfo struct {
+	dst     netip.AddrPort
+	tlv     *proxyTLVs
+	version uint8
+	family  uint8
+	local   bool
+	proxied bool
+}
+
+// info keeps what /whoami json shows of h.
+func (h *proxyHeader) info() proxyInfo {
+	return proxyInfo{dst: h.dst, tlv: h.tlv, version: h.version, family: h.family, local: h.local, proxied: h.proxied}
 }
 
 // proxied reports whether c's peer is a client a PROXY header named (c.peer), not the socket peer.
@@ -60,8 +80,8 @@ func (l *Loop) admitBalancer(ln *tcpListener, fd int, peer netip.AddrPort) bool 
 	if c == nil {
 		return true
 	}
-	c.diag = &connDiag{awaiting: true, mode: pol.Proxy}
-	c.diag.timer = l.schedule(pol.ProxyTimeout, func() { c.proxyTimedOut(l) })
+	c.diag = &connDiag{wait: &proxyWait{mode: pol.Proxy}}
+	c.diag.wait.timer = l.schedule(pol.ProxyTimeout, func() { c.proxyTimedOut(l) })
 	return true
 }
 
@@ -69,7 +89,7 @@ func (l *Loop) admitBalancer(ln *tcpListener, fd int, peer netip.AddrPort) bool 
 // the client's first data (all of data when an "optional" connection sent no header), or nil when the header
 // is not complete yet or c was closed.
 func (c *tcpConn) proxyInput(l *Loop, data []byte) []byte {
-	d := c.diag
+	d := c.diag.wait
 	in := data
 	if len(d.buf) > 0 {
 		d.buf = append(d.buf, data...)
@@ -108,22 +128,22 @@ func (c *tcpConn) proxyInput(l *Loop, data []byte) []byte {
 // false if c was refused and closed.
 func (c *tcpConn) proxyDone(l *Loop, h *proxyHeader) bool {
 	d := c.diag
-	l.cancel(d.timer)
-	d.awaiting, d.timer, d.buf = false, nil, nil
+	l.cancel(d.wait.timer)
+	d.wait = nil
 	switch {
 	case h == nil:
 		c.diag = nil // a plain connection from here on
 		return c.proxyAdmit(l, c.peer)
 	case h.local || h.proxied && netip.AddrPortFrom(h.src.Addr().Unmap(), h.src.Port()) == c.peer:
-		d.header, d.hdr = true, *h
+		d.header, d.hdr = true, h.info()
 		c.ln.stats.HealthChecks++
 		l.admitted(c.ln)
 		return true
 	case !h.proxied:
-		d.header, d.hdr = true, *h
+		d.header, d.hdr = true, h.info()
 		return c.proxyAdmit(l, c.peer)
 	}
-	d.header, d.hdr, d.via = true, *h, c.peer
+	d.header, d.hdr, d.via = true, h.info(), c.peer
 	return c.proxyAdmit(l, h.src)
 }
 
@@ -158,10 +178,10 @@ func (c *tcpConn) proxyAdmit(l *Loop, client netip.AddrPort) bool {
 // proxyTimedOut ends a connection whose header took longer than proxy_timeout. On an "optional" listener a
 // balancer's connection that sent nothing at all is served as a direct one from then on.
 func (c *tcpConn) proxyTimedOut(l *Loop) {
-	d := c.diag
-	if c.state == connClosed || d == nil || !d.awaiting {
+	if c.state == connClosed || c.diag == nil || c.diag.wait == nil {
 		return
 	}
+	d := c.diag.wait
 	d.timer = nil
 	if d.mode == policy.ProxyOptional && len(d.buf) == 0 {
 		c.proxyDone(l, nil)
@@ -173,7 +193,7 @@ func (c *tcpConn) proxyTimedOut(l *Loop) {
 // proxyEOF handles the peer's EOF while the header is awaited: a header cut short is an error; a
 // connection that closes before sending a byte (a balancer's plain TCP check) is only closed.
 func (c *tcpConn) proxyEOF(l *Loop) {
-	if len(c.diag.buf) > 0 {
+	if len(c.diag.wait.buf) > 0 {
 		c.proxyFailed(l, "truncated")
 		return
 	}

@@ -42,7 +42,7 @@ type proxyHeader struct {
 	proxied  bool           // src and dst are the client's addresses
 	family   uint8          // v2: the address family and transport byte (0x11 TCP over IPv4, …); v1: 0
 	src, dst netip.AddrPort // the client and the address it connected to, when proxied
-	tlv      proxyTLVs
+	tlv      *proxyTLVs     // nil when the header has none
 }
 
 // proxyTLVs are the v2 TLVs echogate reports in /whoami json. Each is "" when it was not sent.
@@ -162,7 +162,8 @@ func parseProxyV2(b []byte) (proxyHeader, int, error) {
 	h := proxyHeader{version: 2, local: verCmd&0xf == 0, family: fam}
 	block := b[16:size]
 	n, err := h.addresses(block)
-	if err == nil {
+	if err == nil && n < len(block) {
+		h.tlv = &proxyTLVs{}
 		err = h.tlv.parse(b[:size], block[n:])
 	}
 	if err != nil {

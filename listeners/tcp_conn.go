@@ -138,7 +138,7 @@ func (c *tcpConn) read(l *Loop) {
 			c.lastActive = l.nowNano
 			c.ln.stats.BytesIn += uint64(n)
 			data := l.readBuf[:n]
-			if c.diag != nil && c.diag.awaiting {
+			if c.diag != nil && c.diag.wait != nil {
 				data = c.proxyInput(l, data) // the bytes after a PROXY header
 			}
 			if len(data) > 0 {
@@ -150,7 +150,7 @@ func (c *tcpConn) read(l *Loop) {
 			}
 		case n == 0:
 			c.eof, c.mayRead = true, false
-			if c.diag != nil && c.diag.awaiting {
+			if c.diag != nil && c.diag.wait != nil {
 				c.proxyEOF(l)
 			}
 			return

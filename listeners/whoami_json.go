@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"net/netip"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -33,7 +34,7 @@ func (c *tcpConn) appendWhoamiExtra(b []byte, info *unix.TCPInfo) []byte {
 		b = append(b, '}')
 	}
 	if d := c.diag; d != nil && d.header {
-		b = appendProxyJSON(append(b, `,"proxy":`...), &d.hdr)
+		b = appendProxyJSON(append(b, `,"proxy":`...), &d.hdr, c.peer)
 	}
 	return b
 }
@@ -68,8 +69,9 @@ func appendStringField(b []byte, key, v string) []byte {
 	return appendJSONString(append(append(append(b, ",\""...), key...), "\":"...), v)
 }
 
-// appendProxyJSON appends the PROXY header as an object: version, command, addresses, and the TLVs sent.
-func appendProxyJSON(b []byte, h *proxyHeader) []byte {
+// appendProxyJSON appends the PROXY header as an object: version, command, addresses (src, the client it
+// named, is the connection's peer), and the TLVs sent.
+func appendProxyJSON(b []byte, h *proxyInfo, src netip.AddrPort) []byte {
 	b = strconv.AppendUint(append(b, `{"version":`...), uint64(h.version), 10)
 	command := "proxy"
 	if h.local {
@@ -80,10 +82,17 @@ func appendProxyJSON(b []byte, h *proxyHeader) []byte {
 	}
 	b = appendStringField(b, "command", command)
 	if h.proxied {
-		b = appendJSONAddr(append(b, `,"src":`...), h.src)
+		b = appendJSONAddr(append(b, `,"src":`...), src)
 		b = appendJSONAddr(append(b, `,"dst":`...), h.dst)
 	}
-	t := &h.tlv
+	if h.tlv != nil {
+		b = appendTLVsJSON(b, h.tlv)
+	}
+	return append(b, '}')
+}
+
+// appendTLVsJSON appends the fields of the v2 TLVs that were sent.
+func appendTLVsJSON(b []byte, t *proxyTLVs) []byte {
 	b = appendStringField(b, "alpn", t.alpn)
 	b = appendStringField(b, "authority", t.authority)
 	b = appendStringField(b, "unique_id", t.uniqueID)
@@ -106,5 +115,5 @@ func appendProxyJSON(b []byte, h *proxyHeader) []byte {
 		}
 		b = append(b, ']')
 	}
-	return append(b, '}')
+	return b
 }
