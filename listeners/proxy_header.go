@@ -104,13 +104,18 @@ func parseProxyV1(b []byte) (proxyHeader, int, error) {
 		return proxyHeader{}, 0, errProxyShort
 	}
 	h := proxyHeader{version: 1}
-	fields := bytes.Split(b[len(proxyV1Prefix):end], []byte(" "))
-	if string(fields[0]) == "UNKNOWN" { // the rest of the line is ignored
+	line := b[len(proxyV1Prefix):end]
+	if bytes.HasPrefix(line, []byte("UNKNOWN")) && (len(line) == 7 || line[7] == ' ') { // the rest is ignored
 		h.local = true
 		return h, end + 2, nil
 	}
-	if len(fields) != 5 {
-		return proxyHeader{}, 0, errors.New("proxy v1: want 5 fields after PROXY")
+	var fields [5][]byte
+	for i := range fields {
+		f, rest, more := bytes.Cut(line, []byte(" "))
+		if more == (i == len(fields)-1) {
+			return proxyHeader{}, 0, errors.New("proxy v1: want 5 fields after PROXY")
+		}
+		fields[i], line = f, rest
 	}
 	var want4 bool
 	switch string(fields[0]) {
