@@ -210,6 +210,11 @@ func TestWhoamiUDP(t *testing.T) {
 		v["local"] != d.Addr("u4") || v["proto"] != "udp" || v["listener"] != "u4" {
 		t.Errorf("/whoami over UDP: %q %v", keys, v)
 	}
+	var w whoamiJSON
+	if got := echotest.AskUDP(t, c, d.Addr("u4"), "/whoami json"+udpWhoami[7:]); json.Unmarshal([]byte(got), &w) != nil ||
+		w.Peer != c.LocalAddr().String() || w.Proto != "udp" || w.TCPInfo != nil {
+		t.Errorf("/whoami json over UDP: %q", got)
+	}
 	help := "commands: /time /stats [json [NAME]] /whoami [json] /hostname /version /help\n"
 	if got := echotest.AskUDP(t, c, d.Addr("u4"), "/help"+strings.Repeat(" ", 12)); got != help {
 		t.Errorf("/help over UDP: %q", got)
