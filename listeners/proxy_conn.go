@@ -11,7 +11,7 @@ import (
 
 // The PROXY stage of a connection from a balancer in proxy_allow, on a listener whose proxy_protocol is not
 // "off". Until the header is read (or, with "optional", known to be absent) the protocol sees nothing: the
-// bytes of each read go to proxyInput, a header split across reads is kept in c.diag.buf, and the bytes after
+// bytes of each read go to proxyInput, a header split across reads is kept in c.diag.wait.buf, and the bytes after
 // it are the client's first data. Only then is the connection judged (allow, max_conns_per_ip) as the client
 // the header names, and counted as accepted. A connection from any other peer never gets here: with
 // "optional" its bytes are data, with "required" it is refused at accept. Listeners with "off" pay one

@@ -81,6 +81,9 @@ func appendProxyJSON(b []byte, h *proxyInfo, src netip.AddrPort) []byte {
 		}
 	}
 	b = appendStringField(b, "command", command)
+	if h.version == 2 {
+		b = appendStringField(b, "family", proxyFamilies[h.family])
+	}
 	if h.proxied {
 		b = appendJSONAddr(append(b, `,"src":`...), src)
 		b = appendJSONAddr(append(b, `,"dst":`...), h.dst)
@@ -90,6 +93,10 @@ func appendProxyJSON(b []byte, h *proxyInfo, src netip.AddrPort) []byte {
 	}
 	return append(b, '}')
 }
+
+// proxyFamilies names the v2 family and transport bytes: the names of the spec's table.
+var proxyFamilies = map[uint8]string{0x00: "unspec", 0x11: "tcp4", 0x12: "udp4", 0x21: "tcp6", 0x22: "udp6",
+	0x31: "unix_stream", 0x32: "unix_dgram"}
 
 // appendTLVsJSON appends the fields of the v2 TLVs that were sent.
 func appendTLVsJSON(b []byte, t *proxyTLVs) []byte {

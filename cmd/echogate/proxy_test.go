@@ -129,7 +129,7 @@ func TestProxyTLVs(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := askWhoamiJSON(t, c).Proxy
-	if p == nil || p.Version != 2 || p.ALPN != "h2" || p.Authority != "echo.example" || p.UniqueID != "req-42" ||
+	if p == nil || p.Version != 2 || p.Family != "tcp4" || p.ALPN != "h2" || p.Authority != "echo.example" || p.UniqueID != "req-42" ||
 		p.NetNS != "blue" || p.SSL == nil || p.SSL.Client != 5 || p.SSL.Version != "TLSv1.3" || p.SSL.CN != "client.example" {
 		t.Errorf("proxy %+v ssl %+v", p, p.SSL)
 	}

@@ -115,6 +115,7 @@ type whoamiJSON struct {
 	Proxy   *struct {
 		Version   int    `json:"version"`
 		Command   string `json:"command"`
+		Family    string `json:"family"`
 		Src       string `json:"src"`
 		Dst       string `json:"dst"`
 		ALPN      string `json:"alpn"`
