@@ -18,6 +18,10 @@ func (v *validator) agents() {
 		if l.Protocol != TCP || l.Mode != ModeAgent {
 			continue
 		}
+		if l.ProxyProtocol != "" && l.ProxyProtocol != ProxyOff {
+			// The agent answers the balancer itself, first and at once: there is no client behind it.
+			v.add(i, "proxy_protocol", `proxy_protocol must be "off" on an agent listener (it answers the balancer itself)`)
+		}
 		for _, name := range l.AgentListeners {
 			switch {
 			case name == l.Name:

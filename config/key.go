@@ -35,9 +35,19 @@ type key[T any] struct {
 	why   string
 	// rule is one more check of the value alone; it returns what is wrong, "" when nothing is.
 	rule func(key string, v any) string
+	// unset is how a reload's diff writes a list key that was left out; "" = "any" (allow: every client).
+	unset string
 	// example is the value the README shows for a key whose default can not be written (none, or "left
 	// out"); "" = the default. doc is the key's comment there.
 	example, doc string
+}
+
+// format writes v, a value of k, for a reload's diff (FormatValue, with k's word for a list left out).
+func (k *key[T]) format(v any) string {
+	if l, ok := v.([]netip.Prefix); ok && l == nil && k.unset != "" {
+		return k.unset
+	}
+	return FormatValue(v)
 }
 
 // appliesTo reports whether k is a key of a listener of protocol p (every key applies to "").

@@ -203,7 +203,7 @@ func (c Change) String() string {
 func ListenerDiff(old, new *Listener) []Change {
 	var diff []Change
 	eachChangedKey(old, new, func(k keySpec) {
-		diff = append(diff, Change{Key: k.name, Old: FormatValue(k.get(old)), New: FormatValue(k.get(new))})
+		diff = append(diff, Change{Key: k.name, Old: k.format(k.get(old)), New: k.format(k.get(new))})
 	})
 	if old.Token != new.Token {
 		diff = append(diff, Change{Key: "token"})

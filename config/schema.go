@@ -25,6 +25,7 @@ const (
 	DefaultShutdownGrace = 5 * time.Second
 	DefaultDrainTimeout  = 5 * time.Minute
 	DefaultLineTimeout   = 60 * time.Second
+	DefaultProxyTimeout  = 5 * time.Second
 	// DefaultLogRefusalsEvery is how often refusal summaries are logged at most, per listener and reason.
 	DefaultLogRefusalsEvery = 10 * time.Second
 )
@@ -111,6 +112,13 @@ var listenerKeys = []keySpec{
 		doc: "or a file owned by root or echogate's user, mode 0600 or stricter (not both)"},
 	{name: "commands", field: func(l *Listener) any { return &l.Commands }, def: true,
 		doc: `"/"-lines are commands; false echoes them`},
+	{name: "proxy_protocol", only: TCP, field: func(l *Listener) any { return &l.ProxyProtocol }, def: ProxyOff,
+		want: `"off", "optional" or "required"`, enum: []string{ProxyOff, ProxyOptional, ProxyRequired},
+		doc: `PROXY protocol v1/v2 header from a balancer: "off" | "optional" | "required"`},
+	{name: "proxy_allow", only: TCP, field: func(l *Listener) any { return &l.ProxyAllow }, unset: "none",
+		example: `["10.0.0.0/8"]`, doc: `balancer CIDRs trusted to send a header; required unless proxy_protocol is "off"`},
+	{name: "proxy_timeout", only: TCP, field: func(l *Listener) any { return &l.ProxyTimeout }, def: DefaultProxyTimeout,
+		least: time.Millisecond, doc: "the most a PROXY header may take to arrive"},
 	{name: "rate_lines", only: TCP, field: func(l *Listener) any { return &l.RateLines },
 		lo: 0, hi: MaxRate, doc: "lines per second per connection; 0 = off"},
 	{name: "rate_datagrams", only: UDP, field: func(l *Listener) any { return &l.RateDatagrams },

@@ -14,6 +14,7 @@ func baseListener(p Protocol) Listener {
 	if p == TCP {
 		l.Mode, l.MaxConns, l.Backlog, l.MaxLine, l.MaxOutput = ModeLine, DefaultMaxConns, DefaultBacklog, DefaultMaxLine, DefaultMaxOutput
 		l.IdleTimeout, l.LineTimeout, l.AdminAllow = DefaultIdleTimeout, DefaultLineTimeout, DefaultAdminAllow
+		l.ProxyProtocol, l.ProxyTimeout = ProxyOff, DefaultProxyTimeout
 	} else {
 		l.MaxDatagram, l.MaxUDPPeers, l.UDPDenySources = DefaultMaxDatagram, DefaultMaxUDPPeers, DefaultUDPDenySources
 	}
@@ -54,6 +55,10 @@ func TestListenerDiffEveryKey(t *testing.T) {
 		{"max_udp_peers", UDP, func(l *Listener) { l.MaxUDPPeers = 10 }, "max_udp_peers 65536→10"},
 		{"agent_listeners", TCP, func(l *Listener) { l.AgentListeners = []string{"u"} }, "agent_listeners []→[u]"},
 		{"agent_weight", TCP, func(l *Listener) { l.AgentWeight = 50 }, "agent_weight 0→50"},
+		{"proxy_protocol", TCP, func(l *Listener) { l.ProxyProtocol = ProxyRequired }, "proxy_protocol off→required"},
+		{"proxy_allow", TCP, func(l *Listener) { l.ProxyAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
+			"proxy_allow none→[10.0.0.0/8]"},
+		{"proxy_timeout", TCP, func(l *Listener) { l.ProxyTimeout = time.Second }, "proxy_timeout 5s→1s"},
 		{"token", TCP, func(l *Listener) { l.Token = "s3cret" }, "token changed"},
 	}
 	covered := map[string]bool{}

@@ -97,6 +97,17 @@ type Listener struct {
 	UDPDenySources []uint16
 	MaxUDPPeers    int
 
-	AgentListeners []string // tcp agent mode: the agent answers "down" while one of these is not serving
-	AgentWeight    int      // tcp agent mode: a weight in per cent sent after the state; 0 = none
+	AgentListeners []string       // tcp agent mode: the agent answers "down" while one of these is not serving
+	AgentWeight    int            // tcp agent mode: a weight in per cent sent after the state; 0 = none
+	ProxyProtocol  string         // tcp: ProxyOff, ProxyOptional or ProxyRequired
+	ProxyAllow     []netip.Prefix // tcp: the balancers trusted to send a PROXY header; nil = none
+	ProxyTimeout   time.Duration  // tcp: the most a PROXY header may take to arrive
 }
+
+// The values of proxy_protocol: whether a TCP listener reads a PROXY protocol header from the balancers in
+// proxy_allow before the client's data.
+const (
+	ProxyOff      = "off"      // never: a header is data
+	ProxyOptional = "optional" // a trusted peer may send one
+	ProxyRequired = "required" // every connection must start with one, from a trusted peer
+)

@@ -98,6 +98,7 @@ func (v *validator) listener(i int) {
 		v.keys(i, l.Protocol)
 		if l.Protocol == TCP {
 			v.tokenSource(i)
+			v.proxyAllow(i)
 		}
 		return
 	}

@@ -190,6 +190,9 @@ func (l *Loop) bringUp(a config.Action, b Binding, ln *tcpListener) error {
 	}
 	ln.fd, ln.inherited, ln.addr, ln.pol, ln.paused = b.FD, b.Inherited, b.Addr, pol, false
 	ln.closes = &l.obs.closes
+	if b.Inherited {
+		_ = saveSYN(b.FD) // for /whoami's syn_ fields; a socket that refuses it serves without them
+	}
 	ln.name, ln.stats, ln.removed = lc.Name, l.stats.counters(lc.Name), false
 	if err := l.register(b.FD, unix.EPOLLIN, ln); err != nil {
 		b.Close()

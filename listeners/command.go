@@ -60,4 +60,6 @@ var (
 	replyShutdownOK      = []byte("OK, shutting down\n")
 	replyShutdownUDP     = []byte("ERR shutdown-not-allowed\n")
 	replyDatagramTooLong = []byte("ERR datagram-truncated\n")
+	replyHelp            = []byte("commands: /time /stats [json [NAME]] /whoami [json] /hostname /version /help /shutdown TOKEN\n")
+	replyHelpUDP         = []byte("commands: /time /stats [json [NAME]] /whoami [json] /hostname /version /help\n")
 )

@@ -18,6 +18,15 @@ func (l *Loop) runCommand(out []byte, pol *policy.Policy, st *Counters, peer net
 		return time.Now().UTC().AppendFormat(out, "2006-01-02 15:04:05\n")
 	case "stats":
 		return l.statsCommand(out, cmd.Arg)
+	case "hostname":
+		return append(append(out, hostname()...), '\n')
+	case "version":
+		return append(append(append(out, "echogate "...), l.opts.Version...), '\n')
+	case "help":
+		if udp {
+			return append(out, replyHelpUDP...)
+		}
+		return append(out, replyHelp...)
 	case "shutdown":
 		if udp {
 			return append(out, replyShutdownUDP...)

@@ -81,7 +81,7 @@ func (lineProtocol) halfClosed(l *Loop, c *tcpConn) {
 func answerLine(l *Loop, c *tcpConn, line []byte) {
 	io := c.io
 	if len(line) > 0 && line[0] == '/' && c.ln.pol.Commands {
-		io.out = l.runCommand(l.outBuf(io), c.ln.pol, c.ln.stats, c.peer, line, false)
+		io.out = l.connCommand(l.outBuf(io), c, line)
 		return
 	}
 	io.out = append(l.outBuf(io), line...)

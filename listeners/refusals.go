@@ -31,6 +31,7 @@ const (
 	reasonTruncated                // UDP: longer than max_datagram (answered with an error)
 	reasonLoop                     // UDP: dropped by the echo-loop guard
 	reasonAmplify                  // UDP: a command reply over 3 times its request (no reply is sent)
+	reasonProxy                    // TCP: a PROXY header malformed, too slow, missing where required, or untrusted
 	numReasons
 )
 
@@ -55,6 +56,7 @@ var reasons = [numReasons]struct {
 	reasonTruncated:  {"truncated", slog.LevelInfo},
 	reasonLoop:       {"loop", slog.LevelInfo},
 	reasonAmplify:    {"amplification", slog.LevelInfo},
+	reasonProxy:      {"proxy", slog.LevelInfo},
 }
 
 func (r reason) String() string { return reasons[r].name }

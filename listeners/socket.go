@@ -67,6 +67,9 @@ func setupSocket(fd, family, typ int, addr netip.Addr, sa unix.Sockaddr, backlog
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 			return os.NewSyscallError("setsockopt SO_REUSEADDR", err)
 		}
+		if err := saveSYN(fd); err != nil {
+			return err
+		}
 	}
 	if family == unix.AF_INET6 {
 		v6only := 1

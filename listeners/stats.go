@@ -28,7 +28,8 @@ type Counters struct {
 	LineTimeouts    uint64 `json:"line_timeouts"`    // connections closed because a line took too long
 	ShutdownRefused uint64 `json:"shutdown_refused"`
 	AcceptErrors    uint64 `json:"accept_errors"`
-	HealthChecks    uint64 `json:"health_checks"` // agent checks answered
+	HealthChecks    uint64 `json:"health_checks"` // agent checks answered, and PROXY v2 LOCAL (or v1 UNKNOWN) connections of a balancer
+	ProxyErrors     uint64 `json:"proxy_errors"`  // PROXY headers malformed, truncated, too slow, missing or untrusted
 	ReloadsOK       uint64 `json:"reloads_ok"`
 	ReloadsFailed   uint64 `json:"reloads_failed"`
 }

@@ -14,7 +14,8 @@ import (
 // connection with data in flight live in io, which goes back to the loop as soon as it is empty.
 type tcpConn struct {
 	ln         *tcpListener
-	io         *connIO // nil while idle
+	io         *connIO   // nil while idle
+	diag       *connDiag // the PROXY stage and what /whoami read once (proxy_conn.go); nil on a plain connection
 	peer       netip.AddrPort
 	lastActive int64 // loop ns of the last byte read or written
 	lineStart  int64 // loop ns of the read that began the unfinished line, if there is one
@@ -22,7 +23,7 @@ type tcpConn struct {
 	fd         int32
 	idx        int32         // position in ln.conns
 	lineDue    int32         // second at which c comes round in the line_timeout wheel; 0 = not in it
-	events     uint8         // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 96 bytes)
+	events     uint8         // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 104 bytes)
 	strikes    uint8         // overlong lines with no good line between them
 	proto      tcpProtocolID // what the listener's mode was at accept time (protocol.go)
 	state      connState     // echogate's side of c's life: open, closing, lingering, shut, closed
@@ -136,13 +137,22 @@ func (c *tcpConn) read(l *Loop) {
 		case n > 0:
 			c.lastActive = l.nowNano
 			c.ln.stats.BytesIn += uint64(n)
-			c.consume(l, l.readBuf[:n])
+			data := l.readBuf[:n]
+			if c.diag != nil && c.diag.wait != nil {
+				data = c.proxyInput(l, data) // the bytes after a PROXY header
+			}
+			if len(data) > 0 {
+				c.consume(l, data)
+			}
 			if n < room && !c.peerShut {
 				c.mayRead = false
 				return
 			}
 		case n == 0:
 			c.eof, c.mayRead = true, false
+			if c.diag != nil && c.diag.wait != nil {
+				c.proxyEOF(l)
+			}
 			return
 		case errors.Is(err, unix.EAGAIN):
 			c.mayRead = false

@@ -226,6 +226,9 @@ func (c *tcpConn) close(l *Loop, reason string) {
 	l.setHandler(int(c.fd), nil)
 	_ = unix.Close(int(c.fd))
 	c.ln.removeConn(c)
+	if c.diag != nil && c.diag.wait != nil {
+		l.cancel(c.diag.wait.timer)
+	}
 	if c.io != nil {
 		l.cancel(c.io.rateTimer)
 		c.io.rateTimer = nil

@@ -55,45 +55,77 @@ func (ln *tcpListener) onEvent(l *Loop, _ uint32) {
 	}
 }
 
-// admit asks the listener's policy about a new connection and either registers it or closes it.
+// admit asks the listener's policy about a new connection and either registers it or closes it. A listener
+// with proxy_protocol on hands a trusted balancer's connections to the PROXY stage (proxy_conn.go), which
+// judges the client its header names.
 func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 	pol := ln.pol
 	addr := peer.Addr().Unmap()
-	switch pol.AdmitConn(peer, len(ln.conns), int(ln.perIP[addr])) {
-	case policy.RefuseCIDR:
-		ln.stats.RefusedCIDR++
-		unix.Close(fd)
-		l.refused(ln.name, reasonCIDR, peer)
-		return
-	case policy.RefuseBusy:
-		ln.stats.RefusedBusy++
-		refuseBusy(fd)
-		l.refused(ln.name, reasonBusy, peer)
-		return
-	case policy.RefusePerIP:
-		ln.stats.RefusedPerIP++
-		refuseBusy(fd)
-		l.refused(ln.name, reasonPerIP, peer)
+	peer = netip.AddrPortFrom(addr, peer.Port())
+	if pol.Proxy != policy.ProxyOff && l.admitBalancer(ln, fd, peer) {
 		return
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	c := &tcpConn{fd: int32(fd), ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), proto: tcpProtocolFor(pol.Mode),
-		lastActive: l.nowNano, events: unix.EPOLLIN}
-	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
-		l.log.Warn(logmsg.EpollFailed, "op", "register connection", "listener", ln.name, "err", err)
-		unix.Close(fd)
+	if v := pol.AdmitConn(peer, len(ln.conns), int(ln.perIP[addr])); v != policy.Admitted {
+		if l.countRefusal(ln, v, peer) {
+			refuseBusy(fd)
+		} else {
+			unix.Close(fd)
+		}
 		return
 	}
-	ln.addConn(c, addr)
-	ln.stats.Accepted++
-	l.stats.TotalClients++
-	l.stats.TCPNow++
-	l.idle.add(c, l.nowNano+l.idleSpan(pol.IdleTimeout))
+	if c := l.openConn(ln, fd, peer); c != nil {
+		l.admitted(ln)
+		l.greet(c)
+	}
+}
+
+// greet lets a protocol that speaks first (the agent) answer a connection it has just been given.
+func (l *Loop) greet(c *tcpConn) {
 	if g := tcpGreeters[c.proto]; g != nil {
 		l.connIO(c)
 		g.greet(l, c)
 		c.settle(l)
 	}
+}
+
+// countRefusal counts a connection refused with verdict v and reports whether the client is told "server busy".
+func (l *Loop) countRefusal(ln *tcpListener, v policy.ConnVerdict, peer netip.AddrPort) (busy bool) {
+	switch v {
+	case policy.RefuseCIDR:
+		ln.stats.RefusedCIDR++
+		l.refused(ln.name, reasonCIDR, peer)
+		return false
+	case policy.RefuseBusy:
+		ln.stats.RefusedBusy++
+		l.refused(ln.name, reasonBusy, peer)
+	case policy.RefusePerIP:
+		ln.stats.RefusedPerIP++
+		l.refused(ln.name, reasonPerIP, peer)
+	}
+	return true
+}
+
+// openConn registers a connection from peer with the loop and the listener. It returns nil, having closed fd,
+// when epoll refuses it.
+func (l *Loop) openConn(ln *tcpListener, fd int, peer netip.AddrPort) *tcpConn {
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	c := &tcpConn{fd: int32(fd), ln: ln, peer: peer, proto: tcpProtocolFor(ln.pol.Mode),
+		lastActive: l.nowNano, events: unix.EPOLLIN}
+	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
+		l.log.Warn(logmsg.EpollFailed, "op", "register connection", "listener", ln.name, "err", err)
+		unix.Close(fd)
+		return nil
+	}
+	ln.addConn(c, peer.Addr())
+	l.stats.TCPNow++
+	l.idle.add(c, l.nowNano+l.idleSpan(ln.pol.IdleTimeout))
+	return c
+}
+
+// admitted counts a connection the listener serves.
+func (l *Loop) admitted(ln *tcpListener) {
+	ln.stats.Accepted++
+	l.stats.TotalClients++
 }
 
 // refuseBusy tells a client over a cap why it is turned away, then closes it.
@@ -127,7 +159,11 @@ func (ln *tcpListener) removeConn(c *tcpConn) {
 	moved.idx = c.idx
 	ln.conns[last] = nil
 	ln.conns = ln.conns[:last]
-	addr := c.peer.Addr()
+	ln.dropPeer(c.peer.Addr())
+}
+
+// dropPeer counts one connection less from addr.
+func (ln *tcpListener) dropPeer(addr netip.Addr) {
 	if n := ln.perIP[addr] - 1; n > 0 {
 		ln.perIP[addr] = n
 	} else {

@@ -135,7 +135,7 @@ func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int, ctl []byte) ([]byte, b
 		return nil, false
 	}
 	u.stats.Datagrams++
-	d := datagram{src: src, data: data, size: size, budget: replyBudget(size, src), ctl: ctl}
+	d := datagram{src: src, data: data, size: size, budget: replyBudget(size, src), ctl: ctl, ttl: -1, tos: -1}
 	if b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
 		d.truncated = true
 		u.stats.UDPTruncated++

@@ -24,6 +24,10 @@ type Policy struct {
 	MaxUDPPeers   int
 	IdleTimeout   time.Duration // 0 = never
 	LineTimeout   time.Duration // line mode: the most a line may take from its first byte to '\n'; 0 = off
+	// Proxy is whether connections from ProxyTrusted peers start with a PROXY protocol header: ProxyOff,
+	// ProxyOptional or ProxyRequired; ProxyTimeout bounds how long the header may take.
+	Proxy        ProxyMode
+	ProxyTimeout time.Duration
 
 	// AgentListeners and AgentWeight are the agent mode's: whose service it reports, the weight it sends.
 	AgentListeners []string
@@ -36,6 +40,7 @@ type Policy struct {
 	lines      rate // rate_lines, per TCP connection
 	datagrams  rate // rate_datagrams, per UDP source
 	denyPorts  []uint16
+	proxyAllow []netip.Prefix // the balancers trusted to send a PROXY header
 }
 
 // New builds the Policy of l. It copies every slice, so later changes to l do not reach the Policy.
@@ -58,6 +63,9 @@ func New(l *config.Listener) *Policy {
 		lines:         newRate(l.RateLines, l.RateBurst),
 		datagrams:     newRate(l.RateDatagrams, l.RateBurst),
 		denyPorts:     slices.Clone(l.UDPDenySources),
+		Proxy:         proxyMode(l.ProxyProtocol),
+		ProxyTimeout:  l.ProxyTimeout,
+		proxyAllow:    normalize(l.ProxyAllow),
 	}
 	p.AgentListeners, p.AgentWeight = slices.Clone(l.AgentListeners), l.AgentWeight
 	if l.Token != "" {

@@ -86,8 +86,14 @@ func runPoint(ctx context.Context, o *options, pt point) pointResult {
 	for i, spec := range o.specs() {
 		sides[i].Server = spec.name
 		port, err := freePort()
+		var argv []string
+		var dir string
 		if err == nil {
-			srvs[i], err = startServer(ctx, spec.name, "0", spec.listenArgv(port), port)
+			argv, dir, err = spec.pointArgv(pt, port)
+			defer os.RemoveAll(dir)
+		}
+		if err == nil {
+			srvs[i], err = startServer(ctx, spec.name, "0", argv, port)
 		}
 		if err != nil {
 			sides[i].Err = err.Error()

@@ -34,6 +34,7 @@ var points = []point{
 	{"pipe16", "tcp 50 conns x16 pipelined 64 B", "tcp", 50, 64, 16},
 	{"tcp4k", "tcp 50 conns 4 KiB lines", "tcp", 50, 4096, 1},
 	{"udp50", "udp 50 socks 64 B", "udp", 50, 64, 1},
+	tcp50Proxy,
 }
 
 // loadArgs are the echoload flags of one measured run of p against port.

@@ -16,6 +16,7 @@ type DialOptions struct {
 	From     string        // the local IP to connect from ("" for any), such as 127.0.0.2
 	RcvBuf   int           // SO_RCVBUF set before the handshake (0 keeps the default)
 	Deadline time.Duration // on every later operation (0 for 10 s)
+	Sockopts []Sockopt     // set before the handshake
 }
 
 // Dial connects to addr over TCP within 5 s, puts a deadline on the connection and closes it when the test
@@ -37,14 +38,12 @@ func DialErr(addr string, o DialOptions) (net.Conn, error) {
 	if o.From != "" {
 		dl.LocalAddr = &net.TCPAddr{IP: net.ParseIP(o.From)}
 	}
+	opts := o.Sockopts
 	if o.RcvBuf > 0 {
-		dl.Control = func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.RcvBuf)
-			})
-			return errors.Join(err, serr)
-		}
+		opts = append(opts[:len(opts):len(opts)], Sockopt{syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.RcvBuf})
+	}
+	if len(opts) > 0 {
+		dl.Control = func(_, _ string, rc syscall.RawConn) error { return control(rc, opts) }
 	}
 	c, err := dl.Dial("tcp", addr)
 	if err != nil {
@@ -160,3 +159,14 @@ func (o DialOptions) WithFrom(from string) DialOptions { o.From = from; return o
 
 // WithRcvBuf is o with SO_RCVBUF n.
 func (o DialOptions) WithRcvBuf(n int) DialOptions { o.RcvBuf = n; return o }
+
+// ExpectClosed checks that the daemon closes c (10 s at most) without sending a byte: EOF, or a reset when c
+// had sent data the daemon never read.
+func ExpectClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c)
+	if len(b) > 0 || err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("want the connection closed with nothing sent, got %q, %v", b, err)
+	}
+}

@@ -41,10 +41,12 @@ const (
 
 // What clients cause.
 const (
-	Refused           = "refused"            // refusals summarised per listener and reason: reason=, count=, last_peer=
-	ShutdownRequested = "shutdown requested" // a /shutdown with the right token: listener=, peer=
-	ShutdownLocked    = "shutdown locked"    // too many bad tokens from all addresses: /shutdown is refused to all
-	AcceptFailed      = "accept failed"      // accept(2) failed: listener=, err=, and event= when it pauses
-	EpollFailed       = "epoll failed"       // an epoll_ctl call failed: op=, listener=, err=
-	RecvFailed        = "recvmmsg failed"    // listener=, err=
+	Refused           = "refused"              // refusals summarised per listener and reason: reason=, count=, last_peer=
+	ShutdownRequested = "shutdown requested"   // a /shutdown with the right token: listener=, peer=
+	ShutdownLocked    = "shutdown locked"      // too many bad tokens from all addresses: /shutdown is refused to all
+	AcceptFailed      = "accept failed"        // accept(2) failed: listener=, err=, and event= when it pauses
+	EpollFailed       = "epoll failed"         // an epoll_ctl call failed: op=, listener=, err=
+	RecvFailed        = "recvmmsg failed"      // listener=, err=
+	ProxyRefused      = "PROXY header refused" // debug: a PROXY header was malformed, truncated, too slow, missing: err=
+	NoSavedSYN        = "no saved SYN"         // debug: /whoami found no SYN saved by the kernel: err=
 )

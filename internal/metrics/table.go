@@ -23,6 +23,8 @@ var counterRows = []counterRow{
 		value: func(c *listeners.Counters) uint64 { return c.RefusedPerIP }},
 	{metric: "connections_refused_total", only: "tcp", label: [2]string{"reason", "cidr"},
 		value: func(c *listeners.Counters) uint64 { return c.RefusedCIDR }},
+	{metric: "connections_refused_total", only: "tcp", label: [2]string{"reason", "proxy"},
+		value: func(c *listeners.Counters) uint64 { return c.ProxyErrors }},
 	{metric: "connections_refused_total", only: "tcp", label: [2]string{"reason", "line_timeout"},
 		value: func(c *listeners.Counters) uint64 { return c.LineTimeouts }},
 	{metric: "lines_total", help: "Lines echoed or answered (TCP line mode).", only: "tcp",
@@ -52,7 +54,7 @@ var counterRows = []counterRow{
 		value: func(c *listeners.Counters) uint64 { return c.ShutdownRefused }},
 	{metric: "accept_errors_total", help: "accept(2) failures for lack of file descriptors or memory.", only: "tcp",
 		value: func(c *listeners.Counters) uint64 { return c.AcceptErrors }},
-	{metric: "health_checks_total", help: "Health checks answered (agent-check connections).", only: "tcp",
+	{metric: "health_checks_total", help: "Health checks answered: agent-check connections, and a balancer's own PROXY LOCAL connections.", only: "tcp",
 		value: func(c *listeners.Counters) uint64 { return c.HealthChecks }},
 }
 
