@@ -35,8 +35,8 @@ type gsoBatch struct {
 	msgs  [udpBatchSize]unix.Mmsghdr
 	iovs  [udpBatchSize]unix.Iovec
 	ctl   [udpBatchSize][gsoCtlMax]byte
-	slots [udpBatchSize]int // the reply slots of the messages, message after message
-	first [udpBatchSize]int // where each message's slots start in slots
+	slots [udpBatchSize]int     // the reply slots of the messages, message after message
+	first [udpBatchSize + 1]int // where each message's slots start in slots, and where the last one ends
 	taken [udpBatchSize]bool
 	key   [udpBatchSize]uint64
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -51,6 +52,17 @@ func TestGSORepliesAreTheSameDatagrams(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkGSORun(t, tc, gsoPlan, gsoPlanMessages, gsoPlanSegmented) })
 	}
+	t.Run("a full batch, every datagram from another peer", func(t *testing.T) {
+		one := make([][]int, udpBatchSize)
+		for p := range one {
+			one[p] = []int{64}
+		}
+		checkGSORun(t, gsoCase{"ipv4", "127.0.0.1:0", "127.0.0.1", "127.0.0.1:0", false}, one, udpBatchSize, 0)
+	})
+	t.Run("a full batch of two peers", func(t *testing.T) {
+		two := [][]int{slices.Repeat([]int{64}, udpBatchSize/2), slices.Repeat([]int{64}, udpBatchSize/2)}
+		checkGSORun(t, gsoCase{"ipv4", "127.0.0.1:0", "127.0.0.1", "127.0.0.1:0", false}, two, 2, udpBatchSize)
+	})
 }
 
 // TestGSOWildcard is the same on sockets bound to the wildcard, in a network namespace of the test's own,
