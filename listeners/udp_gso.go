@@ -15,7 +15,7 @@ import (
 // the server's CPU per datagram where peers keep several datagrams in flight.
 //
 // Each batch's replies are grouped into runs: the replies to one peer, from one source address, in the order
-// they were received, of one size except for a shorter last one. A run is one message, whose iovecs are the
+// they were received, of one size except for a shorter (not empty) last one. A run is one message, whose iovecs are the
 // replies' own buffers (nothing is copied); replies to other peers may be sent before or after it, so only
 // the order per peer is kept, which is all UDP ever promised. A kernel or device that refuses the offload
 // (EIO: no checksum offload; EINVAL: a segment larger than the route's MTU) gets the run again one datagram
@@ -76,8 +76,8 @@ func (g *gsoBatch) group(b *udpBatch, n int) int {
 				continue
 			}
 			sx := b.outIov[x].Len
-			if sx > size || total+sx > gsoMaxPayload {
-				break // this peer's next run starts at x
+			if sx == 0 || sx > size || total+sx > gsoMaxPayload {
+				break // this peer's next run starts at x (an empty datagram cannot be a segment)
 			}
 			g.slots[k], g.iovs[k], g.taken[x] = x, b.outIov[x], true
 			k++

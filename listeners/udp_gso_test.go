@@ -19,17 +19,20 @@ import (
 
 // gsoPlan is what each peer sends, in datagram sizes; the peers' datagrams are interleaved. Peer 0's run ends
 // with a shorter datagram; peer 1 sends one run; peer 2's datagrams make three runs: one ended by a shorter
-// datagram, one ended by a larger one, and a single datagram sent without segmentation.
+// datagram, one ended by a larger one, and a single datagram sent without segmentation; peer 3's empty
+// datagram cannot be a segment (it would vanish in the run), so it ends a run and goes alone.
 var gsoPlan = [][]int{
 	{100, 100, 100, 40},
 	{64, 64, 64, 64, 64, 64, 64},
 	{200, 50, 200, 200, 300},
+	{64, 64, 0, 64},
 }
 
-// Of gsoPlan, 5 messages: peer 0 one of 4 segments, peer 1 one of 7, peer 2 two of 2 and a plain one.
+// Of gsoPlan, 8 messages: peer 0 one of 4 segments, peer 1 one of 7, peer 2 two of 2 and a plain one, peer 3
+// one of 2 and two plain ones.
 const (
-	gsoPlanMessages  = 5
-	gsoPlanSegmented = 4 + 7 + 2 + 2
+	gsoPlanMessages  = 8
+	gsoPlanSegmented = 4 + 7 + 2 + 2 + 2
 )
 
 // gsoCase is one server socket and where its clients send to.
