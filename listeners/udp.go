@@ -29,6 +29,7 @@ type udpEndpoint struct {
 	lastPeer     netip.AddrPort
 	lastPeerSeen int64
 	buckets      map[netip.Addr]*sourceBucket
+	gsoRefused   bool // the kernel refused a UDP_SEGMENT send on this socket: replies go one by one (udp_gso.go)
 }
 
 // sourceBucket is the rate bucket of one source address and when it was last used.
@@ -91,7 +92,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 			}
 		}
 		if replies > 0 {
-			sent, bytes := b.send(u.fd, replies)
+			sent, bytes := b.sendReplies(u, replies)
 			u.stats.BytesOut += bytes
 			u.stats.UDPDropped += uint64(replies - sent)
 		}

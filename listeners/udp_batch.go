@@ -24,6 +24,7 @@ type udpBatch struct {
 	used   int                    // headers the last recvmmsg filled in
 	limit  int                    // the iovec length now set
 	ctlOn  int                    // headers whose Control now points at ctl
+	gso    gsoBatch               // the replies grouped for segmentation offload (udp_gso.go)
 }
 
 // maxDatagram is the largest UDP payload there is.

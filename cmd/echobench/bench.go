@@ -33,6 +33,7 @@ type run struct {
 	CPUusPerRT float64 `json:"cpu_us_per_rt"`
 	P50us      float64 `json:"p50_us"`
 	P99us      float64 `json:"p99_us"`
+	P999us     float64 `json:"p999_us"`
 	Errors     uint64  `json:"errors"`
 }
 
@@ -45,6 +46,9 @@ type side struct {
 	CPUSeconds float64 `json:"cpu_s"`
 	LoadSecs   float64 `json:"load_s"`
 	Errors     uint64  `json:"errors"`
+	P50us      float64 `json:"p50_us"` // latency: the medians over the runs
+	P99us      float64 `json:"p99_us"`
+	P999us     float64 `json:"p999_us"`
 	ErrSample  string  `json:"error_sample,omitempty"` // echoload's messages about the first errors
 	Runs       []run   `json:"runs"`
 	Err        string  `json:"error,omitempty"`
@@ -52,7 +56,7 @@ type side struct {
 
 // add accounts one run.
 func (s *side) add(lr loadResult, cpu time.Duration) {
-	r := run{RPS: lr.RPS, P50us: lr.P50us, P99us: lr.P99us, Errors: lr.Errors}
+	r := run{RPS: lr.RPS, P50us: lr.P50us, P99us: lr.P99us, P999us: lr.P999us, Errors: lr.Errors}
 	if lr.RoundTrips > 0 {
 		r.CPUusPerRT = round3(cpu.Seconds() * 1e6 / float64(lr.RoundTrips))
 	}
@@ -67,6 +71,7 @@ func (s *side) add(lr loadResult, cpu time.Duration) {
 	if s.RoundTrips > 0 {
 		s.CPUusPerRT = round3(s.CPUSeconds * 1e6 / float64(s.RoundTrips))
 	}
+	s.latencyMedians()
 }
 
 // pointResult is one row of the table.
@@ -126,7 +131,8 @@ func measure(ctx context.Context, o *options, pt point, s *server, port int, sd 
 	if err != nil {
 		return fmt.Errorf("%s: cpu time: %w", s.name, err)
 	}
-	lr, diag, err := runEchoload(ctx, o.echoload, pt.loadArgs(port, o.duration), o.duration+30*time.Second)
+	args := append(pt.loadArgs(port, o.duration), pt.modeArgs(o.cRate)...)
+	lr, diag, err := runEchoload(ctx, o.echoload, args, o.duration+30*time.Second)
 	if err != nil {
 		return err
 	}

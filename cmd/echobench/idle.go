@@ -132,7 +132,7 @@ var establishedRE = regexp.MustCompile(`idle: established (\d+) of (\d+)`)
 // startIdleHold starts echoload -idle pinned to CPU 1 and waits until its connections are open.
 func startIdleHold(ctx context.Context, o *options, addrs []string) (*idleHold, error) {
 	args := []string{o.echoload, "-idle", strconv.Itoa(o.idleConns), "-addr", strings.Join(addrs, ","),
-		"-duration", idleHoldMax.String(), "-timeout", "5s", "-allow-errors"}
+		"-duration", idleHoldMax.String(), "-timeout", "5s", "-allow-errors", "-json"}
 	full := pinned("1", args)
 	h := &idleHold{log: &lineLog{}, done: make(chan struct{})}
 	h.cmd = exec.Command(full[0], full[1:]...)

@@ -27,7 +27,7 @@ type point struct {
 }
 
 // points are the throughput measurements of a bench run, in order.
-var points = []point{
+var points = append([]point{
 	{"tcp1", "tcp 1 conn 64 B", "tcp", 1, 64, 1},
 	{"tcp50", "tcp 50 conns 64 B", "tcp", 50, 64, 1},
 	{"tcp1000", "tcp 1000 conns 64 B", "tcp", 1000, 64, 1},
@@ -35,14 +35,14 @@ var points = []point{
 	{"tcp4k", "tcp 50 conns 4 KiB lines", "tcp", 50, 4096, 1},
 	{"udp50", "udp 50 socks 64 B", "udp", 50, 64, 1},
 	tcp50Proxy,
-}
+}, latencyPoints...)
 
 // loadArgs are the echoload flags of one measured run of p against port.
 func (p point) loadArgs(port int, d time.Duration) []string {
 	return []string{
 		"-addr", fmt.Sprintf("127.0.0.1:%d", port), "-proto", p.Proto, "-conns", strconv.Itoa(p.Conns),
 		"-size", strconv.Itoa(p.Size), "-pipeline", strconv.Itoa(p.Pipeline), "-duration", d.String(),
-		"-timeout", "2s", "-allow-errors",
+		"-timeout", "2s", "-allow-errors", "-json",
 	}
 }
 

@@ -27,6 +27,7 @@ type options struct {
 	idleConns                     int
 	reloadListeners               int
 	only                          map[string]bool // point keys to run; nil = all
+	cRate                         float64         // the C loop's rate the open-loop points are fractions of
 }
 
 // wants tells whether the point with key should run.
@@ -115,11 +116,18 @@ func runBench(ctx context.Context, o *options) int {
 	} else {
 		progress("warning: not pinning (taskset missing or fewer than 2 CPUs)")
 	}
+	var err error
 	start := time.Now()
 	rep := &report{Rounds: o.rounds, DurationS: o.duration.Seconds(), SelfTest: o.selfTest,
 		Started: start.UTC().Format(time.RFC3339)}
 	for _, pt := range points {
 		if o.wants(pt.Key) && ctx.Err() == nil {
+			if pt.openLoop() && o.cRate == 0 {
+				if o.cRate, err = cLoopRate(ctx, o, rep); err != nil {
+					progress("open loop: no C loop rate: %v", err)
+					continue
+				}
+			}
 			rep.Points = append(rep.Points, runPoint(ctx, o, pt))
 		}
 	}

@@ -35,19 +35,21 @@ func (r *report) incomplete() bool {
 
 // printTable prints the aligned table: one row per point, the idle-memory rows, the reload row and notes.
 func printTable(w io.Writer, r *report) {
-	rows := [][]string{{"point", "C rt/s", "C µs/rt", "echogate rt/s", "echogate µs/rt", "ratio"}}
+	rows := [][]string{{"point", "C rt/s", "C µs/rt", "echogate rt/s", "echogate µs/rt", "ratio",
+		"C p50/p99/p999 µs", "echogate p50/p99/p999 µs"}}
 	var notes []string
 	for _, p := range r.Points {
 		cr, cu, cn := sideCells(p.Name, &p.C)
 		er, eu, en := sideCells(p.Name, &p.Echogate)
 		notes = append(append(notes, cn...), en...)
-		rows = append(rows, []string{p.Name, cr, cu, er, eu, ratioCell(p.Ratio)})
+		rows = append(rows, []string{p.Name, cr, cu, er, eu, ratioCell(p.Ratio), latencyCell(p.point, &p.C),
+			latencyCell(p.point, &p.Echogate)})
 	}
 	if r.Idle != nil {
 		ce, cb, cn := idleCells(&r.Idle.C)
 		ee, eb, en := idleCells(&r.Idle.Echogate)
 		notes = append(append(notes, cn...), en...)
-		rows = append(rows, []string{"idle memory: conns held, RSS B/conn", ce, cb, ee, eb, "-"})
+		rows = append(rows, []string{"idle memory: conns held, RSS B/conn", ce, cb, ee, eb, "-", "-", "-"})
 	}
 	widths := make([]int, len(rows[0]))
 	for _, row := range rows {
@@ -67,6 +69,9 @@ func printTable(w io.Writer, r *report) {
 	}
 	fmt.Fprintf(w, "ratio = echogate CPU µs per round trip / C CPU µs per round trip (lower is better); "+
 		"%d round(s) of %gs per server per point, interleaved; total %.0fs\n", r.Rounds, r.DurationS, r.Seconds)
+	if o := openLoopNote(r); o != "" {
+		fmt.Fprintln(w, o)
+	}
 	if r.SelfTest {
 		fmt.Fprintln(w, "self-test: the C loop ran in both slots")
 	}

@@ -99,7 +99,7 @@ func TestDecodeLoad(t *testing.T) {
 
 func TestLoadArgs(t *testing.T) {
 	got := strings.Join(points[3].loadArgs(7007, 3*time.Second), " ")
-	want := "-addr 127.0.0.1:7007 -proto tcp -conns 50 -size 64 -pipeline 16 -duration 3s -timeout 2s -allow-errors"
+	want := "-addr 127.0.0.1:7007 -proto tcp -conns 50 -size 64 -pipeline 16 -duration 3s -timeout 2s -allow-errors -json"
 	if got != want {
 		t.Fatalf("loadArgs = %q, want %q", got, want)
 	}

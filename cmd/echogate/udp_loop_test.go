@@ -194,7 +194,7 @@ func TestUDPLoopGuardSparesClients(t *testing.T) {
 		}
 		checked <- nil
 	}()
-	out, err := exec.Command(bin, "-addr", u, "-proto", "udp", "-conns", "4", "-pipeline", "8", "-duration", "3s",
+	out, err := exec.Command(bin, "-json", "-addr", u, "-proto", "udp", "-conns", "4", "-pipeline", "8", "-duration", "3s",
 		"-size", "200").Output()
 	if err != nil {
 		t.Fatalf("echoload: %v\n%s", err, out)

@@ -42,7 +42,7 @@ func (c *control) take(n int) bool {
 const dialers = 64
 
 // runLoad opens the connections, runs the warm-up and the measured phase, and sums what the workers saw.
-func runLoad(ctx context.Context, o options, d *diag) result {
+func runLoad(ctx context.Context, o options, d *diag) (result, *histogram) {
 	ctl := &control{capped: o.requests > 0, capHit: make(chan struct{}), diag: d}
 	ctl.budget.Store(int64(o.requests))
 	lm := newLineMaker(o.size)
@@ -97,9 +97,10 @@ func waitWorkers(ws []*worker, allDone <-chan struct{}, grace time.Duration) {
 	<-allDone
 }
 
-// sumWorkers adds up the counts of every worker into the result.
-func sumWorkers(o options, ws []*worker, elapsed time.Duration) result {
-	r := result{Proto: o.proto, Conns: o.conns, Size: o.size, Pipeline: o.pipeline, DurationS: elapsed.Seconds()}
+// sumWorkers adds up the counts and latencies of every worker.
+func sumWorkers(o options, ws []*worker, elapsed time.Duration) (result, *histogram) {
+	r := result{Proto: o.proto, Conns: o.conns, Size: o.size, Pipeline: o.pipeline, Window: o.window, Rate: o.rate,
+		DurationS: elapsed.Seconds()}
 	h := new(histogram)
 	for _, w := range ws {
 		r.RoundTrips += w.roundTrips
@@ -113,7 +114,7 @@ func sumWorkers(o options, ws []*worker, elapsed time.Duration) result {
 		h.merge(&w.hist)
 	}
 	setRates(&r, h)
-	return r
+	return r, h
 }
 
 // sleepCtx sleeps for d or until ctx is done.

@@ -96,6 +96,7 @@ func udpServer(t *testing.T, drop func(n int) bool) string {
 // runArgs runs echoload in-process and decodes its JSON line.
 func runArgs(t *testing.T, ctx context.Context, args ...string) (result, int) {
 	t.Helper()
+	args = append([]string{"-json"}, args...)
 	o, err := parseFlags(args, io.Discard)
 	if err != nil {
 		t.Fatalf("parseFlags(%q): %v", args, err)
@@ -130,6 +131,11 @@ func TestLoad(t *testing.T) {
 		{"tcp pipelined", []string{"-addr", good, "-conns", "2", "-pipeline", "16", "-warmup", "50ms"}, 0, false, 0, 2},
 		{"tcp big batch", []string{"-addr", good, "-size", "4096", "-pipeline", "32"}, 0, false, 0, 1},
 		{"tcp two servers", []string{"-addr", good + "," + good2, "-conns", "4"}, 0, false, 0, 4},
+		{"tcp sliding window", []string{"-addr", good, "-conns", "3", "-window", "16"}, 0, false, 0, 3},
+		{"tcp window of 4 KiB lines", []string{"-addr", good, "-size", "4096", "-window", "8"}, 0, false, 0, 1},
+		{"tcp window corrupted", []string{"-addr", bad, "-window", "16"}, 1, true, 0, 1},
+		{"tcp open loop", []string{"-addr", good, "-conns", "4", "-rate", "2000"}, 0, false, 0, 4},
+		{"tcp open loop corrupted", []string{"-addr", bad, "-rate", "5000"}, 1, true, 0, 1},
 		{"tcp request cap", []string{"-addr", good, "-conns", "3", "-pipeline", "10", "-requests", "100", "-duration", "10s"}, 0, false, 100, 3},
 		{"tcp corrupted echo", []string{"-addr", bad}, 1, true, 0, 1},
 		{"tcp corrupted allowed", []string{"-addr", bad, "-allow-errors"}, 0, true, 0, 1},
@@ -217,6 +223,18 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-duration", "0s"}, false},
 		{[]string{"-size", "1048576", "-pipeline", "65"}, false},
 		{[]string{"extra"}, false},
+		{[]string{"-window", "16"}, true},
+		{[]string{"-window", "16", "-pipeline", "4"}, false},
+		{[]string{"-window", "16", "-proto", "udp"}, false},
+		{[]string{"-window", "1024", "-size", "1024"}, false},
+		{[]string{"-rate", "1000", "-conns", "10"}, true},
+		{[]string{"-rate", "1000", "-requests", "10"}, false},
+		{[]string{"-rate", "-1"}, false},
+		{[]string{"-count", "3", "-interval", "10ms"}, true},
+		{[]string{"-count", "3", "-proto", "udp"}, true},
+		{[]string{"-count", "3", "-interval", "0s"}, false},
+		{[]string{"-count", "3", "-size", "10"}, false},
+		{[]string{"-count", "3", "-window", "2"}, false},
 	} {
 		_, err := parseFlags(tc.args, io.Discard)
 		if (err == nil) != tc.ok {

@@ -22,22 +22,37 @@ type options struct {
 	warmup      time.Duration
 	timeout     time.Duration
 	allowErrors bool
+	window      int           // sliding-window mode: lines kept in flight per connection; 0 = batch mode
+	rate        float64       // open-loop mode: round trips per second over all connections; 0 = closed loop
+	count       int           // ping mode: probes to send; 0 = load mode
+	interval    time.Duration // ping mode: time between probes
+	json        bool          // print the one-line JSON report instead of the text summary
 }
 
 // maxBatch bounds the bytes one connection keeps in flight.
 const maxBatch = 64 << 20
+
+// maxWindow bounds the bytes of a sliding window. The window is written from the goroutine that reads the
+// echoes, so it must fit in the socket buffers: a server that stops reading cannot deadlock the run.
+const maxWindow = 256 << 10
 
 // maxUDPSize is the largest UDP payload over IPv4.
 const maxUDPSize = 65507
 
 const usage = `usage: echoload -addr host:port[,host:port...] [flags]
 
-echoload is a closed-loop load generator and diagnostic client for line echo servers. Every connection
-writes -pipeline lines of -size bytes in one write, waits until all of them are echoed back, checks every
-byte, and starts again. It prints one JSON line: round trips (echoed lines) per second, MB/s of echoed
-payload, latency percentiles in microseconds, errors. With -idle K it opens K TCP connections, holds them
-for -duration (SIGINT/SIGTERM ends the hold early) and reports how many were established and lost.
-Exit status: 0, 1 when errors > 0 (unless -allow-errors), 2 on bad flags.
+echoload is a load generator and latency probe for line echo servers; it checks every echoed byte.
+  ping mode (-count N): one connection sends a probe every -interval and prints its round trip, then a
+      summary like ping's (min/avg/max/mdev, loss).
+  closed loop (default): every connection writes -pipeline lines of -size bytes in one write, waits until
+      all are echoed back, and starts again; with -window N it keeps N lines in flight instead, sending a
+      new line for each echo that comes back.
+  open loop (-rate R): the connections together send R lines a second on a fixed schedule, whatever the
+      server does, and each latency counts from the time its line was due (no coordinated omission).
+  idle (-idle K): opens K TCP connections, holds them for -duration and reports how many were lost.
+It prints a summary with a latency histogram, or one JSON line with -json (round trips per second, mb_per_s
+of echoed payload, latency percentiles in microseconds, errors). SIGINT/SIGTERM end a run early.
+Exit status: 0, 1 when errors or lost probes were counted (unless -allow-errors), 2 on bad flags.
 
 `
 
@@ -59,6 +74,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 0, "unmeasured load before the measured run")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "dial timeout, and how long a reply may take")
 	fs.BoolVar(&o.allowErrors, "allow-errors", false, "exit 0 even when errors were counted")
+	fs.IntVar(&o.window, "window", 0, "sliding window: keep this many lines in flight per connection")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: round trips per second over all connections (TCP)")
+	fs.IntVar(&o.count, "count", 0, "ping mode: send this many probes, one every -interval")
+	fs.DurationVar(&o.interval, "interval", time.Second, "ping mode: time between probes")
+	fs.BoolVar(&o.json, "json", false, "print one JSON line instead of the text summary")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -92,16 +112,40 @@ func (o *options) check() error {
 		return errors.New("-idle needs -proto tcp")
 	case o.idle > 0:
 		return nil
+	case o.count < 0:
+		return errors.New("-count must not be negative")
+	case o.count > 0 && o.interval <= 0:
+		return errors.New("-interval must be positive")
+	case o.count > 0 && (o.window > 0 || o.rate > 0 || o.pipeline != 1):
+		return errors.New("-count (ping mode) takes no -window, -rate or -pipeline")
+	case o.count > 0:
+		o.conns = 1
+		return o.checkSize()
+	case o.window < 0 || o.rate < 0:
+		return errors.New("-window and -rate must not be negative")
+	case o.window > 0 && (o.pipeline != 1 || o.rate > 0 || o.proto != "tcp" || o.requests > 0):
+		return errors.New("-window needs -proto tcp and takes no -pipeline, -rate or -requests")
+	case o.window*o.size > maxWindow:
+		return fmt.Errorf("-window × -size must be at most %d bytes", maxWindow)
+	case o.rate > 0 && (o.pipeline != 1 || o.proto != "tcp" || o.requests > 0):
+		return errors.New("-rate needs -proto tcp and takes no -pipeline or -requests")
 	case o.conns < 1:
 		return errors.New("-conns must be at least 1")
 	case o.pipeline < 1:
 		return errors.New("-pipeline must be at least 1")
-	case o.size < 1:
-		return errors.New("-size must be at least 1")
 	case o.size*o.pipeline > maxBatch:
 		return fmt.Errorf("-size × -pipeline must be at most %d bytes", maxBatch)
-	case o.proto == "udp" && (o.size < minUDPSize || o.size > maxUDPSize):
-		return fmt.Errorf("-size must be %d..%d for udp", minUDPSize, maxUDPSize)
+	}
+	return o.checkSize()
+}
+
+// checkSize rejects a line size the protocol cannot carry.
+func (o *options) checkSize() error {
+	switch {
+	case o.size < 1:
+		return errors.New("-size must be at least 1")
+	case (o.proto == "udp" || o.count > 0) && (o.size < minUDPSize || o.size > maxUDPSize):
+		return fmt.Errorf("-size must be %d..%d for udp and ping mode", minUDPSize, maxUDPSize)
 	}
 	return nil
 }

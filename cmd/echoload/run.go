@@ -12,27 +12,38 @@ import (
 	"echogate/cmd/echoload/report"
 )
 
-// result is the JSON line echoload prints (see package report).
+// result is the JSON line echoload prints with -json (see package report).
 type result = report.Result
 
-// run executes one load or idle run, prints its result and returns the exit status.
+// run executes one ping, load or idle run, prints its result (text, or one JSON line with -json) and
+// returns the exit status.
 func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
 	if err := raiseNofile(); err != nil {
 		fmt.Fprintln(stderr, "echoload: warning:", err)
 	}
 	d := &diag{w: stderr}
 	var res result
-	if o.idle > 0 {
+	h := new(histogram)
+	switch {
+	case o.count > 0:
+		probes := stdout
+		if o.json {
+			probes = stderr
+		}
+		res = runPing(ctx, o, probes)
+	case o.idle > 0:
 		res = runIdle(ctx, o, d)
-	} else {
-		res = runLoad(ctx, o, d)
+	default:
+		res, h = runLoad(ctx, o, d)
 	}
-	line, err := json.Marshal(res)
-	if err != nil {
+	if !o.json {
+		writeText(stdout, o, res, h)
+	} else if line, err := json.Marshal(res); err != nil {
 		fmt.Fprintln(stderr, "echoload:", err)
 		return 2
+	} else {
+		fmt.Fprintf(stdout, "%s\n", line)
 	}
-	fmt.Fprintf(stdout, "%s\n", line)
 	if res.Errors > 0 && !o.allowErrors {
 		return 1
 	}
@@ -43,7 +54,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) int {
 func setRates(r *result, h *histogram) {
 	if r.DurationS > 0 {
 		r.RPS = round(float64(r.RoundTrips)/r.DurationS, 1)
-		r.MBps = round(float64(r.RoundTrips)*float64(r.Size)/r.DurationS/1e6, 3)
+		r.MBperS = round(float64(r.RoundTrips)*float64(r.Size)/r.DurationS/1e6, 3)
 	}
 	r.DurationS = round(r.DurationS, 6)
 	r.P50us = round(float64(h.quantile(0.50))/1e3, 1)

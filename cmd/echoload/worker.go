@@ -63,9 +63,14 @@ func (w *worker) run(ctx context.Context, addr string, dialSlots chan struct{}, 
 	ready.Done()
 	defer conn.Close()
 	<-start
-	if w.o.proto == "udp" {
+	switch {
+	case w.o.proto == "udp":
 		w.loopUDP()
-	} else {
+	case w.o.rate > 0:
+		w.loopRate()
+	case w.o.window > 0:
+		w.loopWindow()
+	default:
 		w.loopTCP()
 	}
 }

@@ -42,6 +42,8 @@ var counterRows = []counterRow{
 		value: func(c *listeners.Counters) uint64 { return c.UDPDropped - min(c.UDPLoopDropped, c.UDPDropped) }},
 	{metric: "udp_truncated_total", help: "UDP datagrams over max_datagram (answered with an error).", only: "udp",
 		value: func(c *listeners.Counters) uint64 { return c.UDPTruncated }},
+	{metric: "udp_segmented_total", help: "UDP replies sent as segments of one UDP_SEGMENT (GSO) message.", only: "udp",
+		value: func(c *listeners.Counters) uint64 { return c.UDPSegmented }},
 	{metric: "overflows_total", help: "Lines over max_line.", only: "tcp",
 		value: func(c *listeners.Counters) uint64 { return c.Overflows }},
 	{metric: "idle_closed_total", help: "TCP connections closed by idle_timeout.", only: "tcp",
