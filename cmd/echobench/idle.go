@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"echogate/internal/procstat"
@@ -168,13 +167,7 @@ func startIdleHold(ctx context.Context, o *options, addrs []string) (*idleHold, 
 // finish ends the hold with SIGTERM (echoload then checks its connections once more and reports), kills it
 // after 15 s, and decodes its result.
 func (h *idleHold) finish() (loadResult, error) {
-	h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.done:
-	case <-time.After(15 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-	}
+	terminate(h.cmd.Process, h.done, 15*time.Second)
 	r, err := decodeLoad(h.stdout.Bytes())
 	if err != nil {
 		return r, fmt.Errorf("echoload -idle: %w; stderr: %s", err, h.log.tail(3))

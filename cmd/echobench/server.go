@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -79,12 +80,17 @@ func (s *server) stop() {
 	if !s.alive() {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	terminate(s.cmd.Process, s.exited, 3*time.Second)
+}
+
+// terminate sends p SIGTERM and waits for done (closed once p is reaped), killing p after grace.
+func terminate(p *os.Process, done <-chan struct{}, grace time.Duration) {
+	_ = p.Signal(syscall.SIGTERM)
 	select {
-	case <-s.exited:
-	case <-time.After(3 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
+	case <-done:
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
 	}
 }
 

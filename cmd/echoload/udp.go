@@ -10,13 +10,8 @@ import (
 func (w *worker) loopUDP() {
 	s := w.o.size
 	for {
-		measuring, ok := w.next()
+		t0, measuring, ok := w.start()
 		if !ok {
-			return
-		}
-		t0 := time.Now()
-		if err := w.keepDeadline(t0); err != nil {
-			w.fail("deadline", err)
 			return
 		}
 		for i := 0; i < w.o.pipeline; i++ {

@@ -75,6 +75,20 @@ func (w *worker) run(ctx context.Context, addr string, dialSlots chan struct{}, 
 	}
 }
 
+// start begins the next batch: it fills it (next) and sets the batch's deadline. ok false: stop (a deadline
+// that cannot be set is a failure, reported).
+func (w *worker) start() (t0 time.Time, measuring, ok bool) {
+	if measuring, ok = w.next(); !ok {
+		return t0, false, false
+	}
+	t0 = time.Now()
+	if err := w.keepDeadline(t0); err != nil {
+		w.fail("deadline", err)
+		return t0, false, false
+	}
+	return t0, measuring, true
+}
+
 // next fills the next batch; false when the run is over or the cap is used up.
 func (w *worker) next() (measuring, ok bool) {
 	ph := w.ctl.phase.Load()
@@ -115,13 +129,8 @@ func (w *worker) fail(what string, err error) {
 // loopTCP writes a batch in one write, reads until every byte of it came back, and starts again.
 func (w *worker) loopTCP() {
 	for {
-		measuring, ok := w.next()
+		t0, measuring, ok := w.start()
 		if !ok {
-			return
-		}
-		t0 := time.Now()
-		if err := w.keepDeadline(t0); err != nil {
-			w.fail("deadline", err)
 			return
 		}
 		if !w.roundTripTCP(t0, measuring) {

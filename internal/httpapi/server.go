@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"echogate/internal/logmsg"
 )
 
 // The server's bounds: the admin port must be no easier to knock over than the echo ports.
@@ -66,10 +68,10 @@ func (s *Server) Serve(ln net.Listener) {
 	if old != nil {
 		_ = old.Close()
 	}
-	s.log.Info("http endpoint", "addr", ln.Addr().String())
+	s.log.Info(logmsg.HTTP, "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(&allowListener{Listener: ln, s: s}); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Warn("http endpoint stopped", "err", err)
+			s.log.Warn(logmsg.HTTP, "event", "stopped", "err", err)
 		}
 	}()
 }
@@ -111,7 +113,7 @@ func (a *allowListener) Accept() (net.Conn, error) {
 			return c, nil
 		}
 		a.s.refused.Inc()
-		a.s.log.Debug("http: refused", "peer", c.RemoteAddr().String(), "reason", "http_allow")
+		a.s.log.Debug(logmsg.HTTP, "event", "refused", "peer", c.RemoteAddr().String(), "reason", "http_allow")
 		_ = c.Close()
 	}
 }
@@ -139,4 +141,4 @@ func allowed(prefixes []netip.Prefix, a netip.Addr) bool {
 // slogPrinter gives promhttp's error log to slog.
 type slogPrinter struct{ log *slog.Logger }
 
-func (p slogPrinter) Println(v ...any) { p.log.Warn("metrics: scrape failed", "err", v) }
+func (p slogPrinter) Println(v ...any) { p.log.Warn(logmsg.HTTP, "event", "scrape failed", "err", v) }

@@ -21,7 +21,7 @@ const (
 	Signal       = "signal"                       // a signal that asks for something: signal=, event=
 	LogsDropped  = "log lines dropped"            // lines lost to a slow log reader: count=, total=
 	State        = "state"                        // the daemon's state changed: state=, was=, by= (reload or control socket)
-	HTTP         = "http endpoint"                // the HTTP endpoint for machines: event=, addr=, err=
+	HTTP         = "http endpoint"                // the HTTP endpoint serves: addr=; or event= (stopped, refused, scrape failed), err=
 	TestHook     = "test hook"                    // only in test builds (-tags echogate_testhooks): event=, for=
 )
 

@@ -16,7 +16,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the README's list of log messages")
 
 // logging are the packages that log, relative to this one.
-var logging = []string{"../../cmd/echogate", "../../listeners", "../../systemd", "../logq"}
+var logging = []string{"../../cmd/echogate", "../../listeners", "../../systemd", "../logq", "../httpapi", "../metrics"}
 
 // msgArg is the index of the message among the arguments of each logging call: slog's Logger methods and
 // slog.NewRecord.
