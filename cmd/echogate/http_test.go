@@ -158,7 +158,7 @@ func TestHTTPAllow(t *testing.T) {
 	if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
 		t.Fatalf("a client outside http_allow was answered: %q", line)
 	}
-	if _, err := d.WaitLog(`msg="http: refused"`, 5*time.Second); err != nil {
+	if _, err := d.WaitLog(`msg="http endpoint" event=refused`, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	reloadTo(t, d, sock, httpTOML(sock)+echotest.TCPListener("diag", "127.0.0.1:0"))
