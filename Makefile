@@ -30,6 +30,7 @@ fuzz:
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzFramer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzParseCommand$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/stamp -run '^$$' -fuzz '^FuzzReflect$$' -fuzztime $(FUZZTIME)
 
 # Server CPU per round trip against a minimal C epoll loop, interleaved, pinned (see cmd/echobench).
 bench: build
