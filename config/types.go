@@ -44,13 +44,15 @@ const (
 	UDP Protocol = "udp"
 )
 
-// Mode is how a TCP listener treats the bytes it receives.
+// Mode is how a listener treats the bytes it receives.
 type Mode string
 
-// The TCP modes.
+// The modes: line and raw are those of TCP listeners, echo and stamp those of UDP listeners.
 const (
-	ModeLine Mode = "line" // lines echoed whole, commands recognised
-	ModeRaw  Mode = "raw"  // bytes echoed as they arrive (RFC 862)
+	ModeLine  Mode = "line"  // lines echoed whole, commands recognised
+	ModeRaw   Mode = "raw"   // bytes echoed as they arrive (RFC 862)
+	ModeEcho  Mode = "echo"  // datagrams echoed (RFC 862), command datagrams answered
+	ModeStamp Mode = "stamp" // a STAMP Session-Reflector (RFC 8762, RFC 8972)
 )
 
 // Listener is one [[listener]] table after defaults and validation. Its keys are declared in schema.go.
@@ -88,4 +90,14 @@ type Listener struct {
 	RateBurst      int // bucket size for both rates; 0 = one second's worth
 	UDPDenySources []uint16
 	MaxUDPPeers    int
+
+	// udp, mode "stamp" (stamp.go)
+	StampAuth          string // "off" | "required"
+	StampKeyCredential string // name under $CREDENTIALS_DIRECTORY
+	StampKeyFile       string // path of a 0600 file
+	// StampKey is the HMAC key read from StampKeyCredential or StampKeyFile ("" = none). It never comes from
+	// the TOML text and is never logged.
+	StampKey       string
+	StampStateful  bool   // a sequence counter per session, instead of copying the sender's
+	StampTimestamp string // "ntp" | "ptp"
 }

@@ -98,6 +98,7 @@ func (v *validator) listener(i int) {
 		if l.Protocol == TCP {
 			v.tokenSource(i)
 		}
+		v.mode(i)
 		return
 	}
 	v.keys(i, "") // the protocol is not known: only the keys of every listener are checked

@@ -30,6 +30,8 @@ const (
 	reasonTruncated                // UDP: longer than max_datagram (answered with an error)
 	reasonLoop                     // UDP: dropped by the echo-loop guard
 	reasonAmplify                  // UDP: a command reply over 3 times its request (no reply is sent)
+	reasonStampAuth                // STAMP: an authenticated test packet whose HMAC is wrong
+	reasonStampShort               // STAMP: a datagram shorter than a test packet
 	numReasons
 )
 
@@ -54,6 +56,8 @@ var reasons = [numReasons]struct {
 	reasonTruncated:  {"truncated", slog.LevelInfo},
 	reasonLoop:       {"loop", slog.LevelInfo},
 	reasonAmplify:    {"amplification", slog.LevelInfo},
+	reasonStampAuth:  {"stamp_auth", slog.LevelWarn},
+	reasonStampShort: {"stamp_short", slog.LevelInfo},
 }
 
 func (r reason) String() string { return reasons[r].name }

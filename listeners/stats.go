@@ -26,6 +26,9 @@ type Counters struct {
 	AcceptErrors    uint64 `json:"accept_errors"`
 	ReloadsOK       uint64 `json:"reloads_ok"`
 	ReloadsFailed   uint64 `json:"reloads_failed"`
+	StampReflected  uint64 `json:"stamp_reflected"`   // STAMP test packets answered
+	StampMalformed  uint64 `json:"stamp_malformed"`   // too short to answer, or answered with TLVs flagged M
+	StampAuthFailed uint64 `json:"stamp_auth_failed"` // HMAC of the packet or of its HMAC TLV wrong
 }
 
 // ListenerStats is one listener's counters plus what is open on it now.

@@ -24,6 +24,7 @@ type Policy struct {
 	MaxUDPPeers   int
 	IdleTimeout   time.Duration // 0 = never
 	LineTimeout   time.Duration // line mode: the most a line may take from its first byte to '\n'; 0 = off
+	Stamp         *Stamp        // mode "stamp": the reflector's rules; nil in other modes
 
 	allow      []netip.Prefix // nil = every client; empty = no client
 	adminAllow []netip.Prefix
@@ -54,6 +55,7 @@ func New(l *config.Listener) *Policy {
 		lines:         newRate(l.RateLines, l.RateBurst),
 		datagrams:     newRate(l.RateDatagrams, l.RateBurst),
 		denyPorts:     slices.Clone(l.UDPDenySources),
+		Stamp:         newStamp(l),
 	}
 	if l.Token != "" {
 		p.token = digest([]byte(l.Token))

@@ -1,0 +1,115 @@
+package listeners
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"echogate/config"
+	"echogate/internal/stamp"
+)
+
+// stampListener is a UDP listener in mode "stamp".
+func stampListener(name string, stateful bool) config.Listener {
+	lc := testListener(name, config.UDP)
+	lc.Mode, lc.StampAuth, lc.StampTimestamp, lc.StampStateful = config.ModeStamp, config.StampAuthOff, config.StampNTP, stateful
+	return lc
+}
+
+// stampClient is a UDP socket that sends with TTL 17 and TOS 0x2a (AF11, ECT(0)).
+func stampClient(tb testing.TB) *net.UDPConn {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	raw, _ := c.SyscallConn()
+	_ = raw.Control(func(fd uintptr) {
+		if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TTL, 17); err != nil {
+			tb.Fatal(err)
+		}
+		if err := unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_TOS, 0x2a); err != nil {
+			tb.Fatal(err)
+		}
+	})
+	return c
+}
+
+// stampRoundTrip sends pkt to addr and returns the reply, read into buf.
+func stampRoundTrip(tb testing.TB, c *net.UDPConn, addr string, pkt, buf []byte) []byte {
+	tb.Helper()
+	if _, err := c.WriteToUDPAddrPort(pkt, netip.MustParseAddrPort(addr)); err != nil {
+		tb.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return buf[:n]
+}
+
+// A test packet with TLVs through the loop: the reply has its size, the sender's fields, the TTL and TOS it
+// arrived with, T2 from the kernel no later than T3, and, stateful, the reflector's own sequence numbers.
+func TestStampReflector(t *testing.T) {
+	l, addrs := startLoop(t, stampListener("stamp", true))
+	c := stampClient(t)
+	cos := stamp.CoS(46)
+	for i := range 3 {
+		pkt := make([]byte, stamp.UnauthSize)
+		sent := time.Now().UnixNano()
+		stamp.PutTest(pkt, stamp.Test{Seq: uint32(100 + i), Timestamp: stamp.NTP(sent), ErrEst: 1, SSID: 9}, false)
+		pkt = stamp.AppendTLV(pkt, stamp.TypeClassOfService, cos[:])
+		pkt = stamp.AppendTLV(pkt, stamp.TypeDirectMeasurement, make([]byte, 12))
+		pkt = stamp.AppendTLV(pkt, 0x99, []byte{1, 2})
+		got := stampRoundTrip(t, c, addrs["stamp"], pkt, make([]byte, 2048))
+		back := time.Now().UnixNano()
+		if len(got) != len(pkt) {
+			t.Fatalf("reply of %d octets to %d", len(got), len(pkt))
+		}
+		r, _ := stamp.ParseReply(got, false)
+		t2, t3 := stamp.UnixNano(r.RxTimestamp, false), stamp.UnixNano(r.Timestamp, false)
+		switch {
+		case r.Seq != uint32(i) || r.SenderSeq != uint32(100+i) || r.SSID != 9 || r.SenderErrEst != 1:
+			t.Fatalf("reply %+v", r)
+		case r.SenderTTL != 17:
+			t.Fatalf("Ses-Sender TTL %d, want 17", r.SenderTTL)
+		case t2 < sent-int64(time.Millisecond) || t2 > t3 || t3 > back+int64(time.Millisecond):
+			t.Fatalf("sent %d, T2 %d, T3 %d, back %d", sent, t2, t3, back)
+		}
+		tlv, rest, _ := stamp.NextTLV(got[stamp.UnauthSize:])
+		if _, d2, ecn, _, ok := stamp.ParseCoS(tlv.Value); !ok || d2 != 10 || ecn != 2 {
+			t.Fatalf("Class of Service %x", tlv.Value)
+		}
+		dm, rest, _ := stamp.NextTLV(rest)
+		if rx := uint32(dm.Value[4])<<24 | uint32(dm.Value[5])<<16 | uint32(dm.Value[6])<<8 | uint32(dm.Value[7]); rx != uint32(i+1) {
+			t.Fatalf("Direct Measurement RxC %d, want %d", rx, i+1)
+		}
+		if u, _, _ := stamp.NextTLV(rest); u.Flags != stamp.FlagU {
+			t.Fatalf("unknown TLV flags %#x", u.Flags)
+		}
+	}
+	var n Counters
+	l.Call(func() { n = *l.stats.counters("stamp") })
+	if n.StampReflected != 3 || n.StampMalformed != 0 {
+		t.Fatalf("counters %+v", n)
+	}
+}
+
+// BenchmarkLoopStampUDP is one 44-octet STAMP test packet reflected: the reflector must not allocate.
+func BenchmarkLoopStampUDP(b *testing.B) {
+	_, addrs := startLoop(b, stampListener("bench", true))
+	c := stampClient(b)
+	pkt, buf := make([]byte, stamp.UnauthSize), make([]byte, 2048)
+	stampRoundTrip(b, c, addrs["bench"], pkt, buf) // the first makes the session and the buffers
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		stamp.PutTest(pkt, stamp.Test{Seq: uint32(i + 1)}, false)
+		stampRoundTrip(b, c, addrs["bench"], pkt, buf)
+	}
+}
