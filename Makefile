@@ -10,6 +10,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/echogate ./cmd/echogate
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/stampsend ./cmd/stampsend
 
 run: build
 	$(BIN)/echogate run -config examples/echogate.toml

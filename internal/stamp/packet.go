@@ -161,6 +161,16 @@ func SetReplyTimestamp(b []byte, ts uint64, auth bool) {
 	binary.BigEndian.PutUint64(b[replyUnauth.ts:], ts)
 }
 
+// SetTestTimestamp overwrites the Timestamp (T1) of a test packet already written, so that a sender takes it
+// last.
+func SetTestTimestamp(b []byte, ts uint64, auth bool) {
+	if auth {
+		binary.BigEndian.PutUint64(b[testAuth.ts:], ts)
+		return
+	}
+	binary.BigEndian.PutUint64(b[testUnauth.ts:], ts)
+}
+
 // MAC computes the HMAC-SHA-256 of STAMP packets with one key (RFC 8762 §4.4), truncated to 16 octets.
 // It keeps its hash and scratch buffer, so that signing and checking do not allocate. It is not safe for
 // concurrent use.
