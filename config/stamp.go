@@ -68,13 +68,17 @@ func (v *validator) mode(i int) {
 func (v *validator) stampKeySource(i int) {
 	l := &v.c.Listeners[i]
 	cred, file := v.c.isSetKey(i, "stamp_key_credential"), v.c.isSetKey(i, "stamp_key_file")
+	keyName := "stamp_key_file"
+	if cred {
+		keyName = "stamp_key_credential"
+	}
 	switch {
 	case cred && file:
 		v.add(i, "stamp_key_file", "stamp_key_credential and stamp_key_file are mutually exclusive; use one")
 	case l.StampAuth == StampAuthRequired && !cred && !file:
 		v.add(i, "stamp_auth", `stamp_auth = "required" needs the HMAC key: set stamp_key_credential or stamp_key_file`)
 	case l.StampAuth != StampAuthRequired && (cred || file):
-		v.add(i, "stamp_auth", `a STAMP key is set but stamp_auth is %q: set stamp_auth = "required" to use it`, l.StampAuth)
+		v.add(i, keyName, `a STAMP key is set but stamp_auth is %q: set stamp_auth = "required" to use it`, l.StampAuth)
 	case cred && !validCredentialName(l.StampKeyCredential):
 		v.add(i, "stamp_key_credential", "stamp_key_credential %q must be a file name in $CREDENTIALS_DIRECTORY (no '/', not \".\" or \"..\")", l.StampKeyCredential)
 	case file && !filepath.IsAbs(l.StampKeyFile):
