@@ -41,7 +41,7 @@ const badReply = 0xff
 func (s *session) parse(b []byte, t4 int64) (sample, bool) {
 	auth := s.mac != nil
 	r, err := stamp.ParseReply(b, auth)
-	if err != nil || auth && !s.mac.Verify(b) {
+	if err != nil || auth && !s.check.Verify(b) {
 		return sample{}, false
 	}
 	ptp := r.ErrEst&stamp.ErrPTP != 0

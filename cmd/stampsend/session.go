@@ -31,7 +31,8 @@ type sample struct {
 type session struct {
 	o     options
 	conn  *net.UDPConn
-	mac   *stamp.MAC // nil in unauthenticated mode
+	mac   *stamp.MAC // signs the test packets; nil in unauthenticated mode
+	check *stamp.MAC // checks the replies, on the receiving goroutine
 	ssid  uint16
 	taiNs int64 // TAI − UTC, for PTP timestamps
 }
@@ -77,7 +78,7 @@ func open(o options) (*session, error) {
 		if key = bytes.TrimSpace(key); len(key) == 0 {
 			return nil, fmt.Errorf("%s: the key is empty", o.keyFile)
 		}
-		s.mac = stamp.NewMAC(key)
+		s.mac, s.check = stamp.NewMAC(key), stamp.NewMAC(key)
 	}
 	for s.ssid == 0 {
 		var b [2]byte
