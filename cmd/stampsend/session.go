@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -94,6 +95,7 @@ func open(o options) (*session, error) {
 		return nil, err
 	}
 	s.conn = c.(*net.UDPConn)
+	_ = s.conn.SetReadBuffer(4 << 20) // replies wait here while the receiving goroutine is not running
 	v6 := s.conn.RemoteAddr().(*net.UDPAddr).AddrPort().Addr().Unmap().Is6()
 	raw, err := s.conn.SyscallConn()
 	if err != nil {
@@ -166,12 +168,12 @@ func (s *session) packet(b []byte, seq uint32) []byte {
 }
 
 // send sends the test packets at the rate until the count or the duration is reached; it returns how many
-// it sent.
+// it sent. Each packet has its own due time; a wait under spinUnder is spun rather than slept, since a timer
+// cannot pace tens of thousands of packets a second.
 func (s *session) send(ctx context.Context) (int, error) {
 	every := time.Duration(float64(time.Second) / s.o.rate)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	end := time.Now().Add(s.o.duration)
+	start := time.Now()
+	end := start.Add(s.o.duration)
 	buf := make([]byte, 256)
 	sent := 0
 	for seq := uint32(0); s.o.count == 0 || sent < s.o.count; seq++ {
@@ -181,15 +183,32 @@ func (s *session) send(ctx context.Context) (int, error) {
 		if _, err := s.conn.Write(s.packet(buf, seq)); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
 			return sent, err
 		}
-		sent++
-		if s.o.count != 0 && sent == s.o.count {
+		if sent++; s.o.count != 0 && sent == s.o.count {
 			break
 		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return sent, nil
+		if !waitUntil(ctx, start.Add(time.Duration(sent)*every)) {
+			break
 		}
 	}
 	return sent, nil
+}
+
+// spinUnder is the shortest wait that is slept rather than spun.
+const spinUnder = time.Millisecond
+
+// waitUntil waits for t, or reports false when ctx ends first.
+func waitUntil(ctx context.Context, t time.Time) bool {
+	if d := time.Until(t); d >= spinUnder {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for time.Now().Before(t) {
+		runtime.Gosched()
+	}
+	return ctx.Err() == nil
 }
