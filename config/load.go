@@ -44,9 +44,6 @@ func LoadData(path string, data []byte) (*Config, error) {
 	if err := LoadTokens(cfg, os.Getenv("CREDENTIALS_DIRECTORY")); err != nil {
 		return nil, err
 	}
-	if err := LoadStampKeys(cfg, os.Getenv("CREDENTIALS_DIRECTORY")); err != nil {
-		return nil, err
-	}
 	return cfg, nil
 }
 

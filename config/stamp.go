@@ -85,18 +85,3 @@ func (v *validator) stampKeySource(i int) {
 		v.add(i, "stamp_key_file", "stamp_key_file %q must be an absolute path", l.StampKeyFile)
 	}
 }
-
-// LoadStampKeys sets each STAMP listener's StampKey from its stamp_key_credential (a file in credDir) or its
-// stamp_key_file, with the checks and the trimming of LoadTokens; the key is re-read on every load, so a
-// reload picks up a changed key. A listener with neither gets StampKey "". Errors are *Error placed on the
-// key's line and never quote the key.
-func LoadStampKeys(cfg *Config, credDir string) error {
-	for i := range cfg.Listeners {
-		l := &cfg.Listeners[i]
-		var err error
-		if l.StampKey, err = loadSecret(cfg, i, credDir, "stamp_key", l.StampKeyCredential, l.StampKeyFile); err != nil {
-			return err
-		}
-	}
-	return nil
-}

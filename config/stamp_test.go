@@ -32,8 +32,8 @@ func TestValidateStamp(t *testing.T) {
 	}
 }
 
-// LoadStampKeys reads the key from its file, trimmed, like a token, and refuses a file others can read.
-func TestLoadStampKeys(t *testing.T) {
+// LoadTokens reads the STAMP key from its file, trimmed, like a token, and refuses a file others can read.
+func TestLoadStampKey(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "stamp.key")
 	if err := os.WriteFile(path, []byte("  s3cret-key\n"), 0o600); err != nil {
@@ -44,13 +44,13 @@ func TestLoadStampKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := LoadStampKeys(cfg, ""); err != nil || cfg.Listeners[0].StampKey != "s3cret-key" {
+	if err := LoadTokens(cfg, ""); err != nil || cfg.Listeners[0].StampKey != "s3cret-key" {
 		t.Fatalf("key %q, %v", cfg.Listeners[0].StampKey, err)
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = LoadStampKeys(cfg, "")
+	err = LoadTokens(cfg, "")
 	if got := errString(err); got != `v.toml:7:1: listener "u": stamp_key_file "`+path+`": mode 0644 lets others read or write it; want 0600 or stricter (chmod 600)` {
 		t.Fatalf("got %s", got)
 	}

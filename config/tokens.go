@@ -19,13 +19,18 @@ import (
 // once symlinks are followed: a FIFO or a device is refused without blocking on it.
 // The content is trimmed of
 // white space; an empty token, one longer than MaxTokenLen bytes or one holding a
-// control character is an error. A listener with neither key gets Token "".
+// control character is an error. A listener with neither key gets Token "". The STAMP HMAC key of a listener
+// in mode "stamp" (StampKey, from stamp_key_credential or stamp_key_file) is read the same way, on every
+// load, so that a reload picks up a changed key.
 // Errors are *Error placed on the token key and never quote the token.
 func LoadTokens(cfg *Config, credDir string) error {
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
 		var err error
 		if l.Token, err = loadSecret(cfg, i, credDir, "token", l.TokenCredential, l.TokenFile); err != nil {
+			return err
+		}
+		if l.StampKey, err = loadSecret(cfg, i, credDir, "stamp_key", l.StampKeyCredential, l.StampKeyFile); err != nil {
 			return err
 		}
 	}
