@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -111,5 +112,35 @@ func BenchmarkLoopStampUDP(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		stamp.PutTest(pkt, stamp.Test{Seq: uint32(i + 1)}, false)
 		stampRoundTrip(b, c, addrs["bench"], pkt, buf)
+	}
+}
+
+// Over IPv6 the Session-Sender TTL is the hop limit (IPV6_RECVHOPLIMIT) and Class of Service reports the
+// traffic class (IPV6_RECVTCLASS).
+func TestStampReflectorIPv6(t *testing.T) {
+	lc := stampListener("stamp6", false)
+	lc.Address = "[::1]:0"
+	_, addrs := startLoop(t, lc)
+	c, err := net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("[::1]:0")))
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer c.Close()
+	raw, _ := c.SyscallConn()
+	_ = raw.Control(func(fd uintptr) {
+		err = errors.Join(unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, 17),
+			unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 0x2a))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cos := stamp.CoS(0)
+	pkt := stamp.AppendTLV(make([]byte, stamp.UnauthSize), stamp.TypeClassOfService, cos[:])
+	got := stampRoundTrip(t, c, addrs["stamp6"], pkt, make([]byte, 2048))
+	r, _ := stamp.ParseReply(got, false)
+	tlv, _, _ := stamp.NextTLV(got[stamp.UnauthSize:])
+	_, d2, ecn, _, _ := stamp.ParseCoS(tlv.Value)
+	if r.SenderTTL != 17 || d2 != 10 || ecn != 2 {
+		t.Fatalf("hop limit %d, DSCP %d, ECN %d; want 17, 10, 2", r.SenderTTL, d2, ecn)
 	}
 }

@@ -63,11 +63,11 @@ func (b *udpBatch) control(i int) (pktinfo []byte, rx rxControl) {
 		if n < unix.SizeofCmsghdr || n > len(c) {
 			break
 		}
-		data := c[unix.CmsgLen(0):n]
+		data, space := c[unix.CmsgLen(0):n], min(unix.CmsgSpace(n-unix.CmsgLen(0)), len(c))
 		switch {
 		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO,
 			h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO:
-			pktinfo = c[:n]
+			pktinfo = c[:space]
 		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TTL,
 			h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_HOPLIMIT:
 			rx.ttl = cmsgInt(data)
@@ -81,7 +81,7 @@ func (b *udpBatch) control(i int) (pktinfo []byte, rx rxControl) {
 			sec, nsec := binary.NativeEndian.Uint64(data), binary.NativeEndian.Uint64(data[8:])
 			rx.at = int64(sec)*1e9 + int64(nsec)
 		}
-		c = c[min(unix.CmsgSpace(n-unix.CmsgLen(0)), len(c)):]
+		c = c[space:]
 	}
 	return pktinfo, rx
 }
