@@ -81,30 +81,12 @@ func (stampReflector) reply(l *Loop, u *udpEndpoint, d datagram) ([]byte, bool) 
 	if s == nil || s.rules == nil {
 		return nil, false
 	}
-	rules, b := s.rules, d.data
-	if d.truncated || len(b) < stamp.BaseSize(rules.Auth) {
-		u.stats.StampMalformed++
-		u.stats.UDPDropped++
-		l.refused(u.name, reasonStampShort, d.src)
+	test, integrity, ok := s.admit(l, u, d)
+	if !ok {
 		return nil, false
 	}
-	base := stamp.BaseSize(rules.Auth)
-	test, _ := stamp.ParseTest(b, rules.Auth)
-	tlvs := b[base:]
-	integrity := true
-	if rules.Auth {
-		at := stamp.HMACOffset(tlvs)
-		if !s.mac.Verify(b) {
-			u.stats.StampAuthFailed++
-			u.stats.UDPDropped++
-			l.refused(u.name, reasonStampAuth, d.src)
-			return nil, false
-		}
-		if at >= 0 && !s.mac.VerifyTLVs(b, tlvs, at) {
-			integrity = false
-			u.stats.StampAuthFailed++
-		}
-	}
+	rules, b := s.rules, d.data
+	tlvs := b[stamp.BaseSize(rules.Auth):]
 	rxAt := d.rxTime
 	if rxAt == 0 {
 		rxAt = time.Now().UnixNano()
@@ -138,6 +120,35 @@ func (stampReflector) reply(l *Loop, u *udpEndpoint, d datagram) ([]byte, bool) 
 	}
 	u.stats.StampReflected++
 	return b, true
+}
+
+// admit reads the test packet of d and checks it: long enough for its mode and, authenticated, with a good
+// HMAC; a packet that fails is counted and dropped. integrity is false when its HMAC TLV is wrong: the
+// packet is still answered, with the I flag on that TLV (RFC 8972 §4.8).
+func (s *stampState) admit(l *Loop, u *udpEndpoint, d datagram) (test stamp.Test, integrity, ok bool) {
+	rules, b := s.rules, d.data
+	if d.truncated || len(b) < stamp.BaseSize(rules.Auth) {
+		u.stats.StampMalformed++
+		u.stats.UDPDropped++
+		l.refused(u.name, reasonStampShort, d.src)
+		return test, false, false
+	}
+	test, _ = stamp.ParseTest(b, rules.Auth)
+	if !rules.Auth {
+		return test, true, true
+	}
+	if !s.mac.Verify(b) {
+		u.stats.StampAuthFailed++
+		u.stats.UDPDropped++
+		l.refused(u.name, reasonStampAuth, d.src)
+		return test, false, false
+	}
+	tlvs := b[stamp.AuthSize:]
+	if at := stamp.HMACOffset(tlvs); at >= 0 && !s.mac.VerifyTLVs(b, tlvs, at) {
+		u.stats.StampAuthFailed++
+		return test, false, true
+	}
+	return test, true, true
 }
 
 // session returns the state that counts test packet t from src, and the reflector's sequence number for

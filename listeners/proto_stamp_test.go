@@ -144,3 +144,33 @@ func TestStampReflectorIPv6(t *testing.T) {
 		t.Fatalf("hop limit %d, DSCP %d, ECN %d; want 17, 10, 2", r.SenderTTL, d2, ecn)
 	}
 }
+
+// Authenticated mode: a test packet whose base HMAC is good but whose HMAC TLV is not is answered with the
+// I flag on that TLV, and the reply's HMAC and HMAC TLV are signed again (over the reply's own fields).
+func TestStampReflectorTLVIntegrity(t *testing.T) {
+	lc := stampListener("auth", false)
+	lc.StampAuth, lc.StampKey = config.StampAuthRequired, "k3y"
+	l, addrs := startLoop(t, lc)
+	mac := stamp.NewMAC([]byte("k3y"))
+	pkt := make([]byte, stamp.AuthSize)
+	stamp.PutTest(pkt, stamp.Test{Seq: 77}, true)
+	pkt = stamp.AppendTLV(pkt, stamp.TypeExtraPadding, make([]byte, 4))
+	pkt = stamp.AppendTLV(pkt, stamp.TypeHMAC, make([]byte, stamp.HMACSize)) // left zero: wrong
+	mac.Sign(pkt)
+	got := stampRoundTrip(t, stampClient(t), addrs["auth"], pkt, make([]byte, 2048))
+	tlvs := got[stamp.AuthSize:]
+	at := stamp.HMACOffset(tlvs)
+	switch {
+	case len(got) != len(pkt) || !mac.Verify(got):
+		t.Fatalf("reply %x", got)
+	case at < 0 || tlvs[at-stamp.TLVHeader] != stamp.FlagI:
+		t.Fatalf("HMAC TLV not flagged I: %x", tlvs)
+	case !mac.VerifyTLVs(got, tlvs, at):
+		t.Fatal("the reply's HMAC TLV does not verify")
+	}
+	var n Counters
+	l.Call(func() { n = *l.stats.counters("auth") })
+	if n.StampReflected != 1 || n.StampAuthFailed != 1 {
+		t.Fatalf("counters %+v", n)
+	}
+}
