@@ -56,8 +56,11 @@ func (l *Loop) udpBatch() *udpBatch {
 // control messages when ctl is set. One datagram without them is read with recvfrom(2), which costs the
 // kernel less than a recvmmsg(2) of one.
 func (b *udpBatch) receive(fd, vlen, limit int, ctl bool) (int, error) {
-	if vlen <= 1 && !ctl {
+	switch {
+	case vlen <= 1 && !ctl:
 		return b.receiveOne(fd, limit)
+	case vlen <= 1:
+		return b.receiveOneMsg(fd, limit)
 	}
 	vlen = min(max(vlen, 1), udpBatchSize)
 	switch {
