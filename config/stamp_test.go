@@ -58,3 +58,22 @@ func TestLoadStampKey(t *testing.T) {
 		t.Fatal("a refused key is kept")
 	}
 }
+
+// `echogate status` shows the stamp keys of a STAMP listener only.
+func TestSettingsStampKeys(t *testing.T) {
+	has := func(l Listener) bool {
+		for _, s := range Settings(&l) {
+			if s.Key == "stamp_timestamp" {
+				return true
+			}
+		}
+		return false
+	}
+	l := DefaultListener("u", UDP, "127.0.0.1:7")
+	if has(l) {
+		t.Error("an echo listener shows stamp_timestamp")
+	}
+	if l.Mode = ModeStamp; !has(l) {
+		t.Error("a STAMP listener does not show stamp_timestamp")
+	}
+}
