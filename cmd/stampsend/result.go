@@ -150,9 +150,12 @@ func (r *result) writeText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "STAMP session to %s, SSID %d, %s\n", r.Reflector, r.SSID, mode)
 	fmt.Fprintf(&b, "  sent %d, received %d, lost %d", r.Sent, r.Received, r.LossRoundTrip)
-	if r.LossForward != nil {
+	switch {
+	case r.LossForward != nil:
 		fmt.Fprintf(&b, " (%d on the way there, %d on the way back)", *r.LossForward, *r.LossBackward)
-	} else if r.LossRoundTrip > 0 {
+	case r.Received == 0:
+		b.WriteString(" (no reply: no reflector there, another key, or every packet filtered)")
+	case r.LossRoundTrip > 0:
 		b.WriteString(" (the reflector is stateless: the direction is not known)")
 	}
 	if r.Duplicates+r.BadReplies > 0 {
