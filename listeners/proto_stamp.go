@@ -87,10 +87,7 @@ func (stampReflector) reply(l *Loop, u *udpEndpoint, d datagram) ([]byte, bool) 
 	}
 	rules, b := s.rules, d.data
 	tlvs := b[stamp.BaseSize(rules.Auth):]
-	rxAt := d.rxTime
-	if rxAt == 0 {
-		rxAt = time.Now().UnixNano()
-	}
+	rxAt := rxTime(d)
 	s.clock.refresh(l.nowNano)
 	ss, seq := s.session(l, u, d.src, test)
 	ss.rx++
@@ -122,8 +119,9 @@ func (stampReflector) reply(l *Loop, u *udpEndpoint, d datagram) ([]byte, bool) 
 	return b, true
 }
 
-// admit reads the test packet of d and checks it: long enough for its mode and, authenticated, with a good
-// HMAC; a packet that fails is counted and dropped. integrity is false when its HMAC TLV is wrong: the
+// admit reads the test packet of d and checks it: long enough for its mode, not another reflector's answer
+// (two reflectors would answer each other for ever) and, authenticated, with a good HMAC; a packet that fails
+// is counted and dropped. integrity is false when its HMAC TLV is wrong: the
 // packet is still answered, with the I flag on that TLV (RFC 8972 §4.8).
 func (s *stampState) admit(l *Loop, u *udpEndpoint, d datagram) (test stamp.Test, integrity, ok bool) {
 	rules, b := s.rules, d.data
@@ -131,6 +129,12 @@ func (s *stampState) admit(l *Loop, u *udpEndpoint, d datagram) (test stamp.Test
 		u.stats.StampMalformed++
 		u.stats.UDPDropped++
 		l.refused(u.name, reasonStampShort, d.src)
+		return test, false, false
+	}
+	if stamp.LooksReflected(b, rules.Auth, rxTime(d)) { // another reflector's answer: a loop
+		u.stats.UDPDropped++
+		u.stats.UDPLoopDropped++
+		l.refused(u.name, reasonLoop, d.src)
 		return test, false, false
 	}
 	test, _ = stamp.ParseTest(b, rules.Auth)
@@ -149,6 +153,14 @@ func (s *stampState) admit(l *Loop, u *udpEndpoint, d datagram) (test stamp.Test
 		return test, false, true
 	}
 	return test, true, true
+}
+
+// rxTime is when d was received: the kernel's time, or now when the kernel did not say.
+func rxTime(d datagram) int64 {
+	if d.rxTime != 0 {
+		return d.rxTime
+	}
+	return time.Now().UnixNano()
 }
 
 // session returns the state that counts test packet t from src, and the reflector's sequence number for

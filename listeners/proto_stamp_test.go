@@ -174,3 +174,26 @@ func TestStampReflectorTLVIntegrity(t *testing.T) {
 		t.Fatalf("counters %+v", n)
 	}
 }
+
+// A reflected packet sent back to the reflector, as another reflector would (a loop a spoofed source can
+// start), is dropped and counted as a loop, while test packets go on being answered.
+func TestStampReflectorLoop(t *testing.T) {
+	l, addrs := startLoop(t, stampListener("stamp", false))
+	c, buf := stampClient(t), make([]byte, 2048)
+	first := make([]byte, stamp.UnauthSize)
+	stamp.PutTest(first, stamp.Test{Seq: 1, Timestamp: stamp.NTP(time.Now().UnixNano())}, false)
+	reply := append([]byte(nil), stampRoundTrip(t, c, addrs["stamp"], first, buf)...)
+	if _, err := c.WriteToUDPAddrPort(reply, netip.MustParseAddrPort(addrs["stamp"])); err != nil {
+		t.Fatal(err)
+	}
+	pkt := make([]byte, stamp.UnauthSize)
+	stamp.PutTest(pkt, stamp.Test{Seq: 9}, false)
+	if r, _ := stamp.ParseReply(stampRoundTrip(t, c, addrs["stamp"], pkt, buf), false); r.SenderSeq != 9 {
+		t.Fatalf("the next reply is to sequence number %d, want 9: the reflected packet was answered", r.SenderSeq)
+	}
+	var n Counters
+	l.Call(func() { n = *l.stats.counters("stamp") })
+	if n.UDPLoopDropped != 1 || n.StampReflected != 2 {
+		t.Fatalf("counters %+v", n)
+	}
+}

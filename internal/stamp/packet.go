@@ -204,3 +204,30 @@ func (m *MAC) Verify(b []byte) bool {
 	}
 	return hmac.Equal(m.compute(b[:hmacCovered]), b[hmacCovered:AuthSize])
 }
+
+// loopWindow is how close to now a timestamp must be for LooksReflected.
+const loopWindow = 24 * 3600 * 1e9
+
+// LooksReflected reports whether b, received as a test packet, is a reflected packet: one whose Receive
+// Timestamp and Session-Sender Timestamp fields both hold a time within a day of now (unix ns), in the NTP
+// or the PTP format. In a test packet those octets are MBZ (or a TWAMP-Light sender's padding), so two
+// reflectors that answer each other, a loop a spoofed source can start, are told apart from a sender by
+// this, though no two of their packets are the same.
+func LooksReflected(b []byte, auth bool, now int64) bool {
+	l := replyUnauth
+	if auth {
+		l = replyAuth
+	}
+	if len(b) < l.size {
+		return false
+	}
+	near := func(ts uint64) bool {
+		for _, ptp := range []bool{false, true} {
+			if d := UnixNano(ts, ptp) - now; d > -loopWindow && d < loopWindow {
+				return true
+			}
+		}
+		return false
+	}
+	return near(binary.BigEndian.Uint64(b[l.rx:])) && near(binary.BigEndian.Uint64(b[l.sts:]))
+}

@@ -158,3 +158,31 @@ func TestErrorEstimate(t *testing.T) {
 		}
 	}
 }
+
+// A reflected packet sent back to a reflector is recognised by its two timestamps; a test packet, zeroed or
+// padded with random octets as TWAMP-Light senders may, is not.
+func TestLooksReflected(t *testing.T) {
+	now := int64(1_764_600_000_000_000_000)
+	for _, auth := range []bool{false, true} {
+		for _, ptp := range []bool{false, true} {
+			ts := NTP
+			if ptp {
+				ts = PTP
+			}
+			b := make([]byte, BaseSize(auth))
+			PutReply(b, Reply{RxTimestamp: ts(now - 1e6), SenderTime: ts(now - 2e6), Timestamp: ts(now)}, auth)
+			if !LooksReflected(b, auth, now) {
+				t.Errorf("auth %v ptp %v: a reflected packet is not recognised", auth, ptp)
+			}
+		}
+		test := make([]byte, BaseSize(auth))
+		PutTest(test, Test{Seq: 1, Timestamp: NTP(now)}, auth)
+		if LooksReflected(test, auth, now) {
+			t.Errorf("auth %v: a test packet looks reflected", auth)
+		}
+		random := unhex(t, strings.Repeat("9e3779b97f4a7c15f39cc0605cedc834", 8))[:BaseSize(auth)]
+		if LooksReflected(random, auth, now) {
+			t.Errorf("auth %v: random padding looks reflected", auth)
+		}
+	}
+}

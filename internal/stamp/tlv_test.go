@@ -126,6 +126,7 @@ func FuzzReflect(f *testing.F) {
 		if auth {
 			_ = m.Verify(pkt)
 		}
+		_ = LooksReflected(pkt, auth, 1_764_600_000_000_000_000)
 		tlvs := pkt[BaseSize(auth):]
 		if at := HMACOffset(tlvs); at >= 0 {
 			_ = m.VerifyTLVs(pkt, tlvs, at)
