@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"echogate/internal/procstat"
@@ -225,15 +226,19 @@ func runStampsend(ctx context.Context, o *options, port, rate int) (stampSession
 }
 
 // spinCPU0 keeps CPU 0 from idling with a busy loop at nice 19, so the reflector's CPU never halts; stop
-// ends it. It ends by itself after bound.
+// ends it. It runs in a process group of its own, and stop kills that group: killing the first process alone
+// (timeout, after taskset and nice exec it) would leave its shell spinning. Should the harness die first,
+// timeout ends the loop after bound.
 func spinCPU0(bound time.Duration) (stop func(), err error) {
 	argv := pinned("0", []string{"nice", "-n", "19", "timeout", strconv.Itoa(int(bound.Seconds())), "sh", "-c",
 		"while :; do :; done"})
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("spinner: %w", err)
 	}
-	return func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
+	pgid := cmd.Process.Pid
+	return func() { _ = syscall.Kill(-pgid, syscall.SIGKILL); _ = cmd.Wait() }, nil
 }
 
 // printStamp prints the STAMP point's rows.
