@@ -76,6 +76,7 @@ func (s *stampState) age(cutoff int64) {
 	}
 }
 
+// reply answers a test packet in its own buffer: the reflected packet is the test packet's size.
 func (stampReflector) reply(l *Loop, u *udpEndpoint, d datagram) ([]byte, bool) {
 	s := u.stamp
 	if s == nil || s.rules == nil {
@@ -121,8 +122,8 @@ func (stampReflector) reply(l *Loop, u *udpEndpoint, d datagram) ([]byte, bool) 
 
 // admit reads the test packet of d and checks it: long enough for its mode, not another reflector's answer
 // (two reflectors would answer each other for ever) and, authenticated, with a good HMAC; a packet that fails
-// is counted and dropped. integrity is false when its HMAC TLV is wrong: the
-// packet is still answered, with the I flag on that TLV (RFC 8972 §4.8).
+// is counted and dropped. integrity is false when its HMAC TLV is wrong: the packet is still answered, with
+// the I flag on that TLV (RFC 8972 §4.8).
 func (s *stampState) admit(l *Loop, u *udpEndpoint, d datagram) (test stamp.Test, integrity, ok bool) {
 	rules, b := s.rules, d.data
 	if d.truncated || len(b) < stamp.BaseSize(rules.Auth) {
