@@ -40,6 +40,12 @@ func stampClient(tb testing.TB) *net.UDPConn {
 	return c
 }
 
+// countersOn reads the counters of listener name on the loop.
+func countersOn(l *Loop, name string) (n Counters) {
+	l.Call(func() { n = *l.stats.counters(name) })
+	return n
+}
+
 // stampRoundTrip sends pkt to addr and returns the reply, read into buf.
 func stampRoundTrip(tb testing.TB, c *net.UDPConn, addr string, pkt, buf []byte) []byte {
 	tb.Helper()
@@ -94,8 +100,7 @@ func TestStampReflector(t *testing.T) {
 			t.Fatalf("unknown TLV flags %#x", u.Flags)
 		}
 	}
-	var n Counters
-	l.Call(func() { n = *l.stats.counters("stamp") })
+	n := countersOn(l, "stamp")
 	if n.StampReflected != 3 || n.StampMalformed != 0 {
 		t.Fatalf("counters %+v", n)
 	}
@@ -168,8 +173,7 @@ func TestStampReflectorTLVIntegrity(t *testing.T) {
 	case !mac.VerifyTLVs(got, tlvs, at):
 		t.Fatal("the reply's HMAC TLV does not verify")
 	}
-	var n Counters
-	l.Call(func() { n = *l.stats.counters("auth") })
+	n := countersOn(l, "auth")
 	if n.StampReflected != 1 || n.StampAuthFailed != 1 {
 		t.Fatalf("counters %+v", n)
 	}
@@ -191,8 +195,7 @@ func TestStampReflectorLoop(t *testing.T) {
 	if r, _ := stamp.ParseReply(stampRoundTrip(t, c, addrs["stamp"], pkt, buf), false); r.SenderSeq != 9 {
 		t.Fatalf("the next reply is to sequence number %d, want 9: the reflected packet was answered", r.SenderSeq)
 	}
-	var n Counters
-	l.Call(func() { n = *l.stats.counters("stamp") })
+	n := countersOn(l, "stamp")
 	if n.UDPLoopDropped != 1 || n.StampReflected != 2 {
 		t.Fatalf("counters %+v", n)
 	}
