@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -79,6 +80,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 func main() {
+	// The sender spins between packets at high rates; the replies must still be read as they come, by a
+	// second P, even when the process is pinned to one CPU.
+	runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
 	o, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
