@@ -11,6 +11,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/echogate ./cmd/echogate
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/stampsend ./cmd/stampsend
 
 run: build
 	$(BIN)/echogate run -config examples/echogate.toml
@@ -32,14 +33,17 @@ fuzz:
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzParseCommand$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzProxyHeader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/stamp -run '^$$' -fuzz '^FuzzReflect$$' -fuzztime $(FUZZTIME)
 
 # Server CPU per round trip against a minimal C epoll loop, interleaved, pinned (see cmd/echobench).
 bench: build
 	$(GO) build -o $(BIN)/echoload ./cmd/echoload
 	$(GO) build -o $(BIN)/echobench ./cmd/echobench
 	$(CC) -O2 -o $(BIN)/echo-c cmd/echoload/cbaseline/echo.c
+	$(CC) -O2 -o $(BIN)/stamp-c cmd/echoload/cbaseline/stamp.c
 	$(GO) test -run '^$$' -bench . -benchmem ./listeners ./policy ./config
-	$(BIN)/echobench -echogate $(BIN)/echogate -cbaseline $(BIN)/echo-c -echoload $(BIN)/echoload
+	$(BIN)/echobench -echogate $(BIN)/echogate -cbaseline $(BIN)/echo-c -echoload $(BIN)/echoload \
+		-stampsend $(BIN)/stampsend -stamp-c $(BIN)/stamp-c
 
 # Two minutes of mixed good and hostile traffic with reloads; prints fds, RSS, goroutines and CPU at both ends.
 soak: build

@@ -31,6 +31,7 @@ func TestDecodeDefaults(t *testing.T) {
 	wantUDP := Listener{
 		Name: "u", Protocol: UDP, Address: "127.0.0.1:7007", MaxDatagram: 65535,
 		UDPDenySources: DefaultUDPDenySources, MaxUDPPeers: 65536, Commands: true,
+		Mode: ModeEcho, StampAuth: StampAuthOff, StampTimestamp: StampNTP,
 	}
 	for i, want := range []Listener{wantTCP, wantUDP} {
 		if got := cfg.Listeners[i]; !reflect.DeepEqual(got, want) {
@@ -122,12 +123,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"negative duration", tcp + "idle_timeout = \"-1s\"\n", `c.toml:5:1: listener "t": idle_timeout: duration "-1s" must not be negative`},
 		{"log level", "[daemon]\nlog_level = \"loud\"\n" + tcp, `c.toml:2:1: log_level: unknown log level "loud" (want debug, info, warn or error)`},
 		{"protocol enum", "[[listener]]\nname = \"p\"\nprotocol = \"sctp\"\n", `c.toml:3:1: listener "p": protocol: unknown protocol "sctp" (want "tcp" or "udp")`},
-		{"mode enum", tcp + "mode = \"fast\"\n", `c.toml:5:1: listener "t": mode: unknown mode "fast" (want "line", "raw" or "agent")`},
+		{"mode enum", tcp + "mode = \"fast\"\n", `c.toml:5:1: listener "t": mode: unknown mode "fast" (want "line", "raw", "agent", "echo" or "stamp")`},
 		{"int type", tcp + "max_line = \"big\"\n", `c.toml:5:1: listener "t": max_line must be an integer, not a TOML string`},
 		{"float type", tcp + "max_line = 1.5\n", `c.toml:5:1: listener "t": max_line must be an integer, not a TOML float`},
 		{"bool type", tcp + "commands = \"yes\"\n", `c.toml:5:1: listener "t": commands must be true or false, not a TOML string`},
 		{"array type", tcp + "allow = \"10.0.0.0/8\"\n", `c.toml:5:1: listener "t": allow must be an array of CIDR strings, not a TOML string`},
-		{"enum type", tcp + "mode = 1\n", `c.toml:5:1: listener "t": mode must be "line", "raw" or "agent", not a TOML integer`},
+		{"enum type", tcp + "mode = 1\n", `c.toml:5:1: listener "t": mode must be "line", "raw", "agent", "echo" or "stamp", not a TOML integer`},
 		{"daemon enum type", "[daemon]\nlog_level = true\n" + tcp, `c.toml:2:1: log_level must be debug, info, warn or error, not a TOML boolean`},
 		{"duration type", tcp + "idle_timeout = 1.5\n", `c.toml:5:1: listener "t": idle_timeout must be a duration string like "5m", not a TOML float`},
 		{"nested array of cidrs", tcp + "allow = [[\"10.0.0.0/8\"]]\n", `c.toml:5:1: listener "t": allow must be an array of CIDR strings, not a TOML array`},
@@ -150,7 +151,7 @@ func TestDecodeErrors(t *testing.T) {
 			`c.toml:5:1: listener "t": max_line must be an integer, not a TOML string` + "\n" +
 				`c.toml:6:1: listener "t": unknown key "foo"` + "\n" +
 				`c.toml:7:1: listener "t": max_conns must be between 1 and 1000000` + "\n" +
-				`c.toml:8:1: listener "t": mode: unknown mode "fast" (want "line", "raw" or "agent")` + "\n" +
+				`c.toml:8:1: listener "t": mode: unknown mode "fast" (want "line", "raw", "agent", "echo" or "stamp")` + "\n" +
 				`c.toml:9:1: listener "t": allow must be an array of CIDR strings, not a TOML string`},
 		{"bad protocol hides the protocol's checks", "[[listener]]\nname = \"p\"\nprotocol = \"sctp\"\nmax_line = 0\n",
 			`c.toml:3:1: listener "p": protocol: unknown protocol "sctp" (want "tcp" or "udp")`},

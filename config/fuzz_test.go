@@ -60,13 +60,14 @@ func checkInvariants(t *testing.T, cfg *Config) {
 			ok := (l.Mode == ModeLine || l.Mode == ModeRaw) && l.MaxLine >= 1 && l.MaxLine <= MaxLineLimit &&
 				l.MaxConns >= 1 && l.Backlog >= 1 && l.MaxOutput >= 1 && l.MaxOutput <= MaxOutputLimit &&
 				(l.Mode == ModeRaw || l.MaxOutput > l.MaxLine) && l.IdleTimeout >= 0 &&
-				l.MaxDatagram == 0 && l.MaxUDPPeers == 0 && l.UDPDenySources == nil && l.RateDatagrams == 0
+				l.MaxDatagram == 0 && l.MaxUDPPeers == 0 && l.UDPDenySources == nil && l.RateDatagrams == 0 &&
+				l.StampAuth == "" && l.StampKey == ""
 			if !ok {
 				t.Fatalf("bad tcp listener %+v", l)
 			}
 		case UDP:
 			ok := l.MaxDatagram >= 1 && l.MaxDatagram <= MaxDatagramLimit && l.MaxUDPPeers >= 1 &&
-				l.Mode == "" && l.MaxLine == 0 && l.MaxConns == 0 && l.MaxOutput == 0 && l.AdminAllow == nil &&
+				(l.Mode == ModeEcho || l.Mode == ModeStamp) && l.MaxLine == 0 && l.MaxConns == 0 && l.MaxOutput == 0 && l.AdminAllow == nil &&
 				l.TokenCredential == "" && l.TokenFile == "" && l.RateLines == 0
 			if !ok {
 				t.Fatalf("bad udp listener %+v", l)

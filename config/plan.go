@@ -180,6 +180,9 @@ func ListenerChanged(old, new *Listener) []string {
 	if old.Token != new.Token {
 		changed = append(changed, "token")
 	}
+	if old.StampKey != new.StampKey {
+		changed = append(changed, "stamp_key")
+	}
 	slices.Sort(changed)
 	return changed
 }
@@ -192,8 +195,8 @@ type Change struct {
 
 // String writes the change as "max_conns 1024→50", or "token changed" for a token.
 func (c Change) String() string {
-	if c.Key == "token" {
-		return "token changed"
+	if c.Key == "token" || c.Key == "stamp_key" {
+		return c.Key + " changed"
 	}
 	return c.Key + " " + c.Old + "→" + c.New
 }
@@ -207,6 +210,9 @@ func ListenerDiff(old, new *Listener) []Change {
 	})
 	if old.Token != new.Token {
 		diff = append(diff, Change{Key: "token"})
+	}
+	if old.StampKey != new.StampKey {
+		diff = append(diff, Change{Key: "stamp_key"})
 	}
 	slices.SortFunc(diff, func(a, b Change) int { return strings.Compare(a.Key, b.Key) })
 	return diff

@@ -82,9 +82,10 @@ var listenerKeys = []keySpec{
 	{name: "address", field: func(l *Listener) any { return &l.Address },
 		want: `a "host:port" string`, parse: normalizeAddress,
 		example: `"127.0.0.1:7007"`, doc: "required unless systemd passes a socket named like the listener"},
-	{name: "mode", only: TCP, field: func(l *Listener) any { return &l.Mode }, def: ModeLine,
-		want: `"line", "raw" or "agent"`, enum: []string{string(ModeLine), string(ModeRaw), string(ModeAgent)},
-		doc: `"line" | "raw" | "agent" (HAProxy agent-check)`},
+	{name: "mode", field: func(l *Listener) any { return &l.Mode },
+		want:    `"line", "raw", "agent", "echo" or "stamp"`,
+		enum:    []string{string(ModeLine), string(ModeRaw), string(ModeAgent), string(ModeEcho), string(ModeStamp)},
+		example: `"line"`, doc: `tcp: "line" (default) | "raw" | "agent" (HAProxy agent-check); udp: "echo" (default) | "stamp"`},
 	{name: "max_conns", only: TCP, field: func(l *Listener) any { return &l.MaxConns }, def: DefaultMaxConns,
 		lo: 1, hi: MaxConnsLimit, doc: `open connections; the next one gets "server busy\n"`},
 	{name: "max_conns_per_ip", only: TCP, field: func(l *Listener) any { return &l.MaxConnsPerIP },
@@ -133,6 +134,17 @@ var listenerKeys = []keySpec{
 		example: `["udp-echo"]`, doc: `agent mode: answer "down" while one of these listeners is not serving`},
 	{name: "agent_weight", only: TCP, field: func(l *Listener) any { return &l.AgentWeight },
 		lo: 0, hi: 100, doc: `agent mode: also send this weight as "N%" (1..100); 0 = none`},
+	{name: "stamp_auth", only: UDP, field: func(l *Listener) any { return &l.StampAuth }, def: StampAuthOff,
+		want: `"off" or "required"`, enum: []string{StampAuthOff, StampAuthRequired},
+		doc: `mode "stamp": "required" = authenticated mode only (HMAC-SHA-256), "off" = unauthenticated`},
+	{name: "stamp_key_credential", only: UDP, field: func(l *Listener) any { return &l.StampKeyCredential },
+		doc: "the HMAC key is $CREDENTIALS_DIRECTORY/<this>, trimmed; re-read on reload"},
+	{name: "stamp_key_file", only: UDP, field: func(l *Listener) any { return &l.StampKeyFile },
+		doc: "or a file, as token_file (not both)"},
+	{name: "stamp_stateful", only: UDP, field: func(l *Listener) any { return &l.StampStateful },
+		doc: "a reflector sequence number per session (peer and SSID), for loss per direction"},
+	{name: "stamp_timestamp", only: UDP, field: func(l *Listener) any { return &l.StampTimestamp }, def: StampNTP,
+		want: `"ntp" or "ptp"`, enum: []string{StampNTP, StampPTP}, doc: `"ntp" | "ptp" (PTPv2 truncated)`},
 }
 
 // daemonKeys are the keys of the [daemon] table.
@@ -199,7 +211,7 @@ func DefaultListener(name string, proto Protocol, address string) Listener {
 			k.setDefault(&l)
 		}
 	}
-	l.Name, l.Protocol, l.Address = name, proto, address
+	l.Name, l.Protocol, l.Address, l.Mode = name, proto, address, defaultMode(proto)
 	return l
 }
 

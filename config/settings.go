@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,13 +15,13 @@ type Setting struct {
 	Value any // JSON-ready: a duration is its string ("5m0s"), a list of CIDRs a list of strings, nil = every client
 }
 
-// Settings returns the effective value of every key that applies to l's protocol, in the order of the key
-// table. The token is not a key, so it is never among them; token_credential and token_file name where it
+// Settings returns the effective value of every key that applies to l's protocol (the stamp_ keys only in
+// mode "stamp"), in the order of the key table. The token is not a key, so it is never among them; token_credential and token_file name where it
 // comes from.
 func Settings(l *Listener) []Setting {
 	var out []Setting
 	for _, k := range listenerKeys {
-		if k.only != "" && k.only != l.Protocol {
+		if k.only != "" && k.only != l.Protocol || l.Mode != ModeStamp && slices.Contains(stampKeys, k.name) {
 			continue
 		}
 		out = append(out, Setting{Key: k.name, Value: jsonValue(k.get(l))})

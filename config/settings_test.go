@@ -17,6 +17,7 @@ func baseListener(p Protocol) Listener {
 		l.ProxyProtocol, l.ProxyTimeout = ProxyOff, DefaultProxyTimeout
 	} else {
 		l.MaxDatagram, l.MaxUDPPeers, l.UDPDenySources = DefaultMaxDatagram, DefaultMaxUDPPeers, DefaultUDPDenySources
+		l.Mode, l.StampAuth, l.StampTimestamp = ModeEcho, StampAuthOff, StampNTP
 	}
 	return l
 }
@@ -30,7 +31,7 @@ func TestListenerDiffEveryKey(t *testing.T) {
 		want   string
 	}{
 		{"name", TCP, func(l *Listener) { l.Name = "y" }, "name x→y"},
-		{"protocol", TCP, func(l *Listener) { *l = baseListener(UDP) }, "protocol tcp→udp"},
+		{"mode protocol", TCP, func(l *Listener) { *l = baseListener(UDP) }, "mode line→echo protocol tcp→udp"},
 		{"address", TCP, func(l *Listener) { l.Address = "" }, `address 127.0.0.1:7→""`},
 		{"mode", TCP, func(l *Listener) { l.Mode = ModeRaw }, "mode line→raw"},
 		{"max_conns", TCP, func(l *Listener) { l.MaxConns = 50 }, "max_conns 1024→50"},
@@ -60,20 +61,28 @@ func TestListenerDiffEveryKey(t *testing.T) {
 			"proxy_allow none→[10.0.0.0/8]"},
 		{"proxy_timeout", TCP, func(l *Listener) { l.ProxyTimeout = time.Second }, "proxy_timeout 5s→1s"},
 		{"token", TCP, func(l *Listener) { l.Token = "s3cret" }, "token changed"},
+		{"stamp_auth", UDP, func(l *Listener) { l.StampAuth = StampAuthRequired }, "stamp_auth off→required"},
+		{"stamp_key_credential", UDP, func(l *Listener) { l.StampKeyCredential = "k" }, `stamp_key_credential ""→k`},
+		{"stamp_key_file", UDP, func(l *Listener) { l.StampKeyFile = "/etc/k" }, `stamp_key_file ""→/etc/k`},
+		{"stamp_stateful", UDP, func(l *Listener) { l.StampStateful = true }, "stamp_stateful false→true"},
+		{"stamp_timestamp", UDP, func(l *Listener) { l.StampTimestamp = StampPTP }, "stamp_timestamp ntp→ptp"},
+		{"stamp_key", UDP, func(l *Listener) { l.StampKey = "s3cret" }, "stamp_key changed"},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
-		covered[tc.key] = true
+		for _, k := range strings.Fields(tc.key) {
+			covered[k] = true
+		}
 		old, new := baseListener(tc.proto), baseListener(tc.proto)
 		tc.change(&new)
 		var got []string
 		for _, c := range ListenerDiff(&old, &new) {
 			got = append(got, c.String())
 		}
-		if len(got) != 1 || got[0] != tc.want {
+		if strings.Join(got, " ") != tc.want {
 			t.Errorf("%s: %q, want [%q]", tc.key, got, tc.want)
 		}
-		if keys := ListenerChanged(&old, &new); len(keys) != 1 || keys[0] != tc.key {
+		if keys := ListenerChanged(&old, &new); strings.Join(keys, " ") != tc.key {
 			t.Errorf("%s: ListenerChanged %q", tc.key, keys)
 		}
 		if strings.Contains(strings.Join(got, " "), "s3cret") {

@@ -19,34 +19,46 @@ import (
 // once symlinks are followed: a FIFO or a device is refused without blocking on it.
 // The content is trimmed of
 // white space; an empty token, one longer than MaxTokenLen bytes or one holding a
-// control character is an error. A listener with neither key gets Token "".
+// control character is an error. A listener with neither key gets Token "". The STAMP HMAC key of a listener
+// in mode "stamp" (StampKey, from stamp_key_credential or stamp_key_file) is read the same way, on every
+// load, so that a reload picks up a changed key.
 // Errors are *Error placed on the token key and never quote the token.
 func LoadTokens(cfg *Config, credDir string) error {
 	for i := range cfg.Listeners {
 		l := &cfg.Listeners[i]
-		var (
-			key, path string
-			err       error
-		)
-		switch {
-		case l.TokenCredential != "":
-			key = "token_credential"
-			path, err = credentialPath(credDir, l.TokenCredential)
-			if err == nil {
-				l.Token, err = readToken(path, false)
-			}
-		case l.TokenFile != "":
-			key, path = "token_file", l.TokenFile
-			l.Token, err = readToken(path, true)
-		default:
-			l.Token = ""
+		var err error
+		if l.Token, err = loadSecret(cfg, i, credDir, "token", l.TokenCredential, l.TokenFile); err != nil {
+			return err
 		}
-		if err != nil {
-			l.Token = ""
-			return cfg.listenerErr(i, key, "%s %q: %v", key, path, err)
+		if l.StampKey, err = loadSecret(cfg, i, credDir, "stamp_key", l.StampKeyCredential, l.StampKeyFile); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// loadSecret reads the secret of listener i from credential cred (a file in credDir) or from file, whichever
+// is set (validation allows one), under the keys <what>_credential and <what>_file; "" when neither is. Its
+// error is an *Error on the key that names the file, and never quotes the secret.
+func loadSecret(cfg *Config, i int, credDir, what, cred, file string) (string, error) {
+	var (
+		key, path, secret string
+		err               error
+	)
+	switch {
+	case cred != "":
+		key = what + "_credential"
+		if path, err = credentialPath(credDir, cred); err == nil {
+			secret, err = readToken(path, false)
+		}
+	case file != "":
+		key, path = what+"_file", file
+		secret, err = readToken(path, true)
+	}
+	if err != nil {
+		return "", cfg.listenerErr(i, key, "%s %q: %v", key, path, err)
+	}
+	return secret, nil
 }
 
 // credentialPath is where systemd put credential name.

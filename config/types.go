@@ -50,15 +50,16 @@ const (
 	UDP Protocol = "udp"
 )
 
-// Mode is how a TCP listener treats the bytes it receives.
+// Mode is how a listener treats the bytes it receives.
 type Mode string
 
-// The TCP modes.
+// The modes: line and raw are those of TCP listeners, echo and stamp those of UDP listeners.
 const (
-	ModeLine Mode = "line" // lines echoed whole, commands recognised
-	ModeRaw  Mode = "raw"  // bytes echoed as they arrive (RFC 862)
-	// ModeAgent answers HAProxy's agent-check: one line with the daemon's state, then the close.
-	ModeAgent Mode = "agent"
+	ModeLine  Mode = "line"  // lines echoed whole, commands recognised
+	ModeRaw   Mode = "raw"   // bytes echoed as they arrive (RFC 862)
+	ModeAgent Mode = "agent" // HAProxy's agent-check: one line with the daemon's state, then the close
+	ModeEcho  Mode = "echo"  // datagrams echoed (RFC 862), command datagrams answered
+	ModeStamp Mode = "stamp" // a STAMP Session-Reflector (RFC 8762, RFC 8972)
 )
 
 // Listener is one [[listener]] table after defaults and validation. Its keys are declared in schema.go.
@@ -102,6 +103,16 @@ type Listener struct {
 	ProxyProtocol  string         // tcp: ProxyOff, ProxyOptional or ProxyRequired
 	ProxyAllow     []netip.Prefix // tcp: the balancers trusted to send a PROXY header; nil = none
 	ProxyTimeout   time.Duration  // tcp: the most a PROXY header may take to arrive
+
+	// udp, mode "stamp" (stamp.go)
+	StampAuth          string // "off" | "required"
+	StampKeyCredential string // name under $CREDENTIALS_DIRECTORY
+	StampKeyFile       string // path of a 0600 file
+	// StampKey is the HMAC key read from StampKeyCredential or StampKeyFile ("" = none). It never comes from
+	// the TOML text and is never logged.
+	StampKey       string
+	StampStateful  bool   // a sequence counter per session, instead of copying the sender's
+	StampTimestamp string // "ntp" | "ptp"
 }
 
 // The values of proxy_protocol: whether a TCP listener reads a PROXY protocol header from the balancers in

@@ -100,6 +100,7 @@ func (v *validator) listener(i int) {
 			v.tokenSource(i)
 			v.proxyAllow(i)
 		}
+		v.mode(i)
 		return
 	}
 	v.keys(i, "") // the protocol is not known: only the keys of every listener are checked

@@ -25,7 +25,7 @@ func TestValidateErrors(t *testing.T) {
 				`v.toml:10:1: listener "u": max_datagram must be between 1 and 65535` + "\n" +
 				`v.toml:14:1: listener "t3": address 127.0.0.1:7007 overlaps listener "t" (tcp 127.0.0.1:7007)` + "\n" +
 				`v.toml:15:1: listener "t3": backlog must be between 1 and 65535`},
-		{"mode on udp", udp + "mode = \"line\"\n", `v.toml:5:1: listener "u": mode applies only to tcp listeners (this one is udp)`},
+		{"mode on udp", udp + "mode = \"line\"\n", `v.toml:5:1: listener "u": mode "line" is a mode of tcp listeners; a udp listener's is "echo" or "stamp"`},
 		{"max_line on udp even zero", udp + "max_line = 0\n", `v.toml:5:1: listener "u": max_line applies only to tcp listeners (this one is udp)`},
 		{"max_datagram on tcp", tcp + "max_datagram = 512\n", `v.toml:5:1: listener "t": max_datagram applies only to udp listeners (this one is tcp)`},
 		{"token on udp", udp + "token_file = \"/x\"\n", `v.toml:5:1: listener "u": token_file applies only to tcp listeners (this one is udp)`},
@@ -112,7 +112,7 @@ func TestValidateByHand(t *testing.T) {
 	}{
 		{"ok", func(l *Listener) {}, ""},
 		{"udp field on tcp", func(l *Listener) { l.MaxUDPPeers = 5 }, `listener "tcp-7": max_udp_peers applies only to udp listeners (this one is tcp)`},
-		{"bad mode", func(l *Listener) { l.Mode = "fast" }, `listener "tcp-7": unknown mode "fast" (want "line", "raw" or "agent")`},
+		{"bad mode", func(l *Listener) { l.Mode = "fast" }, `listener "tcp-7": unknown mode "fast" (want "line", "raw", "agent", "echo" or "stamp")`},
 		{"bad protocol", func(l *Listener) { l.Protocol = "sctp" }, `listener "tcp-7": unknown protocol "sctp" (want "tcp" or "udp")`},
 		{"bad address", func(l *Listener) { l.Address = "x" }, `listener "tcp-7": address "x" has no port (want "host:port", e.g. "127.0.0.1:7007")`},
 		{"invalid prefix", func(l *Listener) { l.Allow = []netip.Prefix{{}} }, `listener "tcp-7": allow: bad CIDR "invalid Prefix"`},

@@ -221,6 +221,7 @@ func (l *Loop) update(a config.Action, pol *policy.Policy) error {
 	}
 	if u, ok := l.udp[lc.Name]; ok {
 		u.pol = pol
+		u.useProtocol(l)
 	}
 	return nil
 }

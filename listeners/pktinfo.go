@@ -12,7 +12,8 @@ import (
 // middlebox) drops the reply. Such sockets ask the kernel for the destination of every datagram
 // (IP_PKTINFO / IPV6_RECVPKTINFO) and send each reply with that address as its source.
 
-// ctlSize holds one IP_PKTINFO or IPV6_PKTINFO control message.
+// ctlSize holds one IP_PKTINFO or IPV6_PKTINFO control message: the most a reply sends (with GSO, before its
+// UDP_SEGMENT message).
 var ctlSize = unix.CmsgSpace(max(unix.SizeofInet4Pktinfo, unix.SizeofInet6Pktinfo))
 
 // enablePktinfo asks the kernel to report each datagram's destination address.
@@ -30,7 +31,7 @@ func (b *udpBatch) setControl(n int, on bool) {
 		h := &b.hdrs[i].Hdr
 		if on {
 			h.Control = &b.ctl[i][0]
-			h.SetControllen(ctlSize)
+			h.SetControllen(udpCtlSize)
 		} else {
 			h.Control = nil
 			h.Controllen = 0
@@ -38,15 +39,13 @@ func (b *udpBatch) setControl(n int, on bool) {
 	}
 }
 
-// replySource turns the control message received with datagram i into the one that sends its reply from the
-// address the datagram was sent to. It reports false when the datagram went to a multicast or broadcast
-// address: echogate answers only datagrams sent to it alone.
-func (b *udpBatch) replySource(i int) (ctl []byte, ok bool) {
-	n := int(b.hdrs[i].Hdr.Controllen)
-	if n < unix.CmsgLen(0) {
+// replySource turns c, the pktinfo control message received with a datagram (see control), into the one that
+// sends its reply from the address the datagram was sent to. It reports false when the datagram went to a
+// multicast or broadcast address: echogate answers only datagrams sent to it alone.
+func replySource(c []byte) (ctl []byte, ok bool) {
+	if len(c) < unix.CmsgLen(0) {
 		return nil, true
 	}
-	c := b.ctl[i][:n]
 	hdr := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
 	data := unsafe.Pointer(&c[unix.CmsgLen(0)])
 	switch {

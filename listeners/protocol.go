@@ -51,6 +51,7 @@ type datagram struct {
 	ctl       []byte // the reply's source as IP_PKTINFO on a wildcard-bound socket, else nil
 	ttl       int16  // the TTL or hop limit the datagram arrived with; -1 when the kernel did not say
 	tos       int16  // the TOS or traffic class byte (DSCP and ECN); -1 when the kernel did not say
+	rxTime    int64  // the kernel's receive time of the datagram, unix ns; 0 when not asked or not given
 }
 
 // tcpProtocolID is a protocol's index in tcpProtocols, so that a connection keeps its protocol in one byte.

@@ -32,6 +32,8 @@ const (
 	reasonLoop                     // UDP: dropped by the echo-loop guard
 	reasonAmplify                  // UDP: a command reply over 3 times its request (no reply is sent)
 	reasonProxy                    // TCP: a PROXY header malformed, too slow, missing where required, or untrusted
+	reasonStampAuth                // STAMP: an authenticated test packet whose HMAC is wrong
+	reasonStampShort               // STAMP: a datagram shorter than a test packet
 	numReasons
 )
 
@@ -57,6 +59,8 @@ var reasons = [numReasons]struct {
 	reasonLoop:       {"loop", slog.LevelInfo},
 	reasonAmplify:    {"amplification", slog.LevelInfo},
 	reasonProxy:      {"proxy", slog.LevelInfo},
+	reasonStampAuth:  {"stamp_auth", slog.LevelWarn},
+	reasonStampShort: {"stamp_short", slog.LevelInfo},
 }
 
 func (r reason) String() string { return reasons[r].name }

@@ -33,6 +33,9 @@ type Counters struct {
 	ProxyErrors     uint64 `json:"proxy_errors"`  // PROXY headers malformed, truncated, too slow, missing or untrusted
 	ReloadsOK       uint64 `json:"reloads_ok"`
 	ReloadsFailed   uint64 `json:"reloads_failed"`
+	StampReflected  uint64 `json:"stamp_reflected"`   // STAMP test packets answered
+	StampMalformed  uint64 `json:"stamp_malformed"`   // too short to answer, or answered with TLVs flagged M
+	StampAuthFailed uint64 `json:"stamp_auth_failed"` // HMAC of the packet or of its HMAC TLV wrong
 }
 
 // ListenerStats is one listener's counters plus what is open on it now.

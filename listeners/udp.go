@@ -22,8 +22,10 @@ type udpEndpoint struct {
 	proto   datagramProtocol         // what is answered (protocol.go)
 	peers   map[netip.AddrPort]int64 // last datagram, loop ns; aged out by the loop's tick
 	vlen    batchSize
-	pktinfo bool // bound to the wildcard: replies go out from each datagram's destination address
-	v6only  bool // an IPv6 socket that serves no IPv4 clients
+	pktinfo bool        // bound to the wildcard: replies go out from each datagram's destination address
+	rxctl   bool        // the kernel reports each datagram's TTL and TOS (udp_control.go)
+	stamp   *stampState // the state of mode "stamp" (proto_stamp.go); nil in other modes
+	v6only  bool        // an IPv6 socket that serves no IPv4 clients
 	guardID uint64
 	// lastPeer is the peer most recently written to peers, and when (loop ns).
 	lastPeer     netip.AddrPort
@@ -46,7 +48,7 @@ const peerRefresh = 250 * time.Millisecond
 // destination reporting, so replies leave from the address each client sent to.
 func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy) *udpEndpoint {
 	u := &udpEndpoint{name: lc.Name, boundSocket: boundSocket{fd: b.FD, inherited: b.Inherited, closes: &l.obs.closes},
-		addr: b.Addr, pol: pol, proto: datagramProtocols[udpEcho], stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
+		addr: b.Addr, pol: pol, stats: l.stats.counters(lc.Name), peers: map[netip.AddrPort]int64{},
 		buckets: map[netip.Addr]*sourceBucket{}, v6only: isV6Only(b.FD, b.Addr), guardID: l.newUDPGuardID()}
 	if b.Addr.Addr().IsUnspecified() {
 		if err := enablePktinfo(b.FD, b.Addr.Addr().Is6()); err != nil {
@@ -56,7 +58,27 @@ func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy
 			u.pktinfo = true
 		}
 	}
+	if err := enableRxControl(b.FD, b.Addr.Addr().Is6(), u.v6only, false); err != nil {
+		l.log.Warn(logmsg.NoRxControl, "event", "the TTL and TOS of datagrams are not known", "listener", lc.Name, "err", err)
+	} else {
+		u.rxctl = true
+	}
+	u.useProtocol(l)
 	return u
+}
+
+// useProtocol sets the endpoint's protocol from its policy's mode, at start and when a reload changes it.
+func (u *udpEndpoint) useProtocol(l *Loop) {
+	p, ok := datagramProtocols[string(u.pol.Mode)]
+	if !ok {
+		p = datagramProtocols[udpEcho]
+	}
+	u.proto = p
+	if u.pol.Mode == config.ModeStamp {
+		u.startStamp(l)
+	} else {
+		u.stamp = nil
+	}
 }
 
 // udpRounds bounds the batches taken per wake-up, so one flooded socket cannot starve the others.
@@ -68,7 +90,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 	b := l.udpBatch()
 	for round := 0; round < udpRounds; round++ {
 		vlen := u.vlen.next()
-		n, err := b.receive(u.fd, vlen, u.pol.MaxDatagram, u.pktinfo)
+		n, err := b.receive(u.fd, vlen, u.pol.MaxDatagram, u.pktinfo || u.rxctl)
 		if err != nil {
 			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 				l.log.Warn(logmsg.RecvFailed, "listener", u.name, "err", err)
@@ -77,16 +99,17 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 		}
 		replies := 0
 		for i := 0; i < n; i++ {
-			ctl, ok := []byte(nil), true
-			if u.pktinfo {
-				ctl, ok = b.replySource(i)
+			ctl, ok, rx := []byte(nil), true, noControl
+			if u.pktinfo || u.rxctl {
+				ctl, rx = b.control(i)
+				ctl, ok = replySource(ctl)
 			}
 			if !ok {
 				u.stats.UDPDropped++ // sent to a multicast or broadcast address
 				l.refused(u.name, reasonBroadcast, rawAddrPort(&b.names[i]))
 				continue
 			}
-			if reply, ok := u.answer(l, b, i, ctl); ok {
+			if reply, ok := u.answer(l, b, i, ctl, rx); ok {
 				b.queueReply(replies, i, reply, ctl)
 				replies++
 			}
@@ -103,8 +126,9 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 }
 
 // answer admits datagram i of the batch and asks the protocol for its reply: the datagram itself or a reply
-// written over it, within the datagram's reply budget (no amplification). ctl is the reply's source, if any.
-func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int, ctl []byte) ([]byte, bool) {
+// written over it, within the datagram's reply budget (no amplification). ctl is the reply's source, if any;
+// rx what the kernel reported of the datagram.
+func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int, ctl []byte, rx rxControl) ([]byte, bool) {
 	src := rawAddrPort(&b.names[i])
 	size := int(b.hdrs[i].Len)
 	data := b.bufs[i][:min(size, len(b.bufs[i]))]
@@ -136,7 +160,8 @@ func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int, ctl []byte) ([]byte, b
 		return nil, false
 	}
 	u.stats.Datagrams++
-	d := datagram{src: src, data: data, size: size, budget: replyBudget(size, src), ctl: ctl, ttl: -1, tos: -1}
+	d := datagram{src: src, data: data, size: size, budget: replyBudget(size, src), ctl: ctl,
+		ttl: rx.ttl, tos: rx.tos, rxTime: rx.at}
 	if b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
 		d.truncated = true
 		u.stats.UDPTruncated++
@@ -211,6 +236,7 @@ func (u *udpEndpoint) track(l *Loop, src netip.AddrPort) bool {
 func (u *udpEndpoint) agePeers(l *Loop) {
 	cutoff := l.nowNano - int64(l.peerWindow())
 	u.lastPeer = netip.AddrPort{} // the next datagram of the cached peer writes the table again
+	u.stamp.age(cutoff)
 	for p, seen := range u.peers {
 		if seen < cutoff {
 			delete(u.peers, p)

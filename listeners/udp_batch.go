@@ -20,11 +20,11 @@ type udpBatch struct {
 	bufs   [udpBatchSize][]byte
 	out    [udpBatchSize]unix.Mmsghdr
 	outIov [udpBatchSize]unix.Iovec
-	ctl    [udpBatchSize][64]byte // IP_PKTINFO / IPV6_PKTINFO of wildcard-bound sockets
-	used   int                    // headers the last recvmmsg filled in
-	limit  int                    // the iovec length now set
-	ctlOn  int                    // headers whose Control now points at ctl
-	gso    gsoBatch               // the replies grouped for segmentation offload (udp_gso.go)
+	ctl    [udpBatchSize][udpCtlSize]byte // control messages: pktinfo, TTL, TOS, receive time (udp_control.go)
+	used   int                            // headers the last recvmmsg filled in
+	limit  int                            // the iovec length now set
+	ctlOn  int                            // headers whose Control now points at ctl
+	gso    gsoBatch                       // the replies grouped for segmentation offload (udp_gso.go)
 }
 
 // maxDatagram is the largest UDP payload there is.
@@ -54,15 +54,18 @@ func (l *Loop) udpBatch() *udpBatch {
 }
 
 // receive reads up to vlen datagrams, each cut at limit bytes (MSG_TRUNC is set on longer ones), with their
-// destination addresses when pktinfo is set. One datagram without pktinfo is read with recvfrom(2), which
-// costs the kernel less than a recvmmsg(2) of one.
-func (b *udpBatch) receive(fd, vlen, limit int, pktinfo bool) (int, error) {
-	if vlen <= 1 && !pktinfo {
+// control messages when ctl is set. One datagram without them is read with recvfrom(2), which costs the
+// kernel less than a recvmmsg(2) of one.
+func (b *udpBatch) receive(fd, vlen, limit int, ctl bool) (int, error) {
+	switch {
+	case vlen <= 1 && !ctl:
 		return b.receiveOne(fd, limit)
+	case vlen <= 1:
+		return b.receiveOneMsg(fd, limit)
 	}
 	vlen = min(max(vlen, 1), udpBatchSize)
 	switch {
-	case pktinfo:
+	case ctl:
 		b.setControl(vlen, true)
 		b.ctlOn = max(b.ctlOn, vlen)
 	case b.ctlOn > 0:

@@ -132,7 +132,8 @@ func checkGSORun(t *testing.T, tc gsoCase, plan [][]int, wantMsgs int, wantSegs 
 	for i := range n {
 		ctl, ok := []byte(nil), true
 		if tc.pktinfo {
-			if ctl, ok = b.replySource(i); !ok || len(ctl) == 0 {
+			pktinfo, _ := b.control(i)
+			if ctl, ok = replySource(pktinfo); !ok || len(ctl) == 0 {
 				t.Fatalf("%s: datagram %d: no destination address", tc.name, i)
 			}
 		}

@@ -32,6 +32,7 @@ type Policy struct {
 	// AgentListeners and AgentWeight are the agent mode's: whose service it reports, the weight it sends.
 	AgentListeners []string
 	AgentWeight    int
+	Stamp          *Stamp // mode "stamp": the reflector's rules; nil in other modes
 
 	allow      []netip.Prefix // nil = every client; empty = no client
 	adminAllow []netip.Prefix
@@ -66,6 +67,7 @@ func New(l *config.Listener) *Policy {
 		Proxy:         proxyMode(l.ProxyProtocol),
 		ProxyTimeout:  l.ProxyTimeout,
 		proxyAllow:    normalize(l.ProxyAllow),
+		Stamp:         newStamp(l),
 	}
 	p.AgentListeners, p.AgentWeight = slices.Clone(l.AgentListeners), l.AgentWeight
 	if l.Token != "" {

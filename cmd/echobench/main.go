@@ -20,6 +20,7 @@ import (
 // options are the harness's flags.
 type options struct {
 	echogate, cbaseline, echoload string
+	stampsend, stampC             string // the STAMP point's sender and C reflector (stamp.go)
 	quick, selfTest               bool
 	jsonPath                      string
 	rounds                        int
@@ -72,6 +73,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.echogate, "echogate", "bin/echogate", "echogate binary")
 	fs.StringVar(&o.cbaseline, "cbaseline", "bin/echo-c", "the C epoll echo loop binary")
 	fs.StringVar(&o.echoload, "echoload", "bin/echoload", "echoload binary")
+	fs.StringVar(&o.stampsend, "stampsend", "bin/stampsend", "stampsend binary (the STAMP point)")
+	fs.StringVar(&o.stampC, "stamp-c", "bin/stamp-c", "the C STAMP reflector binary (the STAMP point)")
 	fs.BoolVar(&o.quick, "quick", false, "one round of 1 s per point")
 	fs.BoolVar(&o.selfTest, "self-test", false, "run the C loop in both slots (tests the harness without echogate)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this `file`")
@@ -79,7 +82,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "load time of one run")
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "idle connections for the memory and reload points")
 	fs.IntVar(&o.reloadListeners, "reload-listeners", 100, "TCP listeners in the reload point")
-	fs.StringVar(&only, "only", "", "comma-separated points to run: "+pointKeys()+",idle,reload,scrape (default all)")
+	fs.StringVar(&only, "only", "", "comma-separated points to run: "+pointKeys()+",idle,reload,scrape,stamp (default all)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -136,6 +139,9 @@ func runBench(ctx context.Context, o *options) int {
 	}
 	if o.wants("reload") && ctx.Err() == nil {
 		rep.Reload = measureReload(ctx, o)
+	}
+	if o.wants("stamp") && ctx.Err() == nil && !o.selfTest {
+		rep.Stamp = measureStamp(ctx, o)
 	}
 	rep.Seconds = round3(time.Since(start).Seconds())
 	printTable(os.Stdout, rep)

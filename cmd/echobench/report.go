@@ -18,6 +18,7 @@ type report struct {
 	Points    []pointResult `json:"points"`
 	Idle      *idleResult   `json:"idle,omitempty"`
 	Reload    *reloadResult `json:"reload,omitempty"`
+	Stamp     *stampReport  `json:"stamp,omitempty"`
 }
 
 // incomplete tells whether a server could not be measured somewhere (a skipped reload in -self-test aside).
@@ -30,7 +31,7 @@ func (r *report) incomplete() bool {
 	if r.Idle != nil && (r.Idle.C.Err != "" || r.Idle.Echogate.Err != "") {
 		return true
 	}
-	return r.Reload != nil && r.Reload.Err != "" && !r.SelfTest
+	return r.Reload != nil && r.Reload.Err != "" && !r.SelfTest || r.Stamp != nil && r.Stamp.Err != ""
 }
 
 // printTable prints the aligned table: one row per point, the idle-memory rows, the reload row and notes.
@@ -67,6 +68,7 @@ func printTable(w io.Writer, r *report) {
 	if r.Reload != nil {
 		fmt.Fprintln(w, reloadRow(r.Reload))
 	}
+	printStamp(w, r.Stamp)
 	fmt.Fprintf(w, "ratio = echogate CPU µs per round trip / C CPU µs per round trip (lower is better); "+
 		"%d round(s) of %gs per server per point, interleaved; total %.0fs\n", r.Rounds, r.DurationS, r.Seconds)
 	if o := openLoopNote(r); o != "" {

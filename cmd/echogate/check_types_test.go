@@ -27,7 +27,7 @@ allow = [["10.0.0.0/8"]]
 	matchLines(t, path, checkFails(t, path), [][2]string{
 		{"2", q(`log_level must be debug, info, warn or error, not a TOML integer`)},
 		{"3", q(`control_socket "run/echogate.sock" must be an absolute path`)},
-		{"9", q(`listener "a": mode must be "line", "raw" or "agent", not a TOML boolean`)},
+		{"9", q(`listener "a": mode must be "line", "raw", "agent", "echo" or "stamp", not a TOML boolean`)},
 		{"10", q(`listener "a": idle_timeout must be a duration string like "5m", not a TOML float`)},
 		{"11", q(`listener "a": allow must be an array of CIDR strings, not a TOML array`)},
 	})
