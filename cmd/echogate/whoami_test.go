@@ -200,14 +200,14 @@ func TestWhoamiSYNFields(t *testing.T) {
 // udpWhoami pads a /whoami request so that its answer fits the reply budget (3 times the request).
 const udpWhoami = "/whoami                                                                          "
 
-// /whoami over UDP gives the datagram's addresses, and a reply over the amplification budget is dropped and
-// counted, as for the other commands.
+// /whoami over UDP gives the datagram's addresses and the TTL and TOS it arrived with, and a reply over the
+// amplification budget is dropped and counted, as for the other commands.
 func TestWhoamiUDP(t *testing.T) {
 	t.Parallel()
 	d := echotest.Start(t, whoamiConfig)
 	c := echotest.ListenUDP(t, "127.0.0.1")
 	keys, v := parseWhoami(t, echotest.AskUDP(t, c, d.Addr("u4"), udpWhoami))
-	if strings.Join(keys, " ") != "peer local listener proto host" || v["peer"] != c.LocalAddr().String() ||
+	if strings.Join(keys, " ") != "peer local listener proto host ttl tos" || v["peer"] != c.LocalAddr().String() ||
 		v["local"] != d.Addr("u4") || v["proto"] != "udp" || v["listener"] != "u4" {
 		t.Errorf("/whoami over UDP: %q %v", keys, v)
 	}
