@@ -6,10 +6,10 @@ import (
 )
 
 // TestEveryFieldHasOneKey checks that the key tables and the types agree: every field of Listener and Daemon
-// is filled by exactly one key (Listener.Token, read from a file, by none), and no two keys share a name.
+// is filled by exactly one key (Listener.Token and Listener.TLS, read from files, by none), and no two keys share a name.
 // A field added without a key, or a key pointing at the wrong field, fails here.
 func TestEveryFieldHasOneKey(t *testing.T) {
-	checkFields(t, listenerKeys, map[string]bool{"Token": true})
+	checkFields(t, listenerKeys, map[string]bool{"Token": true, "TLS": true})
 	checkFields(t, daemonKeys, nil)
 }
 

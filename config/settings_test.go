@@ -14,6 +14,7 @@ func baseListener(p Protocol) Listener {
 	if p == TCP {
 		l.Mode, l.MaxConns, l.Backlog, l.MaxLine, l.MaxOutput = ModeLine, DefaultMaxConns, DefaultBacklog, DefaultMaxLine, DefaultMaxOutput
 		l.IdleTimeout, l.LineTimeout, l.AdminAllow = DefaultIdleTimeout, DefaultLineTimeout, DefaultAdminAllow
+		l.TLSClientAuth, l.TLSMinVersion, l.TLSHandshakeTimeout = TLSAuthNone, "1.2", DefaultTLSHandshakeTimeout
 	} else {
 		l.MaxDatagram, l.MaxUDPPeers, l.UDPDenySources = DefaultMaxDatagram, DefaultMaxUDPPeers, DefaultUDPDenySources
 	}
@@ -53,6 +54,16 @@ func TestListenerDiffEveryKey(t *testing.T) {
 		{"udp_deny_source_ports", UDP, func(l *Listener) { l.UDPDenySources = []uint16{} }, "udp_deny_source_ports [7,13,17,19,37]→[]"},
 		{"max_udp_peers", UDP, func(l *Listener) { l.MaxUDPPeers = 10 }, "max_udp_peers 65536→10"},
 		{"token", TCP, func(l *Listener) { l.Token = "s3cret" }, "token changed"},
+		{"tls_cert_file", TCP, func(l *Listener) { l.TLSCertFile = "/c" }, `tls_cert_file ""→/c`},
+		{"tls_key_file", TCP, func(l *Listener) { l.TLSKeyFile = "/k" }, `tls_key_file ""→/k`},
+		{"tls_cert_credential", TCP, func(l *Listener) { l.TLSCertCredential = "c" }, `tls_cert_credential ""→c`},
+		{"tls_key_credential", TCP, func(l *Listener) { l.TLSKeyCredential = "k" }, `tls_key_credential ""→k`},
+		{"tls_client_ca_file", TCP, func(l *Listener) { l.TLSClientCAFile = "/ca" }, `tls_client_ca_file ""→/ca`},
+		{"tls_client_ca_credential", TCP, func(l *Listener) { l.TLSClientCACredential = "ca" }, `tls_client_ca_credential ""→ca`},
+		{"tls_client_auth", TCP, func(l *Listener) { l.TLSClientAuth = TLSAuthRequire }, "tls_client_auth none→require"},
+		{"tls_min_version", TCP, func(l *Listener) { l.TLSMinVersion = "1.3" }, "tls_min_version 1.2→1.3"},
+		{"tls_handshake_timeout", TCP, func(l *Listener) { l.TLSHandshakeTimeout = time.Second }, "tls_handshake_timeout 10s→1s"},
+		{"tls_files", TCP, func(l *Listener) { l.TLS = &TLSMaterial{Digest: [32]byte{1}} }, "tls files changed"},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

@@ -33,6 +33,8 @@ type Daemon struct {
 	// ControlSocket is the unix socket `echogate reload` and `echogate status` talk to; "" = none. The
 	// default under systemd's RuntimeDirectory= is filled in by the daemon, not here.
 	ControlSocket string
+	// TLSHandshakeWorkers is how many TLS handshakes are computed at once; 0 = the number of CPUs.
+	TLSHandshakeWorkers int
 }
 
 // Protocol is the transport of a listener.
@@ -80,6 +82,15 @@ type Listener struct {
 	// Token is the shutdown token read from TokenCredential or TokenFile ("" = none).
 	// It never comes from the TOML text and is never logged.
 	Token string
+
+	// TLS (tls.go): where the certificate, its key and the client CAs come from, and the handshake's rules.
+	TLSCertFile, TLSKeyFile, TLSClientCAFile                   string // tcp: absolute paths
+	TLSCertCredential, TLSKeyCredential, TLSClientCACredential string // tcp: names under $CREDENTIALS_DIRECTORY
+	TLSClientAuth                                              string // tcp: none | request | require
+	TLSMinVersion                                              string // tcp: "1.2" | "1.3"
+	TLSHandshakeTimeout                                        time.Duration
+	// TLS is what those files held, read by LoadTLS; nil on a plain listener. Never logged.
+	TLS *TLSMaterial
 
 	Commands bool // "/"-lines are commands (true) or echoed (false)
 

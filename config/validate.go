@@ -97,6 +97,7 @@ func (v *validator) listener(i int) {
 		v.keys(i, l.Protocol)
 		if l.Protocol == TCP {
 			v.tokenSource(i)
+			v.tlsSources(i)
 		}
 		return
 	}
