@@ -266,6 +266,7 @@ func (l *Loop) setDaemon(d config.Daemon) {
 	l.opts.DrainTimeout = d.DrainTimeout
 	l.opts.ShutdownGrace = d.ShutdownGrace
 	l.setRefusalsEvery(d.LogRefusalsEvery)
+	l.hs.resize(d.TLSHandshakeWorkers)
 }
 
 // warnInherited explains, when a listener whose socket systemd passed leaves service, that the port stays

@@ -26,6 +26,11 @@ type Counters struct {
 	AcceptErrors    uint64 `json:"accept_errors"`
 	ReloadsOK       uint64 `json:"reloads_ok"`
 	ReloadsFailed   uint64 `json:"reloads_failed"`
+	// TLS listeners: handshakes done, failed (or cut by tls_handshake_timeout), and connections refused
+	// because the handshake queue was full.
+	TLSHandshakes      uint64 `json:"tls_handshakes"`
+	TLSHandshakeErrors uint64 `json:"tls_handshake_errors"`
+	TLSRefused         uint64 `json:"tls_refused"`
 }
 
 // ListenerStats is one listener's counters plus what is open on it now.

@@ -14,7 +14,8 @@ import (
 // connection with data in flight live in io, which goes back to the loop as soon as it is empty.
 type tcpConn struct {
 	ln         *tcpListener
-	io         *connIO // nil while idle
+	io         *connIO   // nil while idle
+	tls        *tlsState // nil on a plain connection (transport_tls.go)
 	peer       netip.AddrPort
 	lastActive int64 // loop ns of the last byte read or written
 	lineStart  int64 // loop ns of the read that began the unfinished line, if there is one
@@ -98,7 +99,7 @@ func (c *tcpConn) onEvent(l *Loop, events uint32) {
 	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 		c.peerShut = true
 	}
-	if events&unix.EPOLLOUT != 0 && c.io != nil && !c.flush(l) {
+	if events&unix.EPOLLOUT != 0 && (c.io != nil || c.tls != nil) && !c.flush(l) {
 		return
 	}
 	if c.mayRead && c.readable() {
@@ -211,7 +212,7 @@ func (c *tcpConn) settle(l *Loop) {
 		c.linger(l) // echogate ends c (two overlong lines): its last reply must not be lost to a reset
 		return
 	}
-	if c.closing() && (c.io == nil || c.io.queued() == 0) {
+	if c.closing() && (c.io == nil || c.io.queued() == 0) && !c.tls.unsent() {
 		c.close(l, "done")
 		return
 	}
@@ -234,11 +235,11 @@ func (c *tcpConn) finishHalfClose(l *Loop) {
 	}
 }
 
-// flush writes queued output until it is gone or the socket is full. It reports false if the connection
-// was closed.
+// flush writes queued output (and, over TLS, the records in wait) until it is gone or the socket is full. It
+// reports false if the connection was closed.
 func (c *tcpConn) flush(l *Loop) bool {
 	io := c.io
-	for io.queued() > 0 {
+	for io != nil && io.queued() > 0 {
 		n, err := c.send(io.out[io.head:])
 		if n > 0 {
 			c.ln.stats.BytesOut += uint64(n)
@@ -255,7 +256,7 @@ func (c *tcpConn) flush(l *Loop) bool {
 		c.close(l, "write error")
 		return false
 	}
-	return true
+	return c.flushRecords(l)
 }
 
 // setInterest asks epoll for input when the connection may read and for output while replies are queued.
@@ -264,7 +265,7 @@ func (c *tcpConn) setInterest(l *Loop) {
 	if c.readable() {
 		want |= unix.EPOLLIN
 	}
-	if c.io != nil && c.io.queued() > 0 {
+	if c.io != nil && c.io.queued() > 0 || c.tls.unsent() {
 		want |= unix.EPOLLOUT
 	}
 	c.arm(l, want)

@@ -22,7 +22,10 @@ type tcpListener struct {
 	perIP   map[netip.Addr]int32
 	removed bool
 	paused  bool // out of the epoll set after EMFILE, until a back-off timer re-arms it
-	backoff time.Duration
+	// handshaking counts the TLS handshakes in flight (tls_handshake.go): they count against max_conns
+	// and, in perIP, against max_conns_per_ip.
+	handshaking int32
+	backoff     time.Duration
 }
 
 func (ln *tcpListener) shutdown(*Loop, bool) {}
@@ -57,7 +60,7 @@ func (ln *tcpListener) onEvent(l *Loop, _ uint32) {
 func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 	pol := ln.pol
 	addr := peer.Addr().Unmap()
-	switch pol.AdmitConn(peer, len(ln.conns), int(ln.perIP[addr])) {
+	switch pol.AdmitConn(peer, len(ln.conns)+int(ln.handshaking), int(ln.perIP[addr])) {
 	case policy.RefuseCIDR:
 		ln.stats.RefusedCIDR++
 		unix.Close(fd)
@@ -75,18 +78,30 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 		return
 	}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	c := &tcpConn{fd: int32(fd), ln: ln, peer: netip.AddrPortFrom(addr, peer.Port()), proto: tcpProtocolFor(pol.Mode),
-		lastActive: l.nowNano, events: unix.EPOLLIN}
+	peer = netip.AddrPortFrom(addr, peer.Port())
+	if pol.TLS != nil {
+		l.startHandshake(ln, fd, peer)
+		return
+	}
+	l.startConn(ln, fd, peer, nil)
+}
+
+// startConn serves an admitted connection (over TLS when st is set, its handshake done): it registers it and
+// counts it. It returns nil if the connection could not be registered and was closed.
+func (l *Loop) startConn(ln *tcpListener, fd int, peer netip.AddrPort, st *tlsState) *tcpConn {
+	c := &tcpConn{fd: int32(fd), ln: ln, peer: peer, proto: tcpProtocolFor(ln.pol.Mode),
+		lastActive: l.nowNano, events: unix.EPOLLIN, tls: st}
 	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
 		l.log.Warn("register connection", "listener", ln.name, "err", err)
 		unix.Close(fd)
-		return
+		return nil
 	}
-	ln.addConn(c, addr)
+	ln.addConn(c, peer.Addr())
 	ln.stats.Accepted++
 	l.stats.TotalClients++
 	l.stats.TCPNow++
-	l.idle.add(c, l.nowNano+l.idleSpan(pol.IdleTimeout))
+	l.idle.add(c, l.nowNano+l.idleSpan(ln.pol.IdleTimeout))
+	return c
 }
 
 // refuseBusy tells a client over a cap why it is turned away, then closes it.
@@ -120,7 +135,11 @@ func (ln *tcpListener) removeConn(c *tcpConn) {
 	moved.idx = c.idx
 	ln.conns[last] = nil
 	ln.conns = ln.conns[:last]
-	addr := c.peer.Addr()
+	ln.releaseIP(c.peer.Addr())
+}
+
+// releaseIP takes one connection from addr's count.
+func (ln *tcpListener) releaseIP(addr netip.Addr) {
 	if n := ln.perIP[addr] - 1; n > 0 {
 		ln.perIP[addr] = n
 	} else {
