@@ -120,7 +120,8 @@ func TestTLSPythonClient(t *testing.T) {
 }
 
 // pythonClient connects with Python's ssl module (verifying against ca, with a client certificate when cert
-// is set), sends send and prints the first n lines it gets back, or the error it meets.
+// is set), sends send and prints the first n lines it gets back (n < 0: everything, then "<close_notify>"
+// if the stream ended with one), or the error it meets.
 const pythonClient = `
 import socket, ssl, sys
 host, port = sys.argv[1].rsplit(":", 1)
@@ -129,9 +130,11 @@ if sys.argv[3]:
     ctx.load_cert_chain(sys.argv[3], sys.argv[4])
 try:
     with socket.create_connection((host, int(port)), timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        with ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as s:
             s.sendall(sys.argv[5].encode())
             f = s.makefile("rb")
+            if int(sys.argv[6]) < 0:  # to the end, which must be a close_notify: a bare FIN raises SSLEOFError
+                sys.stdout.write(f.read().decode() + "<close_notify>")
             for _ in range(int(sys.argv[6])):
                 sys.stdout.write(f.readline().decode())
 except (ssl.SSLError, OSError) as e:
