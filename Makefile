@@ -29,6 +29,7 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzFramer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzParseCommand$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzTLSFramer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
 # Server CPU per round trip against a minimal C epoll loop, interleaved, pinned (see cmd/echobench).
