@@ -218,6 +218,7 @@ func (c *tcpConn) settle(l *Loop) {
 	}
 	if c.io != nil && c.io.idle() {
 		l.releaseIO(c)
+		c.tls.idle()
 	}
 	if c.mayRead && c.readable() {
 		l.readAgain(c) // stopped by the fairness budget or by backpressure that has since cleared

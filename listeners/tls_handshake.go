@@ -122,6 +122,9 @@ func (h *handshake) do() error {
 		return errHandshakeTimeout
 	}
 	err = h.state.conn.Handshake()
+	if err == nil {
+		releaseHandshakeBuffers(h.state.conn)
+	}
 	var rhe tls.RecordHeaderError
 	if errors.As(err, &rhe) && rhe.Conn != nil {
 		_, _ = h.write(replyTLSRequired)

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"echogate/config"
 	"echogate/internal/testcert"
@@ -119,5 +122,29 @@ func TestTLSStalledClientsHoldNoWorker(t *testing.T) {
 	l.Call(func() { inFlight = l.hs.inFlight })
 	if inFlight != 20 {
 		t.Errorf("%d handshakes in flight, want the 20 stalled ones", inFlight)
+	}
+}
+
+// TestReleaseHandshakeBuffers checks that the buffers a handshake grew are given back on this Go version,
+// and that the connection reads and writes on after it.
+func TestReleaseHandshakeBuffers(t *testing.T) {
+	lc, roots := testTLSListener(t, "tls")
+	state, sock, cipher := tlsPair(t, &tls.Config{Certificates: []tls.Certificate{lc.TLS.Certificate}},
+		&tls.Config{RootCAs: roots, ServerName: "localhost"}, []byte("after the release\n"))
+	f := tlsIdleFields
+	if !f.ok {
+		t.Fatal("tls.Conn has no rawInput, hand and input fields of the expected types: releaseHandshakeBuffers does nothing")
+	}
+	raw := (*bytes.Buffer)(unsafe.Add(unsafe.Pointer(state.conn), f.rawInput))
+	hand := (*bytes.Buffer)(unsafe.Add(unsafe.Pointer(state.conn), f.hand))
+	if raw.Cap() != 0 || hand.Cap() != 0 {
+		t.Fatalf("after the handshake: raw input holds %d bytes, handshake buffer %d", raw.Cap(), hand.Cap())
+	}
+	if _, err := unix.Write(sock, cipher); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	if n, err := state.recv(buf); err != nil || string(buf[:n]) != "after the release\n" {
+		t.Fatalf("recv after the release: %q, %v", buf[:max(n, 0)], err)
 	}
 }

@@ -18,6 +18,7 @@ type report struct {
 	Points    []pointResult `json:"points"`
 	Idle      *idleResult   `json:"idle,omitempty"`
 	Reload    *reloadResult `json:"reload,omitempty"`
+	TLS       *tlsResult    `json:"tls,omitempty"`
 }
 
 // incomplete tells whether a server could not be measured somewhere (a skipped reload in -self-test aside).
@@ -65,6 +66,7 @@ func printTable(w io.Writer, r *report) {
 	if r.Reload != nil {
 		fmt.Fprintln(w, reloadRow(r.Reload))
 	}
+	printTLS(w, r.TLS)
 	fmt.Fprintf(w, "ratio = echogate CPU µs per round trip / C CPU µs per round trip (lower is better); "+
 		"%d round(s) of %gs per server per point, interleaved; total %.0fs\n", r.Rounds, r.DurationS, r.Seconds)
 	if r.SelfTest {

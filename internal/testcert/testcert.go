@@ -1,5 +1,6 @@
 // Package testcert makes throw-away ECDSA P-256 certificate authorities and certificates for tests, so that no
-// key is ever committed. It depends only on the standard library, so every package's tests may use it.
+// key is ever committed. It depends only on the standard library, so every package's tests (and the
+// benchmark harness) may use it.
 package testcert
 
 import (
@@ -14,9 +15,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
+
+// TB is the part of testing.TB the package uses, so that a benchmark harness can make certificates too.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+}
 
 // CA is a self-signed certificate authority.
 type CA struct {
@@ -33,7 +39,7 @@ type Pair struct {
 }
 
 // NewCA makes a CA whose subject is CN=name.
-func NewCA(t testing.TB, name string) *CA {
+func NewCA(t TB, name string) *CA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
@@ -57,16 +63,16 @@ func NewCA(t testing.TB, name string) *CA {
 }
 
 // Server issues a certificate for localhost, 127.0.0.1 and ::1, usable by a TLS server.
-func (ca *CA) Server(t testing.TB, name string) *Pair {
+func (ca *CA) Server(t TB, name string) *Pair {
 	return ca.issue(t, name, x509.ExtKeyUsageServerAuth)
 }
 
 // Client issues a certificate usable by a TLS client, whose subject is CN=name.
-func (ca *CA) Client(t testing.TB, name string) *Pair {
+func (ca *CA) Client(t TB, name string) *Pair {
 	return ca.issue(t, name, x509.ExtKeyUsageClientAuth)
 }
 
-func (ca *CA) issue(t testing.TB, name string, usage x509.ExtKeyUsage) *Pair {
+func (ca *CA) issue(t TB, name string, usage x509.ExtKeyUsage) *Pair {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
@@ -103,18 +109,18 @@ func (ca *CA) Pool() *x509.CertPool {
 }
 
 // WriteCA writes the CA certificate to dir/name and returns its path.
-func (ca *CA) WriteCA(t testing.TB, dir, name string) string {
+func (ca *CA) WriteCA(t TB, dir, name string) string {
 	return write(t, filepath.Join(dir, name), ca.PEM, 0o644)
 }
 
 // Write writes the chain to dir/name.crt and the key to dir/name.key (mode 0600), and returns both paths.
-func (p *Pair) Write(t testing.TB, dir, name string) (cert, key string) {
+func (p *Pair) Write(t TB, dir, name string) (cert, key string) {
 	return write(t, filepath.Join(dir, name+".crt"), p.CertPEM, 0o644),
 		write(t, filepath.Join(dir, name+".key"), p.KeyPEM, 0o600)
 }
 
 // TLS returns the pair as a tls.Certificate.
-func (p *Pair) TLS(t testing.TB) tls.Certificate {
+func (p *Pair) TLS(t TB) tls.Certificate {
 	t.Helper()
 	c, err := tls.X509KeyPair(p.CertPEM, p.KeyPEM)
 	if err != nil {
@@ -124,7 +130,7 @@ func (p *Pair) TLS(t testing.TB) tls.Certificate {
 }
 
 // write replaces path with data through a rename, so a reader never sees half a file.
-func write(t testing.TB, path string, data []byte, mode os.FileMode) string {
+func write(t TB, path string, data []byte, mode os.FileMode) string {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, mode); err != nil {
@@ -139,7 +145,7 @@ func write(t testing.TB, path string, data []byte, mode os.FileMode) string {
 	return path
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
+func newKey(t TB) *ecdsa.PrivateKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -148,7 +154,7 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return key
 }
 
-func serial(t testing.TB) *big.Int {
+func serial(t TB) *big.Int {
 	t.Helper()
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 63))
 	if err != nil {
