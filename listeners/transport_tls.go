@@ -44,6 +44,11 @@ func (s *tlsState) recv(buf []byte) (int, error) {
 		n, err := s.conn.Read(buf[total:])
 		total += n
 		switch {
+		case err == nil && !s.wire.filled && !tlsBuffered(s.conn):
+			// the socket's last read gave less than there was room for, so it is empty, and the tls.Conn
+			// holds nothing more: as after a short plain read, the recv(2) that would only say EAGAIN is
+			// saved
+			return total, nil
 		case err == nil:
 			continue
 		case errors.Is(err, errWouldBlock):
@@ -144,6 +149,8 @@ type tlsWire struct {
 	pool *bufPool   // the loop's, for out
 	out  []byte     // records the socket did not take yet
 	addr net.Addr   // the peer, for crypto/tls' error messages
+	// filled is set when the last read filled the buffer it was given: the socket may hold more
+	filled bool
 }
 
 // Read reads what the socket holds.
@@ -153,6 +160,7 @@ func (w *tlsWire) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := readNB(w.fd, p)
+		w.filled = n == len(p)
 		switch {
 		case n > 0:
 			return n, nil

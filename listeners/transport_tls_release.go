@@ -77,3 +77,14 @@ func trimTLS(c *tls.Conn, keep int) bool {
 	}
 	return true
 }
+
+// tlsBuffered reports whether c holds input it has not handed out: decrypted data, or raw bytes of a record.
+// It is true when the fields are not known, so that the caller reads on to be sure.
+func tlsBuffered(c *tls.Conn) bool {
+	f := tlsIdleFields
+	if !f.ok {
+		return true
+	}
+	base := unsafe.Pointer(c)
+	return (*bytes.Buffer)(unsafe.Add(base, f.rawInput)).Len() > 0 || (*bytes.Reader)(unsafe.Add(base, f.input)).Len() > 0
+}
