@@ -159,17 +159,5 @@ func BenchmarkLoopEchoTLSLine(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	req := []byte(strings.Repeat("x", 63) + "\n")
-	resp := make([]byte, len(req))
-	b.SetBytes(int64(len(req)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, resp); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRoundTrips(b, c, 1, 64)
 }
