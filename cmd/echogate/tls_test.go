@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -271,5 +272,48 @@ func TestTLSCheckMismatchedKey(t *testing.T) {
 	want := path + `:7:1: listener "tls": tls_key_file "` + otherKey + `": the private key does not match the certificate's public key`
 	if code != 1 || !strings.Contains(stderr, want) {
 		t.Fatalf("check: exit %d\n%s\nwant %s", code, stderr, want)
+	}
+}
+
+// TestTLSRequestClientCert serves tls_client_auth = "request": a client without a certificate is served, one
+// whose certificate the CA signed too, and one whose certificate another CA signed is refused.
+func TestTLSRequestClientCert(t *testing.T) {
+	dir := t.TempDir()
+	f := echotest.NewTLSFiles(t, dir)
+	d := echotest.Start(t, echotest.TCPListener("tls", "127.0.0.1:0", f.Keys(
+		`tls_client_auth = "request"`, `tls_client_ca_file = "`+f.CAFile+`"`)...)+
+		echotest.TCPListener("plain", "127.0.0.1:0"))
+	if out := runPython(t, d.Addr("tls"), f.CAFile, "", "", "no certificate\n", 1); out != "no certificate\n" {
+		t.Fatalf("client without a certificate: %q", out)
+	}
+	cert, key := f.CA.Client(t, "probe-2").Write(t, dir, "client")
+	if out := runPython(t, d.Addr("tls"), f.CAFile, cert, key, "with one\n", 1); out != "with one\n" {
+		t.Fatalf("client with a certificate: %q", out)
+	}
+	other := echotest.NewTLSFiles(t, t.TempDir())
+	otherCert, otherKey := other.CA.Client(t, "intruder").Write(t, other.Dir, "client")
+	if out := runPython(t, d.Addr("tls"), f.CAFile, otherCert, otherKey, "x\n", 1); !strings.HasPrefix(out, "ERROR") {
+		t.Fatalf("client of another CA: %q", out)
+	}
+	waitTLS(t, d, "one refused handshake", func(s listeners.ListenerStats) bool {
+		return s.TLSHandshakes == 2 && s.TLSHandshakeErrors == 1
+	})
+}
+
+// TestTLSCredentials serves the certificate and key from systemd credentials ($CREDENTIALS_DIRECTORY), where
+// the key's mode is systemd's business, and echoes through openssl.
+func TestTLSCredentials(t *testing.T) {
+	creds := t.TempDir()
+	f := echotest.NewTLSFiles(t, creds)
+	if err := os.Chmod(f.KeyFile, 0o440); err != nil { // as a credential may be: not a key file's 0600
+		t.Fatal(err)
+	}
+	d := echotest.Start(t, echotest.TCPListener("tls", "127.0.0.1:0",
+		`tls_cert_credential = "server.crt"`, `tls_key_credential = "server.key"`)+
+		echotest.TCPListener("plain", "127.0.0.1:0"), echotest.Options{Env: []string{"CREDENTIALS_DIRECTORY=" + creds}})
+	c := startClient(t, "openssl", "s_client", "-quiet", "-verify_return_error", "-CAfile", f.CAFile,
+		"-servername", "localhost", "-connect", d.Addr("tls"))
+	if got := c.ask(t, "from credentials\n"); got != "from credentials\n" {
+		t.Fatalf("echo: %q", got)
 	}
 }
