@@ -49,6 +49,7 @@ type tlsSide struct {
 type tlsResult struct {
 	Echogate  tlsSide       `json:"echogate"`
 	GoServer  tlsSide       `json:"go_server"`
+	Socat     *tlsSide      `json:"socat,omitempty"` // socat OPENSSL-LISTEN in front of the C loop
 	Isolation *tlsIsolation `json:"isolation,omitempty"`
 }
 
@@ -112,6 +113,7 @@ func measureTLS(ctx context.Context, o *options) *tlsResult {
 	}
 	b.tlsPort, b.plainPort, b.goPort = ports[0], ports[1], ports[2]
 	b.roundTrips(ctx, res)
+	res.Socat = b.measureSocat(ctx)
 	b.idle(ctx, &res.Echogate, true)
 	b.idle(ctx, &res.GoServer, false)
 	res.Isolation = b.isolation(ctx)
@@ -222,7 +224,7 @@ func (b *tlsBench) roundTrips(ctx context.Context, res *tlsResult) {
 
 // measured runs one load against s and returns it with the server CPU it took.
 func (b *tlsBench) measured(ctx context.Context, s *server, args map[string]string) (tlsLoadResult, time.Duration, error) {
-	before, err := procstat.CPU(s.pid)
+	before, err := processCPU(s.pid, false)
 	if err != nil {
 		return tlsLoadResult{}, 0, err
 	}
@@ -230,7 +232,8 @@ func (b *tlsBench) measured(ctx context.Context, s *server, args map[string]stri
 	if err != nil {
 		return lr, 0, err
 	}
-	after, err := settledCPU(s.pid)
+	time.Sleep(300 * time.Millisecond) // the server closes what the load left
+	after, err := processCPU(s.pid, false)
 	return lr, after - before, err
 }
 
@@ -286,7 +289,11 @@ func printTLS(w io.Writer, r *tlsResult) {
 	fmt.Fprintf(w, "\nTLS (%d connections, %d-byte lines, TLS 1.3; ECDSA P-256)\n", tlsConns, tlsLineBytes)
 	fmt.Fprintf(w, "%-16s %10s %22s %8s %14s %12s %14s\n", "server", "µs/rt", "runs µs/rt", "p99 µs", "handshakes/s",
 		"µs/hs", "idle B/conn")
-	for _, s := range []tlsSide{r.Echogate, r.GoServer} {
+	sides := []tlsSide{r.Echogate, r.GoServer}
+	if r.Socat != nil {
+		sides = append(sides, *r.Socat)
+	}
+	for _, s := range sides {
 		fmt.Fprintf(w, "%-16s %10.3f %22s %8.0f %14.0f %12.0f %14.0f", s.Server, s.CPUusPerRT, fmt.Sprint(s.RunsUsPerRT),
 			s.P99us, s.HandshakesPS, s.CPUusPerHS, s.IdleBytes)
 		if s.Errors > 0 || s.Err != "" {
