@@ -16,22 +16,22 @@ import (
 type reason uint8
 
 const (
-	reasonCIDR         reason = iota // client outside allow (TCP and UDP)
-	reasonBusy                       // TCP: max_conns reached
-	reasonPerIP                      // TCP: max_conns_per_ip reached
-	reasonAdminAllow                 // /shutdown from outside admin_allow
-	reasonLockout                    // /shutdown from an address locked out after bad tokens
-	reasonBan                        // an address has just been locked out of /shutdown
-	reasonToken                      // /shutdown with a wrong token
-	reasonNoToken                    // /shutdown on a listener with no token configured
-	reasonSourcePort                 // UDP: source port 0 or in udp_deny_source_ports
-	reasonBroadcast                  // UDP: from, or sent to, a broadcast, multicast or unspecified address
-	reasonRate                       // UDP: beyond rate_datagrams (or the rate table is full)
-	reasonTruncated                  // UDP: longer than max_datagram (answered with an error)
-	reasonLoop                       // UDP: dropped by the echo-loop guard
-	reasonAmplify                    // UDP: a command reply over 3 times its request (no reply is sent)
-	reasonTLSQueue                   // TLS: the handshake queue was full (tls_refused)
-	reasonTLSHandshake               // TLS: the handshake failed or timed out (tls_handshake_errors)
+	reasonCIDR       reason = iota // client outside allow (TCP and UDP)
+	reasonBusy                     // TCP: max_conns reached
+	reasonPerIP                    // TCP: max_conns_per_ip reached
+	reasonAdminAllow               // /shutdown from outside admin_allow
+	reasonLockout                  // /shutdown from an address locked out after bad tokens
+	reasonBan                      // an address has just been locked out of /shutdown
+	reasonToken                    // /shutdown with a wrong token
+	reasonNoToken                  // /shutdown on a listener with no token configured
+	reasonSourcePort               // UDP: source port 0 or in udp_deny_source_ports
+	reasonBroadcast                // UDP: from, or sent to, a broadcast, multicast or unspecified address
+	reasonRate                     // UDP: beyond rate_datagrams (or the rate table is full)
+	reasonTruncated                // UDP: longer than max_datagram (answered with an error)
+	reasonLoop                     // UDP: dropped by the echo-loop guard
+	reasonAmplify                  // UDP: a command reply over 3 times its request (no reply is sent)
+	reasonTLSQueue                 // TLS: the handshake queue was full (tls_refused)
+	reasonTLSFailed                // TLS: the handshake failed or timed out (tls_handshake_errors)
 	numReasons
 )
 
@@ -42,22 +42,22 @@ var reasons = [numReasons]struct {
 	name  string
 	level slog.Level
 }{
-	reasonCIDR:         {"cidr", slog.LevelInfo},
-	reasonBusy:         {"busy", slog.LevelInfo},
-	reasonPerIP:        {"per_ip", slog.LevelInfo},
-	reasonAdminAllow:   {"admin_allow", slog.LevelWarn},
-	reasonLockout:      {"lockout", slog.LevelWarn},
-	reasonBan:          {"ban", slog.LevelWarn},
-	reasonToken:        {"token", slog.LevelWarn},
-	reasonNoToken:      {"no_token", slog.LevelWarn},
-	reasonSourcePort:   {"source_port", slog.LevelInfo},
-	reasonBroadcast:    {"broadcast", slog.LevelInfo},
-	reasonRate:         {"rate", slog.LevelInfo},
-	reasonTruncated:    {"truncated", slog.LevelInfo},
-	reasonLoop:         {"loop", slog.LevelInfo},
-	reasonAmplify:      {"amplification", slog.LevelInfo},
-	reasonTLSQueue:     {"tls_queue", slog.LevelInfo},
-	reasonTLSHandshake: {"tls_handshake", slog.LevelInfo},
+	reasonCIDR:       {"cidr", slog.LevelInfo},
+	reasonBusy:       {"busy", slog.LevelInfo},
+	reasonPerIP:      {"per_ip", slog.LevelInfo},
+	reasonAdminAllow: {"admin_allow", slog.LevelWarn},
+	reasonLockout:    {"lockout", slog.LevelWarn},
+	reasonBan:        {"ban", slog.LevelWarn},
+	reasonToken:      {"token", slog.LevelWarn},
+	reasonNoToken:    {"no_token", slog.LevelWarn},
+	reasonSourcePort: {"source_port", slog.LevelInfo},
+	reasonBroadcast:  {"broadcast", slog.LevelInfo},
+	reasonRate:       {"rate", slog.LevelInfo},
+	reasonTruncated:  {"truncated", slog.LevelInfo},
+	reasonLoop:       {"loop", slog.LevelInfo},
+	reasonAmplify:    {"amplification", slog.LevelInfo},
+	reasonTLSQueue:   {"tls_queue", slog.LevelInfo},
+	reasonTLSFailed:  {"tls_handshake", slog.LevelInfo},
 }
 
 func (r reason) String() string { return reasons[r].name }

@@ -144,7 +144,7 @@ func (l *Loop) handshakeDone(h *handshake) {
 	if h.err != nil {
 		ln.stats.TLSHandshakeErrors++
 		l.log.Debug("tls handshake failed", "listener", ln.name, "peer", h.peer, "err", h.err)
-		l.refused(ln.name, reasonTLSHandshake, h.peer)
+		l.refused(ln.name, reasonTLSFailed, h.peer)
 		_ = unix.Close(h.fd)
 		return
 	}

@@ -25,6 +25,7 @@ type Policy struct {
 	MaxUDPPeers   int
 	IdleTimeout   time.Duration // 0 = never
 	LineTimeout   time.Duration // line mode: the most a line may take from its first byte to '\n'; 0 = off
+
 	// TLS is the listener's TLS server config, nil on a plain listener; HandshakeTimeout bounds a handshake.
 	TLS              *tls.Config
 	HandshakeTimeout time.Duration
@@ -41,26 +42,25 @@ type Policy struct {
 // New builds the Policy of l. It copies every slice, so later changes to l do not reach the Policy.
 func New(l *config.Listener) *Policy {
 	p := &Policy{
-		Name:             l.Name,
-		Protocol:         l.Protocol,
-		Mode:             l.Mode,
-		Commands:         l.Commands,
-		MaxConns:         l.MaxConns,
-		MaxConnsPerIP:    l.MaxConnsPerIP,
-		MaxLine:          l.MaxLine,
-		MaxOutput:        l.MaxOutput,
-		MaxDatagram:      l.MaxDatagram,
-		MaxUDPPeers:      l.MaxUDPPeers,
-		IdleTimeout:      l.IdleTimeout,
-		LineTimeout:      l.LineTimeout,
-		TLS:              serverTLS(l),
-		HandshakeTimeout: l.TLSHandshakeTimeout,
-		allow:            normalize(l.Allow),
-		adminAllow:       normalize(l.AdminAllow),
-		lines:            newRate(l.RateLines, l.RateBurst),
-		datagrams:        newRate(l.RateDatagrams, l.RateBurst),
-		denyPorts:        slices.Clone(l.UDPDenySources),
+		Name:          l.Name,
+		Protocol:      l.Protocol,
+		Mode:          l.Mode,
+		Commands:      l.Commands,
+		MaxConns:      l.MaxConns,
+		MaxConnsPerIP: l.MaxConnsPerIP,
+		MaxLine:       l.MaxLine,
+		MaxOutput:     l.MaxOutput,
+		MaxDatagram:   l.MaxDatagram,
+		MaxUDPPeers:   l.MaxUDPPeers,
+		IdleTimeout:   l.IdleTimeout,
+		LineTimeout:   l.LineTimeout,
+		allow:         normalize(l.Allow),
+		adminAllow:    normalize(l.AdminAllow),
+		lines:         newRate(l.RateLines, l.RateBurst),
+		datagrams:     newRate(l.RateDatagrams, l.RateBurst),
+		denyPorts:     slices.Clone(l.UDPDenySources),
 	}
+	p.TLS, p.HandshakeTimeout = serverTLS(l), l.TLSHandshakeTimeout
 	if l.Token != "" {
 		p.token = digest([]byte(l.Token))
 		p.hasToken = true
