@@ -16,8 +16,8 @@ import (
 )
 
 // TLS handshakes run off the loop. A handshake is CPU work (an ECDSA signature and a key exchange, about
-// 0.3 ms on this kind of machine) between reads that may wait a round trip or, for a client that stalls,
-// forever. So each handshake is a goroutine that waits for the client on Go's poller (through a duplicate
+// 0.7 ms of server CPU on the bench machine) between reads that may wait a round trip or, for a client that
+// stalls, forever. So each handshake is a goroutine that waits for the client on Go's poller (through a duplicate
 // of the socket) holding nothing, and computes only while it holds one of tls_handshake_workers slots: a slot
 // is given back whenever a read or write would block and taken again when the socket is ready. N silent
 // clients cost N parked goroutines (a few KiB each) and no slot; the CPU spent on handshakes is bounded by
