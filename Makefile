@@ -32,6 +32,7 @@ fuzz:
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzFramer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzParseCommand$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzProxyHeader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./listeners -run '^$$' -fuzz '^FuzzTLSFramer$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./config -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/stamp -run '^$$' -fuzz '^FuzzReflect$$' -fuzztime $(FUZZTIME)
 

@@ -27,6 +27,7 @@ func TestDecodeDefaults(t *testing.T) {
 		Name: "t", Protocol: TCP, Address: "127.0.0.1:7007", Mode: ModeLine,
 		MaxConns: 1024, Backlog: 128, MaxLine: 4096, MaxOutput: 65536, IdleTimeout: 5 * time.Minute, LineTimeout: time.Minute,
 		AdminAllow: DefaultAdminAllow, Commands: true, ProxyProtocol: ProxyOff, ProxyTimeout: DefaultProxyTimeout,
+		TLSClientAuth: TLSAuthNone, TLSMinVersion: "1.2", TLSHandshakeTimeout: DefaultTLSHandshakeTimeout,
 	}
 	wantUDP := Listener{
 		Name: "u", Protocol: UDP, Address: "127.0.0.1:7007", MaxDatagram: 65535,

@@ -93,3 +93,11 @@ func absolutePath(key string, v any) string {
 	}
 	return ""
 }
+
+// credentialName refuses a string that is not a file name in $CREDENTIALS_DIRECTORY ("" means none).
+func credentialName(key string, v any) string {
+	if s, _ := v.(string); s != "" && !validCredentialName(s) {
+		return fmt.Sprintf("%s %q must be a file name in $CREDENTIALS_DIRECTORY (no '/', not \".\" or \"..\")", key, s)
+	}
+	return ""
+}

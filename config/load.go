@@ -34,7 +34,8 @@ func Read(path string) ([]byte, error) {
 	return data, nil
 }
 
-// LoadData decodes and validates data, the content of the file at path, and reads the listeners' tokens.
+// LoadData decodes and validates data, the content of the file at path, and reads the listeners' tokens and
+// TLS certificates.
 // Its errors are as Load's.
 func LoadData(path string, data []byte) (*Config, error) {
 	cfg, err := Decode(path, data)
@@ -42,6 +43,9 @@ func LoadData(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	if err := LoadTokens(cfg, os.Getenv("CREDENTIALS_DIRECTORY")); err != nil {
+		return nil, err
+	}
+	if err := LoadTLS(cfg, os.Getenv("CREDENTIALS_DIRECTORY")); err != nil {
 		return nil, err
 	}
 	return cfg, nil

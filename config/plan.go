@@ -172,7 +172,8 @@ func planSockets(plan []Action, systemd map[string]bool) {
 func socketKey(l *Listener) string { return string(l.Protocol) + "/" + l.Address }
 
 // ListenerChanged lists, sorted, the TOML keys whose values differ between two
-// listeners, plus "token" when the token read from its source differs. When the
+// listeners, plus "token" when the token read from its source differs and "tls_files" when the TLS
+// certificate, key or client CAs read from their files differ. When the
 // protocol changes, the keys of only one protocol are left out: they all start afresh.
 func ListenerChanged(old, new *Listener) []string {
 	var changed []string
@@ -182,6 +183,9 @@ func ListenerChanged(old, new *Listener) []string {
 	}
 	if old.StampKey != new.StampKey {
 		changed = append(changed, "stamp_key")
+	}
+	if tlsDigest(old) != tlsDigest(new) {
+		changed = append(changed, "tls_files")
 	}
 	slices.Sort(changed)
 	return changed
@@ -193,10 +197,13 @@ type Change struct {
 	Old, New string // "" for the key "token": its content is never shown
 }
 
-// String writes the change as "max_conns 1024→50", or "token changed" for a token.
+// String writes the change as "max_conns 1024→50", "token changed" for a token, or "tls files changed".
 func (c Change) String() string {
-	if c.Key == "token" || c.Key == "stamp_key" {
+	switch c.Key {
+	case "token", "stamp_key":
 		return c.Key + " changed"
+	case "tls_files":
+		return "tls files changed"
 	}
 	return c.Key + " " + c.Old + "→" + c.New
 }
@@ -213,6 +220,9 @@ func ListenerDiff(old, new *Listener) []Change {
 	}
 	if old.StampKey != new.StampKey {
 		diff = append(diff, Change{Key: "stamp_key"})
+	}
+	if tlsDigest(old) != tlsDigest(new) {
+		diff = append(diff, Change{Key: "tls_files"})
 	}
 	slices.SortFunc(diff, func(a, b Change) int { return strings.Compare(a.Key, b.Key) })
 	return diff
@@ -241,4 +251,12 @@ func DaemonChanged(old, new *Config) []string {
 	}
 	slices.Sort(changed)
 	return changed
+}
+
+// tlsDigest is the digest of l's TLS files as read, zero on a plain listener.
+func tlsDigest(l *Listener) [32]byte {
+	if l.TLS == nil {
+		return [32]byte{}
+	}
+	return l.TLS.Digest
 }

@@ -26,6 +26,8 @@ const (
 	DefaultDrainTimeout  = 5 * time.Minute
 	DefaultLineTimeout   = 60 * time.Second
 	DefaultProxyTimeout  = 5 * time.Second
+	// DefaultTLSHandshakeTimeout is how long a TLS client may take to finish its handshake.
+	DefaultTLSHandshakeTimeout = 10 * time.Second
 	// DefaultLogRefusalsEvery is how often refusal summaries are logged at most, per listener and reason.
 	DefaultLogRefusalsEvery = 10 * time.Second
 )
@@ -50,6 +52,8 @@ const (
 	MaxUDPPeersLimit = 10000000 // max_udp_peers 1..10000000
 	MaxRate          = 1000000000
 	MaxTokenLen      = 4096 // bytes of a token after trimming
+	// MaxTLSHandshakeWorkers bounds [daemon] tls_handshake_workers.
+	MaxTLSHandshakeWorkers = 1024
 )
 
 // The daemon states of [daemon] state and `echogate state`. Drain and maint tell health checks "not ready"
@@ -111,6 +115,26 @@ var listenerKeys = []keySpec{
 		doc: `the /shutdown token is $CREDENTIALS_DIRECTORY/<this>, trimmed (e.g. "shutdown.token")`},
 	{name: "token_file", only: TCP, field: func(l *Listener) any { return &l.TokenFile },
 		doc: "or a file owned by root or echogate's user, mode 0600 or stricter (not both)"},
+	{name: "tls_cert_file", only: TCP, field: func(l *Listener) any { return &l.TLSCertFile }, rule: absolutePath,
+		doc: "TLS on this listener: the certificate chain (PEM), re-read on every reload"},
+	{name: "tls_key_file", only: TCP, field: func(l *Listener) any { return &l.TLSKeyFile }, rule: absolutePath,
+		doc: "its private key (PEM); owned and moded as token_file"},
+	{name: "tls_cert_credential", only: TCP, field: func(l *Listener) any { return &l.TLSCertCredential },
+		rule: credentialName, doc: "or the chain as $CREDENTIALS_DIRECTORY/<this>"},
+	{name: "tls_key_credential", only: TCP, field: func(l *Listener) any { return &l.TLSKeyCredential },
+		rule: credentialName, doc: "and the key as $CREDENTIALS_DIRECTORY/<this>"},
+	{name: "tls_client_ca_file", only: TCP, field: func(l *Listener) any { return &l.TLSClientCAFile },
+		rule: absolutePath, doc: "mTLS: the CAs (PEM) that sign client certificates"},
+	{name: "tls_client_ca_credential", only: TCP, field: func(l *Listener) any { return &l.TLSClientCACredential },
+		rule: credentialName, doc: "or those CAs as $CREDENTIALS_DIRECTORY/<this>"},
+	{name: "tls_client_auth", only: TCP, field: func(l *Listener) any { return &l.TLSClientAuth }, def: TLSAuthNone,
+		want: `"none", "request" or "require"`, enum: []string{TLSAuthNone, TLSAuthRequest, TLSAuthRequire},
+		doc: `"none" | "request" (verified when given) | "require"; the last two need a client CA`},
+	{name: "tls_min_version", only: TCP, field: func(l *Listener) any { return &l.TLSMinVersion }, def: "1.2",
+		want: `"1.2" or "1.3"`, enum: []string{"1.2", "1.3"}, doc: `"1.2" | "1.3"`},
+	{name: "tls_handshake_timeout", only: TCP, field: func(l *Listener) any { return &l.TLSHandshakeTimeout },
+		def: DefaultTLSHandshakeTimeout, least: 100 * time.Millisecond,
+		doc: "the most a TLS handshake may take, from the accept (>= 100ms)"},
 	{name: "commands", field: func(l *Listener) any { return &l.Commands }, def: true,
 		doc: `"/"-lines are commands; false echoes them`},
 	{name: "proxy_protocol", only: TCP, field: func(l *Listener) any { return &l.ProxyProtocol }, def: ProxyOff,
@@ -173,6 +197,8 @@ var daemonKeys = []daemonKey{
 		doc: "who may ask the HTTP endpoint; [] = nobody"},
 	{name: "state", field: func(d *Daemon) any { return &d.State }, def: StateReady,
 		want: "ready, drain or maint", enum: States, doc: "ready | drain | maint; a reload that changes it applies it"},
+	{name: "tls_handshake_workers", field: func(d *Daemon) any { return &d.TLSHandshakeWorkers },
+		lo: 0, hi: MaxTLSHandshakeWorkers, doc: "TLS handshakes computed at once, off the loop; 0 = the number of CPUs"},
 }
 
 // topKeys are the keys allowed at the top level of the file.

@@ -6,10 +6,10 @@ import (
 )
 
 // TestEveryFieldHasOneKey checks that the key tables and the types agree: every field of Listener and Daemon
-// is filled by exactly one key (Listener.Token and StampKey, read from files, by none), and no two keys share a name.
-// A field added without a key, or a key pointing at the wrong field, fails here.
+// is filled by exactly one key (Listener.Token, StampKey and TLS, read from files, by none), and no two keys
+// share a name. A field added without a key, or a key pointing at the wrong field, fails here.
 func TestEveryFieldHasOneKey(t *testing.T) {
-	checkFields(t, listenerKeys, map[string]bool{"Token": true, "StampKey": true})
+	checkFields(t, listenerKeys, map[string]bool{"Token": true, "StampKey": true, "TLS": true})
 	checkFields(t, daemonKeys, nil)
 }
 

@@ -15,6 +15,7 @@ func baseListener(p Protocol) Listener {
 		l.Mode, l.MaxConns, l.Backlog, l.MaxLine, l.MaxOutput = ModeLine, DefaultMaxConns, DefaultBacklog, DefaultMaxLine, DefaultMaxOutput
 		l.IdleTimeout, l.LineTimeout, l.AdminAllow = DefaultIdleTimeout, DefaultLineTimeout, DefaultAdminAllow
 		l.ProxyProtocol, l.ProxyTimeout = ProxyOff, DefaultProxyTimeout
+		l.TLSClientAuth, l.TLSMinVersion, l.TLSHandshakeTimeout = TLSAuthNone, "1.2", DefaultTLSHandshakeTimeout
 	} else {
 		l.MaxDatagram, l.MaxUDPPeers, l.UDPDenySources = DefaultMaxDatagram, DefaultMaxUDPPeers, DefaultUDPDenySources
 		l.Mode, l.StampAuth, l.StampTimestamp = ModeEcho, StampAuthOff, StampNTP
@@ -67,6 +68,16 @@ func TestListenerDiffEveryKey(t *testing.T) {
 		{"stamp_stateful", UDP, func(l *Listener) { l.StampStateful = true }, "stamp_stateful false→true"},
 		{"stamp_timestamp", UDP, func(l *Listener) { l.StampTimestamp = StampPTP }, "stamp_timestamp ntp→ptp"},
 		{"stamp_key", UDP, func(l *Listener) { l.StampKey = "s3cret" }, "stamp_key changed"},
+		{"tls_cert_file", TCP, func(l *Listener) { l.TLSCertFile = "/c" }, `tls_cert_file ""→/c`},
+		{"tls_key_file", TCP, func(l *Listener) { l.TLSKeyFile = "/k" }, `tls_key_file ""→/k`},
+		{"tls_cert_credential", TCP, func(l *Listener) { l.TLSCertCredential = "c" }, `tls_cert_credential ""→c`},
+		{"tls_key_credential", TCP, func(l *Listener) { l.TLSKeyCredential = "k" }, `tls_key_credential ""→k`},
+		{"tls_client_ca_file", TCP, func(l *Listener) { l.TLSClientCAFile = "/ca" }, `tls_client_ca_file ""→/ca`},
+		{"tls_client_ca_credential", TCP, func(l *Listener) { l.TLSClientCACredential = "ca" }, `tls_client_ca_credential ""→ca`},
+		{"tls_client_auth", TCP, func(l *Listener) { l.TLSClientAuth = TLSAuthRequire }, "tls_client_auth none→require"},
+		{"tls_min_version", TCP, func(l *Listener) { l.TLSMinVersion = "1.3" }, "tls_min_version 1.2→1.3"},
+		{"tls_handshake_timeout", TCP, func(l *Listener) { l.TLSHandshakeTimeout = time.Second }, "tls_handshake_timeout 10s→1s"},
+		{"tls_files", TCP, func(l *Listener) { l.TLS = &TLSMaterial{Digest: [32]byte{1}} }, "tls files changed"},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {

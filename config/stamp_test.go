@@ -11,6 +11,8 @@ func TestValidateStamp(t *testing.T) {
 	stamp := udp + "mode = \"stamp\"\n"
 	for _, tc := range []struct{ name, src, want string }{
 		{"stamp on tcp", tcp + "mode = \"stamp\"\n", `v.toml:5:1: listener "t": mode "stamp" is a mode of udp listeners; a tcp listener's is "line", "raw" or "agent"`},
+		{"agent behind PROXY", tcp + "mode = \"agent\"\nproxy_protocol = \"required\"\nproxy_allow = [\"10.0.0.0/8\"]\n",
+			`v.toml:6:1: listener "t": proxy_protocol must be "off" on an agent listener (it answers the balancer itself)`},
 		{"raw on udp", udp + "mode = \"raw\"\n", `v.toml:5:1: listener "u": mode "raw" is a mode of tcp listeners; a udp listener's is "echo" or "stamp"`},
 		{"stamp key on echo", udp + "stamp_stateful = true\n", `v.toml:5:1: listener "u": stamp_stateful applies only to mode = "stamp" (this listener's mode is "echo")`},
 		{"stamp key on tcp", tcp + "stamp_auth = \"off\"\n", `v.toml:5:1: listener "t": stamp_auth applies only to udp listeners (this one is tcp)`},

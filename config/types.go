@@ -39,6 +39,8 @@ type Daemon struct {
 	HTTPAllow []netip.Prefix
 	// State is the daemon's state as the file sets it: ready, drain or maint (see StateReady).
 	State string
+	// TLSHandshakeWorkers is how many TLS handshakes are computed at once; 0 = the number of CPUs.
+	TLSHandshakeWorkers int
 }
 
 // Protocol is the transport of a listener.
@@ -89,6 +91,15 @@ type Listener struct {
 	// Token is the shutdown token read from TokenCredential or TokenFile ("" = none).
 	// It never comes from the TOML text and is never logged.
 	Token string
+
+	// TLS (tls.go): where the certificate, its key and the client CAs come from, and the handshake's rules.
+	TLSCertFile, TLSKeyFile, TLSClientCAFile                   string // tcp: absolute paths
+	TLSCertCredential, TLSKeyCredential, TLSClientCACredential string // tcp: names under $CREDENTIALS_DIRECTORY
+	TLSClientAuth                                              string // tcp: none | request | require
+	TLSMinVersion                                              string // tcp: "1.2" | "1.3"
+	TLSHandshakeTimeout                                        time.Duration
+	// TLS is what those files held, read by LoadTLS; nil on a plain listener. Never logged.
+	TLS *TLSMaterial
 
 	Commands bool // "/"-lines are commands (true) or echoed (false)
 

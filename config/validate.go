@@ -99,6 +99,7 @@ func (v *validator) listener(i int) {
 		if l.Protocol == TCP {
 			v.tokenSource(i)
 			v.proxyAllow(i)
+			v.tlsSources(i)
 		}
 		v.mode(i)
 		return

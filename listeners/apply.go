@@ -274,6 +274,7 @@ func (l *Loop) setDaemon(d config.Daemon) {
 	l.opts.ShutdownGrace = d.ShutdownGrace
 	l.setRefusalsEvery(d.LogRefusalsEvery)
 	l.applyConfigState(d.State)
+	l.hs.resize(d.TLSHandshakeWorkers)
 }
 
 // warnInherited explains, when a listener whose socket systemd passed leaves service, that the port stays

@@ -156,23 +156,7 @@ func FuzzFramer(f *testing.F) {
 		fr := Framer{Max: limit}
 		var lines [][]byte
 		for off := 0; off < len(data); off += step {
-			in := data[off:min(off+step, len(data))]
-			for {
-				ev, line, rest := fr.Next(in)
-				if ev == Line {
-					if len(line)-1 > limit || line[len(line)-1] != '\n' {
-						t.Fatalf("bad line %q (limit %d)", line, limit)
-					}
-					lines = append(lines, bytes.Clone(line))
-				}
-				if fr.Buffered() > limit {
-					t.Fatalf("framer holds %d bytes, limit %d", fr.Buffered(), limit)
-				}
-				in = rest
-				if ev == NeedMore {
-					break
-				}
-			}
+			lines = feedFramer(t, &fr, data[off:min(off+step, len(data))], lines)
 		}
 		// PlainRun must agree with Next: its prefix is exactly the lines Next returns, none a command.
 		var pf Framer
@@ -206,6 +190,29 @@ func FuzzFramer(f *testing.F) {
 			pos += i + len(l)
 		}
 	})
+}
+
+// feedFramer gives one read to fr, as the line protocol does, checks every line it returns and the framer's
+// bound, and returns lines with the new ones appended. The TLS fuzz target (transport_tls_fuzz_test.go)
+// feeds it what the TLS transport decrypted.
+func feedFramer(t *testing.T, fr *Framer, in []byte, lines [][]byte) [][]byte {
+	t.Helper()
+	for {
+		ev, line, rest := fr.Next(in)
+		if ev == Line {
+			if len(line)-1 > fr.Max || line[len(line)-1] != '\n' {
+				t.Fatalf("bad line %q (limit %d)", line, fr.Max)
+			}
+			lines = append(lines, bytes.Clone(line))
+		}
+		if fr.Buffered() > fr.Max {
+			t.Fatalf("framer holds %d bytes, limit %d", fr.Buffered(), fr.Max)
+		}
+		in = rest
+		if ev == NeedMore {
+			return lines
+		}
+	}
 }
 
 // plainRunLineByLine is PlainRun with commands on, written the plain way: the fuzz target checks that the

@@ -81,6 +81,7 @@ type Loop struct {
 	refusals refusals // summary lines of what remote peers were refused
 
 	guards    udpGuards      // UDP echo-loop rules (udp_guard.go)
+	hs        handshakes     // the TLS handshake pool (tls_handshake.go)
 	statsJSON statsJSONCache // the last /stats json (stats_json.go)
 	obs       observed       // the daemon's state and the loop's timing (state.go)
 
@@ -111,6 +112,7 @@ func New(opts Options) (*Loop, error) {
 		guards:   udpGuards{lookAgain: make(chan struct{}, 1)},
 	}
 	l.obs.init()
+	l.hs.resize(0)
 	if err := l.open(); err != nil {
 		return nil, err
 	}
@@ -121,14 +123,18 @@ func New(opts Options) (*Loop, error) {
 const readBufSize = 64 << 10
 
 // Submit queues fn to run on the loop goroutine and wakes the loop. It is safe from any goroutine.
-func (l *Loop) Submit(fn func()) {
+func (l *Loop) Submit(fn func()) { l.submit(fn) }
+
+// submit is Submit; it reports false, dropping fn, when the loop is gone.
+func (l *Loop) submit(fn func()) bool {
 	l.queueMu.Lock()
 	defer l.queueMu.Unlock()
 	if l.closed {
-		return // the loop is gone; its eventfd may already be another file's number
+		return false // the loop is gone; its eventfd may already be another file's number
 	}
 	l.queue = append(l.queue, fn)
 	l.wake.signal()
+	return true
 }
 
 // Call runs fn on the loop goroutine and waits for it to finish. It must not be called from the loop itself.

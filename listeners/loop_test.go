@@ -154,6 +154,11 @@ func benchEcho(b *testing.B, lines, size int) {
 		b.Fatal(err)
 	}
 	defer c.Close()
+	benchRoundTrips(b, c, lines, size)
+}
+
+// benchRoundTrips sends lines lines of size bytes on c and reads their echo, b.N times.
+func benchRoundTrips(b *testing.B, c net.Conn, lines, size int) {
 	line := strings.Repeat("x", size-1) + "\n"
 	req := []byte(strings.Repeat(line, lines))
 	resp := make([]byte, len(req))

@@ -77,7 +77,7 @@ func (l *Loop) admitBalancer(ln *tcpListener, fd int, peer netip.AddrPort) bool 
 		refuseBusy(fd)
 		return true
 	}
-	c := l.openConn(ln, fd, peer)
+	c := l.openConn(ln, fd, peer, nil)
 	if c == nil {
 		return true
 	}

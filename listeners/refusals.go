@@ -34,6 +34,8 @@ const (
 	reasonProxy                    // TCP: a PROXY header malformed, too slow, missing where required, or untrusted
 	reasonStampAuth                // STAMP: an authenticated test packet whose HMAC is wrong
 	reasonStampShort               // STAMP: a datagram shorter than a test packet
+	reasonTLSQueue                 // TLS: the handshake queue was full (tls_refused)
+	reasonTLSFailed                // TLS: the handshake failed or timed out (tls_handshake_errors)
 	numReasons
 )
 
@@ -61,6 +63,8 @@ var reasons = [numReasons]struct {
 	reasonProxy:      {"proxy", slog.LevelInfo},
 	reasonStampAuth:  {"stamp_auth", slog.LevelWarn},
 	reasonStampShort: {"stamp_short", slog.LevelInfo},
+	reasonTLSQueue:   {"tls_queue", slog.LevelInfo},
+	reasonTLSFailed:  {"tls_handshake", slog.LevelInfo},
 }
 
 func (r reason) String() string { return reasons[r].name }

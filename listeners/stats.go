@@ -36,6 +36,11 @@ type Counters struct {
 	StampReflected  uint64 `json:"stamp_reflected"`   // STAMP test packets answered
 	StampMalformed  uint64 `json:"stamp_malformed"`   // too short to answer, or answered with TLVs flagged M
 	StampAuthFailed uint64 `json:"stamp_auth_failed"` // HMAC of the packet or of its HMAC TLV wrong
+	// TLS listeners: handshakes done, failed (or cut by tls_handshake_timeout), and connections refused
+	// because the handshake queue was full.
+	TLSHandshakes      uint64 `json:"tls_handshakes"`
+	TLSHandshakeErrors uint64 `json:"tls_handshake_errors"`
+	TLSRefused         uint64 `json:"tls_refused"`
 }
 
 // ListenerStats is one listener's counters plus what is open on it now.

@@ -16,6 +16,7 @@ type tcpConn struct {
 	ln         *tcpListener
 	io         *connIO   // nil while idle
 	diag       *connDiag // the PROXY stage and what /whoami read once (proxy_conn.go); nil on a plain connection
+	tls        *tlsState // nil on a plain connection (transport_tls.go)
 	peer       netip.AddrPort
 	lastActive int64 // loop ns of the last byte read or written
 	lineStart  int64 // loop ns of the read that began the unfinished line, if there is one
@@ -99,7 +100,7 @@ func (c *tcpConn) onEvent(l *Loop, events uint32) {
 	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 		c.peerShut = true
 	}
-	if events&unix.EPOLLOUT != 0 && c.io != nil && !c.flush(l) {
+	if events&unix.EPOLLOUT != 0 && (c.io != nil || c.tls != nil) && !c.flush(l) {
 		return
 	}
 	if c.mayRead && c.readable() {
@@ -221,12 +222,13 @@ func (c *tcpConn) settle(l *Loop) {
 		c.linger(l) // echogate ends c (two overlong lines): its last reply must not be lost to a reset
 		return
 	}
-	if c.closing() && (c.io == nil || c.io.queued() == 0) {
+	if c.closing() && (c.io == nil || c.io.queued() == 0) && !c.tls.unsent() {
 		c.close(l, "done")
 		return
 	}
 	if c.io != nil && c.io.idle() {
 		l.releaseIO(c)
+		c.tls.idle()
 	}
 	if c.mayRead && c.readable() {
 		l.readAgain(c) // stopped by the fairness budget or by backpressure that has since cleared
@@ -244,11 +246,11 @@ func (c *tcpConn) finishHalfClose(l *Loop) {
 	}
 }
 
-// flush writes queued output until it is gone or the socket is full. It reports false if the connection
-// was closed.
+// flush writes queued output (and, over TLS, the records in wait) until it is gone or the socket is full. It
+// reports false if the connection was closed.
 func (c *tcpConn) flush(l *Loop) bool {
 	io := c.io
-	for io.queued() > 0 {
+	for io != nil && io.queued() > 0 {
 		n, err := c.send(io.out[io.head:])
 		if n > 0 {
 			c.ln.stats.BytesOut += uint64(n)
@@ -265,7 +267,7 @@ func (c *tcpConn) flush(l *Loop) bool {
 		c.close(l, "write error")
 		return false
 	}
-	return true
+	return c.flushRecords(l)
 }
 
 // setInterest asks epoll for input when the connection may read and for output while replies are queued.
@@ -274,7 +276,7 @@ func (c *tcpConn) setInterest(l *Loop) {
 	if c.readable() {
 		want |= unix.EPOLLIN
 	}
-	if c.io != nil && c.io.queued() > 0 {
+	if c.io != nil && c.io.queued() > 0 || c.tls.unsent() {
 		want |= unix.EPOLLOUT
 	}
 	c.arm(l, want)

@@ -53,7 +53,7 @@ func (c *tcpConn) onLingerEvent(l *Loop, events uint32) {
 		c.close(l, "reset")
 		return
 	}
-	if c.io != nil && c.io.queued() > 0 && !c.flush(l) {
+	if (c.io != nil && c.io.queued() > 0 || c.tls.unsent()) && !c.flush(l) {
 		return
 	}
 	if !c.eof && !c.discardInput(l) {
@@ -89,7 +89,14 @@ func (c *tcpConn) discardInput(l *Loop) bool {
 // settleLinger shuts the write side once every reply is out, closes at the peer's EOF, and otherwise waits for
 // input (to drop) and for room (to flush).
 func (c *tcpConn) settleLinger(l *Loop) {
-	queued := c.io != nil && c.io.queued() > 0
+	queued := c.io != nil && c.io.queued() > 0 || c.tls.unsent()
+	if !queued && c.state == connLingering && c.tls != nil && !c.tls.notified {
+		c.queueCloseNotify() // TLS ends with close_notify, then the FIN
+		if !c.flushRecords(l) {
+			return
+		}
+		queued = c.tls.unsent()
+	}
 	if !queued && c.state == connLingering {
 		c.state = connShut
 		_ = unix.Shutdown(int(c.fd), unix.SHUT_WR)
@@ -224,6 +231,7 @@ func (c *tcpConn) close(l *Loop, reason string) {
 	}
 	c.state = connClosed
 	l.setHandler(int(c.fd), nil)
+	c.closeTLS(l)
 	_ = unix.Close(int(c.fd))
 	c.ln.removeConn(c)
 	if c.diag != nil && c.diag.wait != nil {

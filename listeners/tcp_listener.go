@@ -24,7 +24,10 @@ type tcpListener struct {
 	perIP   map[netip.Addr]int32
 	removed bool
 	paused  bool // out of the epoll set after EMFILE, until a back-off timer re-arms it
-	backoff time.Duration
+	// handshaking counts the TLS handshakes in flight (tls_handshake.go): they count against max_conns
+	// and, in perIP, against max_conns_per_ip.
+	handshaking int32
+	backoff     time.Duration
 }
 
 func (ln *tcpListener) shutdown(*Loop, bool) {}
@@ -65,7 +68,7 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 	if pol.Proxy != policy.ProxyOff && l.admitBalancer(ln, fd, peer) {
 		return
 	}
-	if v := pol.AdmitConn(peer, len(ln.conns), int(ln.perIP[addr])); v != policy.Admitted {
+	if v := pol.AdmitConn(peer, len(ln.conns)+int(ln.handshaking), int(ln.perIP[addr])); v != policy.Admitted {
 		if l.countRefusal(ln, v, peer) {
 			refuseBusy(fd)
 		} else {
@@ -73,10 +76,24 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 		}
 		return
 	}
-	if c := l.openConn(ln, fd, peer); c != nil {
+	if pol.TLS != nil {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		l.startHandshake(ln, fd, peer) // tls_handshake.go: startConn follows once it is done
+		return
+	}
+	l.startConn(ln, fd, peer, nil)
+}
+
+// startConn serves an admitted connection (over TLS when st is set, its handshake done): it registers it,
+// counts it, and lets a protocol that speaks first answer. It returns nil if the connection could not be
+// registered and was closed.
+func (l *Loop) startConn(ln *tcpListener, fd int, peer netip.AddrPort, st *tlsState) *tcpConn {
+	c := l.openConn(ln, fd, peer, st)
+	if c != nil {
 		l.admitted(ln)
 		l.greet(c)
 	}
+	return c
 }
 
 // greet lets a protocol that speaks first (the agent) answer a connection it has just been given.
@@ -107,10 +124,10 @@ func (l *Loop) countRefusal(ln *tcpListener, v policy.ConnVerdict, peer netip.Ad
 
 // openConn registers a connection from peer with the loop and the listener. It returns nil, having closed fd,
 // when epoll refuses it.
-func (l *Loop) openConn(ln *tcpListener, fd int, peer netip.AddrPort) *tcpConn {
+func (l *Loop) openConn(ln *tcpListener, fd int, peer netip.AddrPort, st *tlsState) *tcpConn {
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	c := &tcpConn{fd: int32(fd), ln: ln, peer: peer, proto: tcpProtocolFor(ln.pol.Mode),
-		lastActive: l.nowNano, events: unix.EPOLLIN}
+		lastActive: l.nowNano, events: unix.EPOLLIN, tls: st}
 	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
 		l.log.Warn(logmsg.EpollFailed, "op", "register connection", "listener", ln.name, "err", err)
 		unix.Close(fd)

@@ -15,9 +15,6 @@ import (
 // is a key and a value, in the order of the line; a field the kernel did not give is left out. Nothing here
 // runs unless a client asks, and the saved SYN and TCP_INFO are read only then.
 
-// kv is one field of a /whoami answer.
-type kv struct{ key, value string }
-
 // connCommand answers a command line of connection c: /whoami and a /shutdown through a PROXY header here,
 // the rest as on every listener.
 func (l *Loop) connCommand(out []byte, c *tcpConn, line []byte) []byte {
@@ -99,6 +96,10 @@ func (c *tcpConn) whoamiFields(l *Loop, info *unix.TCPInfo) []kv {
 		fields = append(fields, kv{"rtt_us", strconv.FormatUint(uint64(info.Rtt), 10)},
 			kv{"retrans", strconv.FormatUint(uint64(info.Total_retrans), 10)},
 			kv{"pmtu", strconv.FormatUint(uint64(info.Pmtu), 10)})
+	}
+	if c.tls != nil {
+		st := c.tls.conn.ConnectionState()
+		fields = append(fields, tlsWhoamiFields(&st)...)
 	}
 	return fields
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"slices"
 	"time"
@@ -33,6 +34,10 @@ type Policy struct {
 	AgentListeners []string
 	AgentWeight    int
 	Stamp          *Stamp // mode "stamp": the reflector's rules; nil in other modes
+
+	// TLS is the listener's TLS server config, nil on a plain listener; HandshakeTimeout bounds a handshake.
+	TLS              *tls.Config
+	HandshakeTimeout time.Duration
 
 	allow      []netip.Prefix // nil = every client; empty = no client
 	adminAllow []netip.Prefix
@@ -70,6 +75,7 @@ func New(l *config.Listener) *Policy {
 		Stamp:         newStamp(l),
 	}
 	p.AgentListeners, p.AgentWeight = slices.Clone(l.AgentListeners), l.AgentWeight
+	p.TLS, p.HandshakeTimeout = serverTLS(l), l.TLSHandshakeTimeout
 	if l.Token != "" {
 		p.token = digest([]byte(l.Token))
 		p.hasToken = true

@@ -82,7 +82,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "load time of one run")
 	fs.IntVar(&o.idleConns, "idle-conns", 10000, "idle connections for the memory and reload points")
 	fs.IntVar(&o.reloadListeners, "reload-listeners", 100, "TCP listeners in the reload point")
-	fs.StringVar(&only, "only", "", "comma-separated points to run: "+pointKeys()+",idle,reload,scrape,stamp (default all)")
+	fs.StringVar(&only, "only", "", "comma-separated points to run: "+pointKeys()+",idle,reload,scrape,stamp,tls (default all)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -142,6 +142,9 @@ func runBench(ctx context.Context, o *options) int {
 	}
 	if o.wants("stamp") && ctx.Err() == nil && !o.selfTest {
 		rep.Stamp = measureStamp(ctx, o)
+	}
+	if o.wants("tls") && ctx.Err() == nil && !o.selfTest {
+		rep.TLS = measureTLS(ctx, o)
 	}
 	rep.Seconds = round3(time.Since(start).Seconds())
 	printTable(os.Stdout, rep)

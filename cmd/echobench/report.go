@@ -19,6 +19,7 @@ type report struct {
 	Idle      *idleResult   `json:"idle,omitempty"`
 	Reload    *reloadResult `json:"reload,omitempty"`
 	Stamp     *stampReport  `json:"stamp,omitempty"`
+	TLS       *tlsResult    `json:"tls,omitempty"`
 }
 
 // incomplete tells whether a server could not be measured somewhere (a skipped reload in -self-test aside).
@@ -69,6 +70,7 @@ func printTable(w io.Writer, r *report) {
 		fmt.Fprintln(w, reloadRow(r.Reload))
 	}
 	printStamp(w, r.Stamp)
+	printTLS(w, r.TLS)
 	fmt.Fprintf(w, "ratio = echogate CPU µs per round trip / C CPU µs per round trip (lower is better); "+
 		"%d round(s) of %gs per server per point, interleaved; total %.0fs\n", r.Rounds, r.DurationS, r.Seconds)
 	if o := openLoopNote(r); o != "" {

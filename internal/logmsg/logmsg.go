@@ -50,4 +50,5 @@ const (
 	RecvFailed        = "recvmmsg failed"      // listener=, err=
 	ProxyRefused      = "PROXY header refused" // debug: a PROXY header was malformed, truncated, too slow, missing: err=
 	NoSavedSYN        = "no saved SYN"         // debug: /whoami found no SYN saved by the kernel: err=
+	TLSFailed         = "tls handshake failed" // debug: a TLS handshake failed or timed out: listener=, peer=, err=
 )

@@ -67,6 +67,7 @@ echogate_connections_refused_total{listener="t",reason="cidr"} 0
 echogate_connections_refused_total{listener="t",reason="line_timeout"} 0
 echogate_connections_refused_total{listener="t",reason="per_ip"} 0
 echogate_connections_refused_total{listener="t",reason="proxy"} 0
+echogate_connections_refused_total{listener="t",reason="tls_queue"} 0
 # HELP echogate_state The daemon's state: 1 for the current one.
 # TYPE echogate_state gauge
 echogate_state{state="drain"} 1
