@@ -24,7 +24,7 @@ type tcpConn struct {
 	fd         int32
 	idx        int32         // position in ln.conns
 	lineDue    int32         // second at which c comes round in the line_timeout wheel; 0 = not in it
-	events     uint8         // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 104 bytes)
+	events     uint8         // current epoll interest: EPOLLIN, EPOLLOUT (both fit in a byte, and c in 112 bytes)
 	strikes    uint8         // overlong lines with no good line between them
 	proto      tcpProtocolID // what the listener's mode was at accept time (protocol.go)
 	state      connState     // echogate's side of c's life: open, closing, lingering, shut, closed
