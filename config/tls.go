@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // The values of tls_client_auth.
@@ -183,19 +182,9 @@ func loadTLS(l *Listener, credDir string) (*TLSMaterial, string, error) {
 
 // readPEM reads a certificate or key file. private asks for the checks of a token_file.
 func readPEM(path string, private bool) ([]byte, error) {
-	f, st, err := openRegular(path)
+	data, err := readSmallFile(path, private, maxPEMSize)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	if private {
-		if err := checkPrivate(st); err != nil {
-			return nil, err
-		}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxPEMSize+1))
-	if err != nil {
-		return nil, unwrapPath(err)
 	}
 	if len(data) > maxPEMSize {
 		return nil, fmt.Errorf("over %d bytes: not a PEM file", maxPEMSize)

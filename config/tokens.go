@@ -76,19 +76,9 @@ func credentialPath(credDir, name string) (string, error) {
 // it must be owned by root or by the user echogate runs as, and mode 0600 or stricter, since whoever can
 // write it can stop the daemon and whoever can read it can too.
 func readToken(path string, private bool) (string, error) {
-	f, st, err := openRegular(path)
+	data, err := readSmallFile(path, private, 4*MaxTokenLen)
 	if err != nil {
 		return "", err
-	}
-	defer f.Close()
-	if private {
-		if err := checkPrivate(st); err != nil {
-			return "", err
-		}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, 4*MaxTokenLen+1))
-	if err != nil {
-		return "", unwrapPath(err)
 	}
 	tok := bytes.TrimSpace(data)
 	switch {
@@ -100,6 +90,26 @@ func readToken(path string, private bool) (string, error) {
 		return "", errors.New("token holds a control character (it could never be typed on one line)")
 	}
 	return string(tok), nil
+}
+
+// readSmallFile reads a secret or a certificate: path must be a regular file and, when private, pass
+// checkPrivate. It reads at most limit+1 bytes, so that a result longer than limit says the file is over it.
+func readSmallFile(path string, private bool, limit int) ([]byte, error) {
+	f, st, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if private {
+		if err := checkPrivate(st); err != nil {
+			return nil, err
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	return data, nil
 }
 
 // checkPrivate refuses a token file that another user owns or that others may read or write.
