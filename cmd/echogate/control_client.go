@@ -66,3 +66,24 @@ func askControl(path, command string, timeout time.Duration) (string, error) {
 	}
 	return strings.TrimSuffix(line, "\n"), nil
 }
+
+// askDaemon sends line to the control socket of the daemon that configPath or control finds (see
+// findDaemon) and returns its answer and the socket's path. When there is no such daemon, or no control
+// socket, or no answer, it has printed why, as "echogate name: …", and returns exit code 2.
+func askDaemon(name, configPath, control, line string, timeout time.Duration) (reply, sock string, code int) {
+	target, err := findDaemon(configPath, control)
+	if err == nil && target.control == "" {
+		err = errors.New("the daemon has no control socket: set [daemon] control_socket (or run it under systemd " +
+			"with RuntimeDirectory=), or give -control")
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "echogate %s: %v\n", name, err)
+		return "", "", 2
+	}
+	reply, err = askControl(target.control, line, timeout)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "echogate %s: cannot reach the daemon at %s: %v\n", name, target.control, err)
+		return "", "", 2
+	}
+	return reply, target.control, 0
+}

@@ -33,19 +33,9 @@ func stateCommand(args []string) int {
 		fmt.Fprintln(os.Stderr, "echogate state: one state at most: ready, drain or maint")
 		return 1
 	}
-	target, err := findDaemon(*path, *control)
-	if err == nil && target.control == "" {
-		err = fmt.Errorf("the daemon has no control socket: set [daemon] control_socket (or run it under systemd " +
-			"with RuntimeDirectory=), or give -control")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "echogate state:", err)
-		return 2
-	}
-	reply, err := askControl(target.control, cmd, *timeout)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "echogate state: cannot reach the daemon at %s: %v\n", target.control, err)
-		return 2
+	reply, _, code := askDaemon("state", *path, *control, cmd, *timeout)
+	if code != 0 {
+		return code
 	}
 	if code := reloadExit(reply); code != 0 {
 		fmt.Fprintln(os.Stderr, reply)

@@ -21,20 +21,9 @@ func statusCommand(args []string) int {
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
-	target, err := findDaemon(*path, *control)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "echogate status:", err)
-		return 2
-	}
-	if target.control == "" {
-		fmt.Fprintln(os.Stderr, "echogate status: the daemon has no control socket: set [daemon] control_socket "+
-			"(or run it under systemd with RuntimeDirectory=), or give -control")
-		return 2
-	}
-	reply, err := askControl(target.control, "status", *timeout)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "echogate status: cannot reach the daemon at %s: %v\n", target.control, err)
-		return 2
+	reply, sock, code := askDaemon("status", *path, *control, "status", *timeout)
+	if code != 0 {
+		return code
 	}
 	if !strings.HasPrefix(reply, "{") {
 		fmt.Fprintln(os.Stderr, "echogate status:", reply)
@@ -46,7 +35,7 @@ func statusCommand(args []string) int {
 	}
 	var rep statusReport
 	if err := json.Unmarshal([]byte(reply), &rep); err != nil {
-		fmt.Fprintf(os.Stderr, "echogate status: bad answer from %s: %v\n", target.control, err)
+		fmt.Fprintf(os.Stderr, "echogate status: bad answer from %s: %v\n", sock, err)
 		return 2
 	}
 	printStatus(os.Stdout, rep, time.Now())
