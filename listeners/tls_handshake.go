@@ -39,6 +39,8 @@ type handshakes struct {
 	slots    chan struct{} // a token per handshake computing now; replaced when tls_handshake_workers changes
 	workers  int
 	inFlight int // accepted, not yet done
+	threads  handshakeThreads
+	trim     memoryTrim
 }
 
 // resize sets the number of slots (0 = the number of CPUs). Handshakes in flight finish on the old slots.
@@ -89,9 +91,10 @@ func (l *Loop) startHandshake(ln *tcpListener, fd int, peer netip.AddrPort) {
 	h.state = &tlsState{wire: tlsWire{fd: fd, hs: h, pool: &l.pool, addr: net.TCPAddrFromAddrPort(peer)}}
 	h.state.conn = tls.Server(&h.state.wire, ln.pol.TLS)
 	l.hs.inFlight++
+	l.hs.trim.started(time.Now())
 	ln.handshaking++
 	ln.perIP[peer.Addr()]++
-	go h.run(l)
+	l.hs.threads.run(l, h)
 }
 
 // run does the handshake and gives the outcome to the loop. Should the loop be gone, the socket is closed.
@@ -141,6 +144,7 @@ func (h *handshake) do() error {
 func (l *Loop) handshakeDone(h *handshake) {
 	ln := h.ln
 	l.hs.inFlight--
+	l.handshakeFinished()
 	ln.handshaking--
 	ln.dropPeer(h.peer.Addr())
 	if h.err != nil {

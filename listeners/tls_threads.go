@@ -1,0 +1,128 @@
+package listeners
+
+import (
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Handshakes run on their own OS threads, at the kernel's lowest scheduling class (SCHED_IDLE), so that the
+// loop thread, woken by a packet, always takes the CPU from a computing handshake at once. With every thread
+// at one priority, the kernel lets a running handshake finish its time slice first, and a plain listener's
+// round trip waited up to a whole handshake (about 1 ms) behind it. SCHED_IDLE threads still get a share of a
+// CPU that normal tasks keep busy (small, but never none, so a handshake on a saturated host is slow, not
+// lost: tls_handshake_timeout still bounds it), and all of an idle CPU.
+//
+// A thread cannot be given its priority back without CAP_SYS_NICE, so a handshake thread is never handed back
+// to Go's scheduler: its goroutine stays locked to it and, when it exits, the runtime ends the thread. To
+// spare a thread's creation per handshake, a thread that finishes one takes the next that is waiting, and
+// exits after handshakeThreadIdle without work. Threads are at most the handshakes in flight (bounded by
+// tls_handshake_workers × handshakeQueuePerWorker), since each runs one handshake at a time.
+
+// handshakeThreadIdle is how long a handshake thread waits for the next handshake before it exits.
+const handshakeThreadIdle = 10 * time.Second
+
+// handshakeThreads hands handshakes to idle handshake threads, or starts one.
+type handshakeThreads struct {
+	work chan *handshake // unbuffered: a send succeeds only when a thread waits for work
+}
+
+// run runs h on an idle handshake thread, or on a new one.
+func (p *handshakeThreads) run(l *Loop, h *handshake) {
+	if p.work == nil {
+		p.work = make(chan *handshake)
+	}
+	select {
+	case p.work <- h:
+	default:
+		go p.thread(l, h, p.work)
+	}
+}
+
+// thread locks its goroutine to a new OS thread at low priority and runs handshakes on it until it has
+// waited handshakeThreadIdle for one. It never unlocks the thread, so the thread ends with the goroutine.
+func (p *handshakeThreads) thread(l *Loop, h *handshake, work chan *handshake) {
+	runtime.LockOSThread()
+	lowerThreadPriority()
+	idle := time.NewTimer(handshakeThreadIdle)
+	defer idle.Stop()
+	for {
+		h.run(l)
+		idle.Reset(handshakeThreadIdle)
+		select {
+		case h = <-work:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
+// lowerThreadPriority puts the calling thread in SCHED_IDLE. Should the kernel refuse (a seccomp filter,
+// say), the handshake runs at normal priority: slower isolation, nothing broken.
+func lowerThreadPriority() {
+	attr := unix.SchedAttr{Policy: unix.SCHED_IDLE}
+	attr.Size = uint32(unsafe.Sizeof(attr))
+	_ = unix.SchedSetAttr(0, &attr, 0)
+}
+
+// After a burst of handshakes the heap holds their garbage (tens of KiB each), and Go keeps the pages it
+// grew for it until the next collection, which an idle daemon never reaches: 2 000 idle TLS connections
+// measured 8.3–10.9 KiB of RSS each where their live heap is 3.6 KiB. So once handshakes have been quiet for
+// trimQuiet after at least trimAfterHandshakes of them, echogate collects and gives the free pages back to
+// the kernel, off the loop, at most once per trimEvery.
+const (
+	trimAfterHandshakes = 256
+	trimQuiet           = 500 * time.Millisecond
+	trimEvery           = 10 * time.Second
+)
+
+// memoryTrim is the loop's record of handshakes since the last trim.
+type memoryTrim struct {
+	done      int       // handshakes finished since the last trim
+	lastStart time.Time // of the latest handshake
+	lastTrim  time.Time
+	armed     bool        // a check is scheduled
+	running   atomic.Bool // a trim is under way
+	free      func()      // debug.FreeOSMemory unless a test sets another
+}
+
+// started notes a handshake's start.
+func (m *memoryTrim) started(now time.Time) { m.lastStart = now }
+
+// handshakeFinished notes a handshake's end and schedules a check when a burst may be over.
+func (l *Loop) handshakeFinished() {
+	m := &l.hs.trim
+	m.done++
+	if m.done >= trimAfterHandshakes && !m.armed {
+		m.armed = true
+		l.schedule(trimQuiet, l.trimIfQuiet)
+	}
+}
+
+// trimIfQuiet gives free memory back if no handshake started for trimQuiet, or checks again later.
+func (l *Loop) trimIfQuiet() {
+	m := &l.hs.trim
+	now := time.Now()
+	wait := max(trimQuiet-now.Sub(m.lastStart), trimEvery-now.Sub(m.lastTrim))
+	if l.hs.inFlight > 0 {
+		wait = max(wait, trimQuiet)
+	}
+	if wait > 0 {
+		l.schedule(wait, l.trimIfQuiet)
+		return
+	}
+	m.armed, m.done, m.lastTrim = false, 0, now
+	if m.free == nil {
+		m.free = debug.FreeOSMemory
+	}
+	if m.running.CompareAndSwap(false, true) {
+		go func() {
+			defer m.running.Store(false)
+			m.free()
+		}()
+	}
+}
