@@ -207,3 +207,18 @@ func TestStampClassOfServiceWildcard(t *testing.T) {
 	checkCoS(t, "[::1]:"+port("v6"), "[::1]:0", nil, cosCases)
 	checkCoS(t, "127.0.0.1:"+port("v6"), "127.0.0.1:0", nil, cosCases)
 }
+
+// BenchmarkLoopStampUDPCoS is BenchmarkLoopStampUDP with a Class of Service TLV asking for EF, permitted:
+// every reply is re-marked with its own control message, and still nothing is allocated.
+func BenchmarkLoopStampUDPCoS(b *testing.B) {
+	_, addrs := startLoop(b, stampListener("bench", true))
+	c := stampClient(b)
+	pkt, buf := cosPacket(0, 46, nil, false), make([]byte, 2048)
+	stampRoundTrip(b, c, addrs["bench"], pkt, buf)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		stamp.PutTest(pkt, stamp.Test{Seq: uint32(i + 1)}, false)
+		stampRoundTrip(b, c, addrs["bench"], pkt, buf)
+	}
+}
