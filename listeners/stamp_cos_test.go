@@ -51,20 +51,7 @@ func tosRoundTrip(tb testing.TB, c *net.UDPConn, addr string, pkt []byte) ([]byt
 	if err != nil {
 		tb.Fatal(err)
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, m := range msgs {
-		switch {
-		case m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TOS && len(m.Data) >= 1:
-			return buf[:n], int(m.Data[0])
-		case m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_TCLASS && len(m.Data) >= 4:
-			return buf[:n], int(cmsgInt(m.Data))
-		}
-	}
-	tb.Fatalf("a reply without its TOS: %x", oob[:oobn])
-	return nil, 0
+	return buf[:n], receivedTOS(tb, oob[:oobn])
 }
 
 // cosPacket is a test packet, authenticated when mac is set, with a Class of Service TLV asking for dscp1

@@ -98,11 +98,11 @@ func checkTOSRuns(t *testing.T, tc gsoCase) {
 }
 
 // receivedTOS reads the TOS or traffic class from a received datagram's control messages.
-func receivedTOS(t *testing.T, oob []byte) int {
-	t.Helper()
+func receivedTOS(tb testing.TB, oob []byte) int {
+	tb.Helper()
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	for _, m := range msgs {
 		switch {
@@ -112,6 +112,6 @@ func receivedTOS(t *testing.T, oob []byte) int {
 			return int(cmsgInt(m.Data))
 		}
 	}
-	t.Fatalf("no TOS in %x", oob)
+	tb.Fatalf("a datagram without its TOS: %x", oob)
 	return -1
 }

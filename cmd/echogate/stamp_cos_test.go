@@ -2,12 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,20 +12,7 @@ import (
 )
 
 // stampsendBin builds cmd/stampsend once per test run ($STAMPSEND_BIN, if set, is used instead).
-var stampsendBin = sync.OnceValues(func() (string, error) {
-	if bin := os.Getenv("STAMPSEND_BIN"); bin != "" {
-		return bin, nil
-	}
-	dir, err := os.MkdirTemp("", "stampsend-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "stampsend")
-	if out, err := exec.Command("go", "build", "-o", bin, "echogate/cmd/stampsend").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building stampsend: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+var stampsendBin = commandBin("stampsend", "STAMPSEND_BIN")
 
 // stampsendCoS is what a stampsend -json line says of the classes of service.
 type stampsendCoS struct {
