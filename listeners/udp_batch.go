@@ -21,12 +21,13 @@ type udpBatch struct {
 	out    [udpBatchSize]unix.Mmsghdr
 	outIov [udpBatchSize]unix.Iovec
 	ctl    [udpBatchSize][udpCtlSize]byte // control messages: pktinfo, TTL, TOS, receive time (udp_control.go)
-	// replyCtl is the control messages of a reply with a TOS of its own: its pktinfo and TOS (udp_tos.go)
+	used   int                            // headers the last recvmmsg filled in
+	limit  int                            // the iovec length now set
+	ctlOn  int                            // headers whose Control now points at ctl
+	gso    gsoBatch                       // the replies grouped for segmentation offload (udp_gso.go)
+
+	// replyCtl is the control messages of a reply with a TOS of its own: its pktinfo and TOS (udp_tos.go).
 	replyCtl [udpBatchSize][replyCtlMax]byte
-	used     int      // headers the last recvmmsg filled in
-	limit    int      // the iovec length now set
-	ctlOn    int      // headers whose Control now points at ctl
-	gso      gsoBatch // the replies grouped for segmentation offload (udp_gso.go)
 }
 
 // maxDatagram is the largest UDP payload there is.
