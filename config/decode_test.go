@@ -32,7 +32,7 @@ func TestDecodeDefaults(t *testing.T) {
 	wantUDP := Listener{
 		Name: "u", Protocol: UDP, Address: "127.0.0.1:7007", MaxDatagram: 65535,
 		UDPDenySources: DefaultUDPDenySources, MaxUDPPeers: 65536, Commands: true,
-		Mode: ModeEcho, StampAuth: StampAuthOff, StampTimestamp: StampNTP,
+		Mode: ModeEcho, StampAuth: StampAuthOff, StampTimestamp: StampNTP, StampDSCPAllow: DefaultStampDSCPAllow,
 	}
 	for i, want := range []Listener{wantTCP, wantUDP} {
 		if got := cfg.Listeners[i]; !reflect.DeepEqual(got, want) {

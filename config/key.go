@@ -25,7 +25,8 @@ type key[T any] struct {
 	enum []string
 	// parse normalises a string value as it is decoded, or refuses it (address).
 	parse func(string) (string, error)
-	// lo and hi bound an integer key, when hi > 0; floor, when set, raises lo and says why.
+	// lo and hi bound an integer key, or each number of a *[]uint16 key, when hi > 0; floor, when set,
+	// raises lo and says why.
 	lo, hi int
 	floor  func(t *T) (lo int, why string)
 	// least is the shortest duration allowed, but for "0s" when off is set (it turns the thing off);
@@ -35,7 +36,8 @@ type key[T any] struct {
 	why   string
 	// rule is one more check of the value alone; it returns what is wrong, "" when nothing is.
 	rule func(key string, v any) string
-	// unset is how a reload's diff writes a list key that was left out; "" = "any" (allow: every client).
+	// unset is how a reload's diff writes a list key that was left out (a nil list of CIDRs, or a list of
+	// numbers at its default); "" = "any" for CIDRs (allow: every client), the list itself for numbers.
 	unset string
 	// example is the value the README shows for a key whose default can not be written (none, or "left
 	// out"); "" = the default. doc is the key's comment there.
@@ -45,6 +47,9 @@ type key[T any] struct {
 // format writes v, a value of k, for a reload's diff (FormatValue, with k's word for a list left out).
 func (k *key[T]) format(v any) string {
 	if l, ok := v.([]netip.Prefix); ok && l == nil && k.unset != "" {
+		return k.unset
+	}
+	if l, ok := v.([]uint16); ok && k.unset != "" && slices.Equal(l, k.def.([]uint16)) {
 		return k.unset
 	}
 	return FormatValue(v)
@@ -204,7 +209,7 @@ func (k *key[T]) prefixes(v any, dst *[]netip.Prefix) string {
 	return ""
 }
 
-// ports decodes an array of port numbers, sorted and without repeats.
+// ports decodes an array of port numbers (or of numbers within lo..hi), sorted and without repeats.
 func (k *key[T]) ports(v any, dst *[]uint16) string {
 	list, ok := v.([]any)
 	if !ok {
@@ -216,7 +221,10 @@ func (k *key[T]) ports(v any, dst *[]uint16) string {
 		if !ok {
 			return k.typeError(e)
 		}
-		if p < 0 || p > 65535 {
+		switch {
+		case k.hi > 0 && (p < int64(k.lo) || p > int64(k.hi)):
+			return fmt.Sprintf("%s: %d is out of range (%d..%d)", k.name, p, k.lo, k.hi)
+		case p < 0 || p > 65535:
 			return fmt.Sprintf("%s: %d is not a port number (0..65535)", k.name, p)
 		}
 		out = append(out, uint16(p))

@@ -37,6 +37,12 @@ func (k *key[T]) check(t *T) string {
 		if msg := k.longEnough(v); msg != "" {
 			return msg
 		}
+	case []uint16:
+		for _, n := range v {
+			if k.hi > 0 && (int(n) < k.lo || int(n) > k.hi) {
+				return fmt.Sprintf("%s: %d is out of range (%d..%d)", k.name, n, k.lo, k.hi)
+			}
+		}
 	case []netip.Prefix:
 		for _, p := range v {
 			if !p.IsValid() || p.Masked() != p {

@@ -36,6 +36,11 @@ const (
 // replying to them could start a packet loop (CVE-1999-0103).
 var DefaultUDPDenySources = []uint16{7, 13, 17, 19, 37}
 
+// DefaultStampDSCPAllow is stamp_dscp_allow left out: every DSCP, so that a sender can probe each class of
+// the reverse path (a test reflector's job). It is the whole list rather than "left out" so that Effective
+// and reload diffs write it as it is, and [] stays a list of its own: never re-mark.
+var DefaultStampDSCPAllow = dscpRange(0, MaxDSCP)
+
 // DefaultAdminAllow is who may ask for /shutdown when admin_allow is left out: loopback only.
 var DefaultAdminAllow = []netip.Prefix{
 	netip.MustParsePrefix("127.0.0.0/8"),
@@ -52,6 +57,7 @@ const (
 	MaxUDPPeersLimit = 10000000 // max_udp_peers 1..10000000
 	MaxRate          = 1000000000
 	MaxTokenLen      = 4096 // bytes of a token after trimming
+	MaxDSCP          = 63   // a DSCP is 6 bits (stamp_dscp_allow)
 	// MaxTLSHandshakeWorkers bounds [daemon] tls_handshake_workers.
 	MaxTLSHandshakeWorkers = 1024
 )
@@ -169,6 +175,9 @@ var listenerKeys = []keySpec{
 		doc: "a reflector sequence number per session (peer and SSID), for loss per direction"},
 	{name: "stamp_timestamp", only: UDP, field: func(l *Listener) any { return &l.StampTimestamp }, def: StampNTP,
 		want: `"ntp" or "ptp"`, enum: []string{StampNTP, StampPTP}, doc: `"ntp" | "ptp" (PTPv2 truncated)`},
+	{name: "stamp_dscp_allow", only: UDP, field: func(l *Listener) any { return &l.StampDSCPAllow },
+		def: DefaultStampDSCPAllow, lo: 0, hi: MaxDSCP, want: "an array of DSCP values (0..63)", unset: "all", example: "[0, 10, 46]",
+		doc: "the DSCPs a Class of Service TLV may have the reply sent with; left out = all 64, [] = never re-mark"},
 }
 
 // daemonKeys are the keys of the [daemon] table.

@@ -18,7 +18,7 @@ func baseListener(p Protocol) Listener {
 		l.TLSClientAuth, l.TLSMinVersion, l.TLSHandshakeTimeout = TLSAuthNone, "1.2", DefaultTLSHandshakeTimeout
 	} else {
 		l.MaxDatagram, l.MaxUDPPeers, l.UDPDenySources = DefaultMaxDatagram, DefaultMaxUDPPeers, DefaultUDPDenySources
-		l.Mode, l.StampAuth, l.StampTimestamp = ModeEcho, StampAuthOff, StampNTP
+		l.Mode, l.StampAuth, l.StampTimestamp, l.StampDSCPAllow = ModeEcho, StampAuthOff, StampNTP, DefaultStampDSCPAllow
 	}
 	return l
 }
@@ -67,6 +67,7 @@ func TestListenerDiffEveryKey(t *testing.T) {
 		{"stamp_key_file", UDP, func(l *Listener) { l.StampKeyFile = "/etc/k" }, `stamp_key_file ""→/etc/k`},
 		{"stamp_stateful", UDP, func(l *Listener) { l.StampStateful = true }, "stamp_stateful false→true"},
 		{"stamp_timestamp", UDP, func(l *Listener) { l.StampTimestamp = StampPTP }, "stamp_timestamp ntp→ptp"},
+		{"stamp_dscp_allow", UDP, func(l *Listener) { l.StampDSCPAllow = []uint16{46} }, "stamp_dscp_allow all→[46]"},
 		{"stamp_key", UDP, func(l *Listener) { l.StampKey = "s3cret" }, "stamp_key changed"},
 		{"tls_cert_file", TCP, func(l *Listener) { l.TLSCertFile = "/c" }, `tls_cert_file ""→/c`},
 		{"tls_key_file", TCP, func(l *Listener) { l.TLSKeyFile = "/k" }, `tls_key_file ""→/k`},

@@ -15,7 +15,17 @@ const (
 )
 
 // stampKeys are the keys that apply only to a UDP listener in mode "stamp".
-var stampKeys = []string{"stamp_auth", "stamp_key_credential", "stamp_key_file", "stamp_stateful", "stamp_timestamp"}
+var stampKeys = []string{"stamp_auth", "stamp_key_credential", "stamp_key_file", "stamp_stateful", "stamp_timestamp",
+	"stamp_dscp_allow"}
+
+// dscpRange is the DSCPs lo..hi.
+func dscpRange(lo, hi uint16) []uint16 {
+	out := make([]uint16, 0, hi-lo+1)
+	for d := lo; d <= hi; d++ {
+		out = append(out, d)
+	}
+	return out
+}
 
 // modes are the values of mode.
 var modes = []Mode{ModeLine, ModeRaw, ModeAgent, ModeEcho, ModeStamp}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -21,6 +22,10 @@ func TestValidateStamp(t *testing.T) {
 		{"both keys", stamp + "stamp_auth = \"required\"\nstamp_key_file = \"/k\"\nstamp_key_credential = \"k\"\n", `v.toml:7:1: listener "u": stamp_key_credential and stamp_key_file are mutually exclusive; use one`},
 		{"relative key file", stamp + "stamp_auth = \"required\"\nstamp_key_file = \"k\"\n", `v.toml:7:1: listener "u": stamp_key_file "k" must be an absolute path`},
 		{"bad timestamp", stamp + "stamp_timestamp = \"gps\"\n", `v.toml:6:1: listener "u": stamp_timestamp: unknown stamp timestamp "gps" (want "ntp" or "ptp")`},
+		{"DSCP over 63", stamp + "stamp_dscp_allow = [0, 46, 64]\n", `v.toml:6:1: listener "u": stamp_dscp_allow: 64 is out of range (0..63)`},
+		{"negative DSCP", stamp + "stamp_dscp_allow = [-1]\n", `v.toml:6:1: listener "u": stamp_dscp_allow: -1 is out of range (0..63)`},
+		{"DSCPs as a string", stamp + "stamp_dscp_allow = \"46\"\n", `v.toml:6:1: listener "u": stamp_dscp_allow must be an array of DSCP values (0..63), not a TOML string`},
+		{"DSCPs on echo", udp + "stamp_dscp_allow = [46]\n", `v.toml:5:1: listener "u": stamp_dscp_allow applies only to mode = "stamp" (this listener's mode is "echo")`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode("v.toml", []byte(tc.src))
@@ -31,6 +36,39 @@ func TestValidateStamp(t *testing.T) {
 	}
 	if _, err := Decode("v.toml", []byte(stamp+"stamp_auth = \"required\"\nstamp_key_credential = \"k\"\nstamp_stateful = true\n")); err != nil {
 		t.Errorf("a good STAMP listener: %v", err)
+	}
+}
+
+// stamp_dscp_allow: left out it is every DSCP, [] is none (never re-mark), a list is sorted without repeats;
+// each survives Effective's text.
+func TestStampDSCPAllow(t *testing.T) {
+	stamp := udp + "mode = \"stamp\"\n"
+	for _, tc := range []struct {
+		name, line string
+		want       []uint16
+	}{
+		{"left out", "", DefaultStampDSCPAllow},
+		{"empty", "stamp_dscp_allow = []\n", []uint16{}},
+		{"a list", "stamp_dscp_allow = [46, 0, 46, 63]\n", []uint16{0, 46, 63}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Decode("v.toml", []byte(stamp+tc.line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := Decode("e.toml", []byte(Effective(c)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, got := range [][]uint16{c.Listeners[0].StampDSCPAllow, again.Listeners[0].StampDSCPAllow} {
+				if !slices.Equal(got, tc.want) || got == nil {
+					t.Fatalf("stamp_dscp_allow = %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+	if len(DefaultStampDSCPAllow) != 64 || DefaultStampDSCPAllow[63] != 63 {
+		t.Fatalf("the default is %v", DefaultStampDSCPAllow)
 	}
 }
 

@@ -122,8 +122,9 @@ type Listener struct {
 	// StampKey is the HMAC key read from StampKeyCredential or StampKeyFile ("" = none). It never comes from
 	// the TOML text and is never logged.
 	StampKey       string
-	StampStateful  bool   // a sequence counter per session, instead of copying the sender's
-	StampTimestamp string // "ntp" | "ptp"
+	StampStateful  bool     // a sequence counter per session, instead of copying the sender's
+	StampTimestamp string   // "ntp" | "ptp"
+	StampDSCPAllow []uint16 // the DSCPs a reply may be re-marked with (RFC 8972 §4.4); [] = none
 }
 
 // The values of proxy_protocol: whether a TCP listener reads a PROXY protocol header from the balancers in

@@ -26,6 +26,9 @@ type stampState struct {
 	clock    stampClock
 	sessions map[stampSessionKey]*stampSession // stateful mode; bounded by max_udp_peers, aged with the peers
 	all      stampSession                      // the Direct Measurement counts of a stateless reflector
+	// replyTOS is the TOS byte the reply just returned by reply is sent with, as its Class of Service TLV
+	// decided (udp_tos.go); -1 = the socket's own.
+	replyTOS int16
 }
 
 // stampSessionKey identifies a STAMP session: the sender's address and port, and its SSID (RFC 8972 §3).
@@ -45,7 +48,7 @@ type stampSession struct {
 // The kernel's receive timestamps (T2) are asked for once.
 func (u *udpEndpoint) startStamp(l *Loop) {
 	if u.stamp == nil {
-		u.stamp = &stampState{sessions: map[stampSessionKey]*stampSession{}}
+		u.stamp = &stampState{sessions: map[stampSessionKey]*stampSession{}, replyTOS: -1}
 		if err := enableRxControl(u.fd, u.addr.Addr().Is6(), u.v6only, true); err != nil {
 			l.log.Warn(logmsg.NoRxControl, "event", "STAMP receive timestamps are taken by echogate, not the kernel",
 				"listener", u.name, "err", err)
@@ -83,6 +86,7 @@ func (stampReflector) reply(l *Loop, u *udpEndpoint, d datagram) ([]byte, bool) 
 	if s == nil || s.rules == nil {
 		return nil, false
 	}
+	s.replyTOS = -1
 	test, integrity, ok := s.admit(l, u, d)
 	if !ok {
 		return nil, false
@@ -96,9 +100,15 @@ func (stampReflector) reply(l *Loop, u *udpEndpoint, d datagram) ([]byte, bool) 
 	ss.tx++
 	refl := stamp.Reflection{TOS: d.tos, SyncIn: s.clock.syncSource(), SyncOut: s.clock.syncSource(),
 		MethodIn: stamp.MethodSWLocal, MethodOut: stamp.MethodSWLocal, RxCount: ss.rx, TxCount: ss.tx}
+	if integrity { // TLVs whose HMAC is wrong ask for nothing: the reply keeps the socket's TOS, RP = 1
+		refl.DSCPAllow = rules.DSCPAllow
+	}
 	out := stamp.ReflectTLVs(tlvs, &refl)
 	if out.Malformed > 0 {
 		u.stats.StampMalformed++
+	}
+	if integrity {
+		s.replyTOS = out.TOS
 	}
 	if !integrity && out.HMACAt >= 0 {
 		tlvs[out.HMACAt-stamp.TLVHeader] |= stamp.FlagI

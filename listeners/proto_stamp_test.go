@@ -17,6 +17,7 @@ import (
 func stampListener(name string, stateful bool) config.Listener {
 	lc := testListener(name, config.UDP)
 	lc.Mode, lc.StampAuth, lc.StampTimestamp, lc.StampStateful = config.ModeStamp, config.StampAuthOff, config.StampNTP, stateful
+	lc.StampDSCPAllow = config.DefaultStampDSCPAllow
 	return lc
 }
 

@@ -110,7 +110,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 				continue
 			}
 			if reply, ok := u.answer(l, b, i, ctl, rx); ok {
-				b.queueReply(replies, i, reply, ctl)
+				b.queueReply(replies, i, reply, u.replyControl(b, i, ctl))
 				replies++
 			}
 		}

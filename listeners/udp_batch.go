@@ -25,6 +25,9 @@ type udpBatch struct {
 	limit  int                            // the iovec length now set
 	ctlOn  int                            // headers whose Control now points at ctl
 	gso    gsoBatch                       // the replies grouped for segmentation offload (udp_gso.go)
+
+	// replyCtl is the control messages of a reply with a TOS of its own: its pktinfo and TOS (udp_tos.go).
+	replyCtl [udpBatchSize][replyCtlMax]byte
 }
 
 // maxDatagram is the largest UDP payload there is.

@@ -14,8 +14,9 @@ import (
 // per-datagram send cost is most of what a UDP echo costs (see "UDP batching" in the README), so this cuts
 // the server's CPU per datagram where peers keep several datagrams in flight.
 //
-// Each batch's replies are grouped into runs: the replies to one peer, from one source address, in the order
-// they were received, of one size except for a shorter (not empty) last one. A run is one message, whose iovecs are the
+// Each batch's replies are grouped into runs: the replies to one peer, from one source address and with one
+// TOS (udp_tos.go), in the order they were received, of one size except for a shorter (not empty) last one;
+// a reply to the peer from another source or with another TOS ends the run. A run is one message, whose iovecs are the
 // replies' own buffers (nothing is copied); replies to other peers may be sent before or after it, so only
 // the order per peer is kept, which is all UDP ever promised. A kernel or device that refuses the offload
 // (EIO: no checksum offload; EINVAL: a segment larger than the route's MTU) gets the run again one datagram
@@ -24,11 +25,9 @@ import (
 // gsoMaxPayload bounds the bytes of one run: a UDP datagram's length, headers included, fits in 16 bits.
 const gsoMaxPayload = 0xffff - udpHeaders4
 
-// gsoCtlSize holds a reply's IP_PKTINFO or IPV6_PKTINFO control message and the UDP_SEGMENT one; gsoCtlMax
-// is a constant at least as large (the control messages are 40 and 24 bytes on 64-bit Linux).
-var gsoCtlSize = ctlSize + unix.CmsgSpace(2)
-
-const gsoCtlMax = 64
+// gsoCtlMax holds a reply's control messages (its IP_PKTINFO or IPV6_PKTINFO, and its IP_TOS or IPV6_TCLASS:
+// replyCtlMax) and the UDP_SEGMENT one (24 bytes on 64-bit Linux).
+const gsoCtlMax = replyCtlMax + 32
 
 // gsoBatch is the messages of one batch's replies grouped into runs. The loop owns one, in its udpBatch.
 type gsoBatch struct {
@@ -70,9 +69,15 @@ func (g *gsoBatch) group(b *udpBatch, n int) int {
 		g.slots[k], g.iovs[k], g.taken[j] = j, b.outIov[j], true
 		k++
 		size, total := b.outIov[j].Len, b.outIov[j].Len
-		runs := size > 0 && b.out[j].Hdr.Controllen <= uint64(ctlSize) // room for UDP_SEGMENT after it
+		runs := size > 0 && int(b.out[j].Hdr.Controllen)+unix.CmsgSpace(2) <= gsoCtlMax // room for UDP_SEGMENT
 		for x := j + 1; x < n && runs; x++ {
-			if g.taken[x] || g.key[x] != g.key[j] || !sameRoute(&b.out[j].Hdr, &b.out[x].Hdr) {
+			if g.taken[x] || g.key[x] != g.key[j] {
+				continue
+			}
+			if !sameRoute(&b.out[j].Hdr, &b.out[x].Hdr) {
+				if samePeer(&b.out[j].Hdr, &b.out[x].Hdr) {
+					break // to this peer from another source or with another TOS: the run ends, the order stays
+				}
 				continue
 			}
 			sx := b.outIov[x].Len
@@ -107,8 +112,8 @@ func (g *gsoBatch) setMessage(b *udpBatch, m, j, segs int, size uint64) {
 	if segs == 1 {
 		return
 	}
-	c := g.ctl[m][:gsoCtlSize]
-	n := copy(c, unsafe.Slice(src.Control, src.Controllen)) // the pktinfo of a wildcard socket, or nothing
+	c := g.ctl[m][:]
+	n := copy(c, unsafe.Slice(src.Control, src.Controllen)) // the pktinfo of a wildcard socket, a TOS, or nothing
 	cm := (*unix.Cmsghdr)(unsafe.Pointer(&c[n]))
 	cm.Level, cm.Type = unix.SOL_UDP, unix.UDP_SEGMENT
 	cm.SetLen(unix.CmsgLen(2))
@@ -182,9 +187,13 @@ func peerKey(h *unix.Msghdr) uint64 {
 	return k
 }
 
-// sameRoute tells whether two replies go to the same peer from the same source address.
+// samePeer tells whether two replies go to the same peer.
+func samePeer(a, b *unix.Msghdr) bool {
+	return a.Namelen == b.Namelen && string(unsafe.Slice(a.Name, a.Namelen)) == string(unsafe.Slice(b.Name, b.Namelen))
+}
+
+// sameRoute tells whether two replies go to the same peer from the same source address, with the same TOS.
 func sameRoute(a, b *unix.Msghdr) bool {
-	return a.Namelen == b.Namelen && a.Controllen == b.Controllen &&
-		string(unsafe.Slice(a.Name, a.Namelen)) == string(unsafe.Slice(b.Name, b.Namelen)) &&
+	return samePeer(a, b) && a.Controllen == b.Controllen &&
 		(a.Controllen == 0 || string(unsafe.Slice(a.Control, a.Controllen)) == string(unsafe.Slice(b.Control, b.Controllen)))
 }

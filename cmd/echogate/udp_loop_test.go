@@ -145,20 +145,26 @@ func TestUDPLoopWildcardOwnSocket(t *testing.T) {
 }
 
 // echoloadBin builds cmd/echoload once per test run ($ECHOLOAD_BIN, if set, is used instead).
-var echoloadBin = sync.OnceValues(func() (string, error) {
-	if bin := os.Getenv("ECHOLOAD_BIN"); bin != "" {
+var echoloadBin = commandBin("echoload", "ECHOLOAD_BIN")
+
+// commandBin returns a function that builds echogate/cmd/<name> the first time it is called, and returns
+// its path; $<env>, if set, is used instead.
+func commandBin(name, env string) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		if bin := os.Getenv(env); bin != "" {
+			return bin, nil
+		}
+		dir, err := os.MkdirTemp("", name+"-bin")
+		if err != nil {
+			return "", err
+		}
+		bin := filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bin, "echogate/cmd/"+name).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("building %s: %v\n%s", name, err, out)
+		}
 		return bin, nil
-	}
-	dir, err := os.MkdirTemp("", "echoload-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "echoload")
-	if out, err := exec.Command("go", "build", "-o", bin, "echogate/cmd/echoload").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building echoload: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+	})
+}
 
 // TestUDPLoopGuardSparesClients runs the clients the loop guard must never limit against one listener at
 // the same time: echoload at full speed (distinct payloads), and a health checker that sends the same

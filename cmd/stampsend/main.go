@@ -1,7 +1,9 @@
 // Command stampsend is a STAMP Session-Sender (RFC 8762, RFC 8972): it sends one test session to a
 // reflector at a rate, for a count or a duration, and reports the round trip, both one-way delays, the
 // reflector's turnaround (T3 − T2), the loss in each direction and the TTL and DSCP the test packets
-// arrived with, as the reflector saw them. Human-readable by default, one JSON line with -json.
+// arrived with, as the reflector saw them, and the DSCP the reflected packets arrived with, with the RP flag
+// of the Class of Service TLV (RFC 8972 §4.4: whether the reflector's policy let it send the DSCP -dscp
+// asked for). Human-readable by default, one JSON line with -json.
 //
 //	stampsend -count 100 -rate 50 127.0.0.1:862
 package main
@@ -31,6 +33,7 @@ type options struct {
 	ptp      bool
 	ttl      int
 	dscp     int
+	sendDSCP int // the test packets' DSCP; -1 = dscp
 	tlvs     bool
 	stateful bool
 	json     bool
@@ -48,7 +51,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&o.ssid, "ssid", 0, "the session's SSID (RFC 8972); 0 = a random one, so each run is a new session")
 	fs.BoolVar(&o.ptp, "ptp", false, "PTPv2 truncated timestamps instead of NTP")
 	fs.IntVar(&o.ttl, "ttl", 0, "IP TTL / hop limit of the test packets; 0 = the system's")
-	fs.IntVar(&o.dscp, "dscp", 0, "DSCP of the test packets, also asked of the reflected ones (Class of Service TLV)")
+	fs.IntVar(&o.dscp, "dscp", 0, "DSCP the reflected packets are asked to carry (Class of Service TLV); the test packets are sent with it too")
+	fs.IntVar(&o.sendDSCP, "send-dscp", -1, "DSCP of the test packets, when it differs from -dscp; -1 = -dscp")
 	fs.BoolVar(&o.tlvs, "tlvs", true, "add the Class of Service and Direct Measurement TLVs (RFC 8972); false sends bare RFC 8762 packets")
 	fs.BoolVar(&o.stateful, "stateful", false, "the reflector is stateful: split the loss by direction even where it cannot be told")
 	fs.BoolVar(&o.json, "json", false, "print one JSON line instead of a report")
@@ -64,6 +68,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("want one reflector address")
 	}
 	o.addr = fs.Arg(0)
+	if o.sendDSCP < 0 {
+		o.sendDSCP = o.dscp
+	}
 	switch {
 	case o.rate <= 0:
 		return o, errors.New("-rate must be positive")
@@ -71,6 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-count must be positive, or 0 with a -duration")
 	case o.dscp < 0 || o.dscp > 63:
 		return o, errors.New("-dscp must be 0..63")
+	case o.sendDSCP < -1 || o.sendDSCP > 63:
+		return o, errors.New("-send-dscp must be 0..63, or -1 for -dscp")
 	case o.ttl < 0 || o.ttl > 255:
 		return o, errors.New("-ttl must be 0..255")
 	case o.ssid > 0xffff:

@@ -23,10 +23,14 @@ func (s *session) receive(out chan<- sample) {
 			continue // ICMP port unreachable and the like: the loss shows in the count
 		}
 		t4 := time.Now().UnixNano()
-		if at := kernelTime(oob[:oobn]); at != 0 {
+		at, tos := control(oob[:oobn])
+		if at != 0 {
 			t4 = at
 		}
 		if r, ok := s.parse(buf[:n], t4); ok {
+			if r.replyDSCP = -1; tos >= 0 {
+				r.replyDSCP = tos >> 2
+			}
 			out <- r
 		} else {
 			out <- sample{flags: badReply}
@@ -48,7 +52,7 @@ func (s *session) parse(b []byte, t4 int64) (sample, bool) {
 	sm := sample{
 		t1: stamp.UnixNano(r.SenderTime, s.o.ptp) - s.tai(s.o.ptp), t2: stamp.UnixNano(r.RxTimestamp, ptp) - s.tai(ptp),
 		t3: stamp.UnixNano(r.Timestamp, ptp) - s.tai(ptp), t4: t4, reflSeq: r.Seq, senderSeq: r.SenderSeq,
-		ttl: r.SenderTTL, dscp: -1, ecn: -1, reflErr: r.ErrEst,
+		ttl: r.SenderTTL, dscp: -1, ecn: -1, rp: -1, reflErr: r.ErrEst,
 	}
 	for rest := b[stamp.BaseSize(auth):]; len(rest) > 0; {
 		t, next, ok := stamp.NextTLV(rest)
@@ -58,8 +62,8 @@ func (s *session) parse(b []byte, t4 int64) (sample, bool) {
 		}
 		sm.flags |= t.Flags
 		if t.Type == stamp.TypeClassOfService && t.Flags&(stamp.FlagU|stamp.FlagM) == 0 {
-			if _, d2, ecn, _, ok := stamp.ParseCoS(t.Value); ok {
-				sm.dscp, sm.ecn = int16(d2), int16(ecn)
+			if _, d2, ecn, rp, ok := stamp.ParseCoS(t.Value); ok {
+				sm.dscp, sm.ecn, sm.rp = int16(d2), int16(ecn), int8(rp)
 			}
 		}
 		rest = next
@@ -75,16 +79,23 @@ func (s *session) tai(ptp bool) int64 {
 	return 0
 }
 
-// kernelTime reads the SCM_TIMESTAMPNS control message, 0 when there is none.
-func kernelTime(oob []byte) int64 {
+// control reads the control messages of a reply: the kernel's receive time (SCM_TIMESTAMPNS), 0 when there
+// is none, and the TOS or traffic class it arrived with (IP_TOS, IPV6_TCLASS), -1 when there is none.
+func control(oob []byte) (at int64, tos int16) {
+	tos = -1
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return 0
+		return 0, -1
 	}
 	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
-			return int64(binary.NativeEndian.Uint64(m.Data))*1e9 + int64(binary.NativeEndian.Uint64(m.Data[8:]))
+		switch {
+		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16:
+			at = int64(binary.NativeEndian.Uint64(m.Data))*1e9 + int64(binary.NativeEndian.Uint64(m.Data[8:]))
+		case m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TOS && len(m.Data) >= 1:
+			tos = int16(m.Data[0])
+		case m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_TCLASS && len(m.Data) >= 4:
+			tos = int16(binary.NativeEndian.Uint32(m.Data) & 0xff)
 		}
 	}
-	return 0
+	return at, tos
 }

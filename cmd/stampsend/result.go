@@ -35,11 +35,17 @@ type result struct {
 	TTL               []int   `json:"ttl"`           // the TTLs the test packets arrived with
 	DSCP              []int   `json:"dscp"`          // the DSCPs they arrived with (Class of Service TLV)
 	ECN               []int   `json:"ecn"`
-	ReflectorSynced   bool    `json:"reflector_synchronized"` // the S bit of the reflector's Error Estimate
-	ReflectorErrorUS  float64 `json:"reflector_error_us"`     // its estimated clock error
-	TLVUnrecognized   bool    `json:"tlv_unrecognized"`       // the reflector set U on a TLV
-	TLVMalformed      bool    `json:"tlv_malformed"`          // M
-	TLVIntegrity      bool    `json:"tlv_integrity_failed"`   // I
+	// DSCPAsked is the DSCP the Class of Service TLV asked the reflected packets to carry; nil without it.
+	DSCPAsked *int  `json:"dscp_asked"`
+	ReplyDSCP []int `json:"reply_dscp"` // the DSCPs the reflected packets arrived with, here
+	// RP is the RP values of the reflected Class of Service TLVs: 0 = the reflector sent the DSCP asked
+	// for, 1 = its policy did not permit it and it kept the test packet's (RFC 8972 §4.4).
+	RP               []int   `json:"rp"`
+	ReflectorSynced  bool    `json:"reflector_synchronized"` // the S bit of the reflector's Error Estimate
+	ReflectorErrorUS float64 `json:"reflector_error_us"`     // its estimated clock error
+	TLVUnrecognized  bool    `json:"tlv_unrecognized"`       // the reflector set U on a TLV
+	TLVMalformed     bool    `json:"tlv_malformed"`          // M
+	TLVIntegrity     bool    `json:"tlv_integrity_failed"`   // I
 
 	samples []sample
 	seen    map[uint32]bool
@@ -56,8 +62,12 @@ type summary struct {
 }
 
 func newResult(s *session, sent int) *result {
-	return &result{Reflector: s.o.addr, SSID: s.ssid, Authenticated: s.mac != nil, Sent: sent,
+	r := &result{Reflector: s.o.addr, SSID: s.ssid, Authenticated: s.mac != nil, Sent: sent,
 		seen: map[uint32]bool{}, s: s}
+	if s.o.tlvs {
+		r.DSCPAsked = &s.o.dscp
+	}
+	return r
 }
 
 // add counts one reply.
@@ -78,7 +88,7 @@ func (r *result) add(sm sample) {
 func (r *result) finish() *result {
 	r.LossRoundTrip = r.Sent - r.Received
 	var rtt, fwd, bwd, turn []int64
-	ttl, dscp, ecn := map[int]bool{}, map[int]bool{}, map[int]bool{}
+	ttl, dscp, ecn, replyDSCP, rp := map[int]bool{}, map[int]bool{}, map[int]bool{}, map[int]bool{}, map[int]bool{}
 	minRefl, maxRefl := ^uint32(0), uint32(0)
 	for _, sm := range r.samples {
 		rtt = append(rtt, (sm.t4-sm.t1)-(sm.t3-sm.t2))
@@ -86,6 +96,12 @@ func (r *result) finish() *result {
 		ttl[int(sm.ttl)] = true
 		if sm.dscp >= 0 {
 			dscp[int(sm.dscp)], ecn[int(sm.ecn)] = true, true
+		}
+		if sm.replyDSCP >= 0 {
+			replyDSCP[int(sm.replyDSCP)] = true
+		}
+		if sm.rp >= 0 {
+			rp[int(sm.rp)] = true
 		}
 		r.ReflectorStateful = r.ReflectorStateful || sm.reflSeq != sm.senderSeq
 		minRefl, maxRefl = min(minRefl, sm.reflSeq), max(maxRefl, sm.reflSeq)
@@ -96,7 +112,7 @@ func (r *result) finish() *result {
 		r.TLVIntegrity = r.TLVIntegrity || sm.flags&stamp.FlagI != 0
 	}
 	r.RoundTrip, r.Forward, r.Backward, r.Turnaround = summarize(rtt), summarize(fwd), summarize(bwd), summarize(turn)
-	r.TTL, r.DSCP, r.ECN = keys(ttl), keys(dscp), keys(ecn)
+	r.TTL, r.DSCP, r.ECN, r.ReplyDSCP, r.RP = keys(ttl), keys(dscp), keys(ecn), keys(replyDSCP), keys(rp)
 	if len(r.samples) > 0 && (r.ReflectorStateful || r.s.o.stateful || r.LossRoundTrip == 0) {
 		// A stateful reflector numbers the test packets it received: the gaps in its numbers are the
 		// packets lost on the way there, the rest of the loss was on the way back.
@@ -175,12 +191,30 @@ func (r *result) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "  one-way delays compare two clocks: the reflector's is %s (error ≤ %s); this host's "+
 		"error is not measured\n", sync, time.Duration(r.ReflectorErrorUS*1e3))
 	fmt.Fprintf(&b, "  arrived with TTL %v, DSCP %v, ECN %v\n", r.TTL, r.DSCP, r.ECN)
+	r.writeReverseClass(&b)
 	if r.TLVUnrecognized || r.TLVMalformed || r.TLVIntegrity {
 		fmt.Fprintf(&b, "  the reflector flagged TLVs: unrecognized %v, malformed %v, integrity failed %v\n",
 			r.TLVUnrecognized, r.TLVMalformed, r.TLVIntegrity)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeReverseClass writes the line of the reflected packets' DSCP, and what the reflector said of the one
+// asked for.
+func (r *result) writeReverseClass(b *strings.Builder) {
+	fmt.Fprintf(b, "  reflected packets arrived with DSCP %v", r.ReplyDSCP)
+	switch {
+	case r.DSCPAsked == nil:
+		b.WriteString(" (no Class of Service TLV sent)")
+	case slices.Equal(r.RP, []int{0}):
+		fmt.Fprintf(b, "; DSCP %d asked for: applied by the reflector (RP 0)", *r.DSCPAsked)
+	case slices.Equal(r.RP, []int{1}):
+		fmt.Fprintf(b, "; DSCP %d asked for: not permitted by the reflector, which kept the test packets' (RP 1)", *r.DSCPAsked)
+	default:
+		fmt.Fprintf(b, "; DSCP %d asked for: RP %v", *r.DSCPAsked, r.RP)
+	}
+	b.WriteString("\n")
 }
 
 // isClosed reports whether err is a read on a closed socket.

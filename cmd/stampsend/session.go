@@ -24,6 +24,8 @@ type sample struct {
 	reflSeq, senderSeq uint32
 	ttl                uint8
 	dscp, ecn          int16 // as the test packet arrived (Class of Service TLV); -1 when not reported
+	replyDSCP          int16 // as the reflected packet arrived here (its IP header); -1 when not known
+	rp                 int8  // the Class of Service TLV's RP: 0 = DSCP1 applied, 1 = not; -1 = no TLV
 	reflErr            uint16
 	flags              uint8 // the TLV flags the reflector set, or-ed
 }
@@ -110,7 +112,8 @@ func open(o options) (*session, error) {
 	return s, nil
 }
 
-// socketOptions sets the TTL and traffic class of the test packets and asks for receive timestamps.
+// socketOptions sets the TTL and traffic class of the test packets and asks for the receive timestamps and
+// the traffic class of the replies.
 func socketOptions(fd int, v6 bool, o options) error {
 	set := func(level, opt, v int, name string) error {
 		return os.NewSyscallError("setsockopt "+name, unix.SetsockoptInt(fd, level, opt, v))
@@ -123,10 +126,16 @@ func socketOptions(fd int, v6 bool, o options) error {
 		errs = append(errs, set(unix.IPPROTO_IP, unix.IP_TTL, o.ttl, "IP_TTL"))
 	}
 	switch {
-	case v6 && o.dscp > 0:
-		errs = append(errs, set(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, o.dscp<<2, "IPV6_TCLASS"))
-	case o.dscp > 0:
-		errs = append(errs, set(unix.IPPROTO_IP, unix.IP_TOS, o.dscp<<2, "IP_TOS"))
+	case v6:
+		errs = append(errs, set(unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1, "IPV6_RECVTCLASS"))
+	default:
+		errs = append(errs, set(unix.IPPROTO_IP, unix.IP_RECVTOS, 1, "IP_RECVTOS"))
+	}
+	switch {
+	case v6 && o.sendDSCP > 0:
+		errs = append(errs, set(unix.IPPROTO_IPV6, unix.IPV6_TCLASS, o.sendDSCP<<2, "IPV6_TCLASS"))
+	case o.sendDSCP > 0:
+		errs = append(errs, set(unix.IPPROTO_IP, unix.IP_TOS, o.sendDSCP<<2, "IP_TOS"))
 	}
 	return errors.Join(errs...)
 }

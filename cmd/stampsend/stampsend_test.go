@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,7 +18,8 @@ import (
 func TestMain(m *testing.M) { echotest.Main(m) }
 
 // A session against the daemon, stateful and authenticated: every packet comes back, the loss is split by
-// direction, and the TTL and DSCP the test packets were sent with are reported as the reflector saw them.
+// direction, the TTL and DSCP the test packets were sent with are reported as the reflector saw them, and
+// the replies come back with the DSCP asked for (46, not the test packets' 10) and RP 0.
 func TestSessionThroughDaemon(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "k")
@@ -29,7 +31,7 @@ func TestSessionThroughDaemon(t *testing.T) {
 			`stamp_key_file = "`+key+`"`))
 	for _, tc := range []struct{ name, key string }{{"plain", ""}, {"auth", key}} {
 		o := options{addr: d.Addr(tc.name), count: 20, rate: 1000, wait: 5 * time.Second, keyFile: tc.key, ttl: 12,
-			dscp: 10, tlvs: true}
+			dscp: 46, sendDSCP: 10, tlvs: true}
 		res, err := run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -41,6 +43,8 @@ func TestSessionThroughDaemon(t *testing.T) {
 			t.Fatalf("%s: loss by direction not reported: %+v", tc.name, res)
 		case !slices.Equal(res.TTL, []int{12}) || !slices.Equal(res.DSCP, []int{10}):
 			t.Fatalf("%s: TTL %v DSCP %v, want [12] [10]", tc.name, res.TTL, res.DSCP)
+		case !slices.Equal(res.ReplyDSCP, []int{46}) || !slices.Equal(res.RP, []int{0}):
+			t.Fatalf("%s: reply DSCP %v RP %v, want [46] [0] (every DSCP is permitted)", tc.name, res.ReplyDSCP, res.RP)
 		case res.Turnaround.Min < 0 || res.RoundTrip.Max <= 0:
 			t.Fatalf("%s: times %+v %+v", tc.name, res.Turnaround, res.RoundTrip)
 		}
@@ -91,5 +95,48 @@ func TestLossByDirection(t *testing.T) {
 	r.add(sample{reflSeq: 0, senderSeq: 0})
 	if r.finish(); r.LossForward != nil {
 		t.Fatal("a direction was guessed for a stateless reflector")
+	}
+}
+
+// The flags: -send-dscp defaults to -dscp; both are DSCPs.
+func TestDSCPFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args           []string
+		dscp, sendDSCP int
+		err            string
+	}{
+		{[]string{"-dscp", "46", "h:862"}, 46, 46, ""},
+		{[]string{"-dscp", "46", "-send-dscp", "0", "h:862"}, 46, 0, ""},
+		{[]string{"-dscp", "64", "h:862"}, 0, 0, "-dscp must be 0..63"},
+		{[]string{"-send-dscp", "64", "h:862"}, 0, 0, "-send-dscp must be 0..63, or -1 for -dscp"},
+	} {
+		o, err := parseFlags(tc.args, io.Discard)
+		switch {
+		case tc.err != "" && (err == nil || err.Error() != tc.err):
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.err)
+		case tc.err == "" && (err != nil || o.dscp != tc.dscp || o.sendDSCP != tc.sendDSCP):
+			t.Errorf("%v: -dscp %d -send-dscp %d (%v), want %d %d", tc.args, o.dscp, o.sendDSCP, err, tc.dscp, tc.sendDSCP)
+		}
+	}
+}
+
+// The text report says which DSCP the replies arrived with and what RP says of the one asked for.
+func TestReverseClassText(t *testing.T) {
+	asked := 46
+	for _, tc := range []struct {
+		r    result
+		want string
+	}{
+		{result{DSCPAsked: &asked, ReplyDSCP: []int{46}, RP: []int{0}},
+			"reflected packets arrived with DSCP [46]; DSCP 46 asked for: applied by the reflector (RP 0)\n"},
+		{result{DSCPAsked: &asked, ReplyDSCP: []int{10}, RP: []int{1}},
+			"reflected packets arrived with DSCP [10]; DSCP 46 asked for: not permitted by the reflector, which kept the test packets' (RP 1)\n"},
+		{result{ReplyDSCP: []int{0}}, "reflected packets arrived with DSCP [0] (no Class of Service TLV sent)\n"},
+	} {
+		var b strings.Builder
+		tc.r.writeReverseClass(&b)
+		if got := strings.TrimSpace(b.String()) + "\n"; got != tc.want {
+			t.Errorf("got  %q\nwant %q", got, tc.want)
+		}
 	}
 }

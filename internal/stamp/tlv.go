@@ -46,10 +46,10 @@ const (
 
 // Reflection is what the reflector knows to fill the TLVs of its reply in.
 type Reflection struct {
-	TOS             int16 // the TOS / traffic class byte the test packet arrived with; -1 when unknown
-	DSCP1Applied    bool  // the reply is sent with the DSCP the Class of Service TLV asks for (RP = 0)
-	SyncIn, SyncOut uint8 // synchronization sources of T2 and T3
-	MethodIn        uint8 // how T2 and T3 were taken
+	TOS             int16  // the TOS / traffic class byte the test packet arrived with; -1 when unknown
+	DSCPAllow       uint64 // the DSCPs a Class of Service TLV may have the reply sent with, bit n for DSCP n
+	SyncIn, SyncOut uint8  // synchronization sources of T2 and T3
+	MethodIn        uint8  // how T2 and T3 were taken
 	MethodOut       uint8
 	RxCount         uint32 // test packets received in the session, this one included (Direct Measurement)
 	TxCount         uint32 // reflected packets sent in the session, this one included
@@ -57,10 +57,13 @@ type Reflection struct {
 
 // Outcome says what ReflectTLVs found.
 type Outcome struct {
-	Malformed int   // TLVs flagged M
-	Unknown   int   // TLVs flagged U
-	DSCP1     int16 // the DSCP a Class of Service TLV asks the reply to carry; -1 when none does
-	HMACAt    int   // offset in the TLV area of the HMAC TLV's value; -1 when there is none
+	Malformed int // TLVs flagged M
+	Unknown   int // TLVs flagged U
+	// TOS is the TOS / traffic class byte the reply must be sent with, as a Class of Service TLV decides
+	// (RFC 8972 §4.4): its DSCP1 when DSCPAllow permits it, else the DSCP the test packet arrived with; the
+	// ECN bits are 0 (Not-ECT). -1 when no Class of Service TLV decides: the socket's own.
+	TOS    int16
+	HMACAt int // offset in the TLV area of the HMAC TLV's value; -1 when there is none
 }
 
 // HMACOffset returns the offset, in the TLV area tlvs, of the value of its HMAC TLV, or -1 when it has none
@@ -89,7 +92,7 @@ func HMACOffset(tlvs []byte) int {
 // stops there. The area never changes size: a reply is never larger than the test packet. The HMAC TLV's
 // value is left for MAC.SignTLVs.
 func ReflectTLVs(tlvs []byte, r *Reflection) Outcome {
-	out := Outcome{DSCP1: -1, HMACAt: -1}
+	out := Outcome{TOS: -1, HMACAt: -1}
 	off := 0
 	for off+TLVHeader <= len(tlvs) {
 		flags := &tlvs[off]
@@ -108,8 +111,7 @@ func ReflectTLVs(tlvs []byte, r *Reflection) Outcome {
 		case TypeExtraPadding:
 		case TypeClassOfService:
 			if ok = n == cosSize; ok {
-				out.DSCP1 = int16(v[0] >> 2)
-				reflectCoS(v, r)
+				reflectCoS(v, r, &out)
 			}
 		case TypeTimestampInfo:
 			if ok = n >= tsInfoSize; ok {
@@ -141,18 +143,30 @@ func ReflectTLVs(tlvs []byte, r *Reflection) Outcome {
 	return out
 }
 
-// reflectCoS fills a Class of Service value (RFC 8972 §4.4): DSCP1 stays as the sender asked, DSCP2 and
-// ECN are those the test packet arrived with, RP says whether the reply carries DSCP1 (0) or not (1).
-func reflectCoS(v []byte, r *Reflection) {
+// reflectCoS fills a Class of Service value (RFC 8972 §4.4 with erratum 8199): DSCP1 stays as the sender
+// asked, DSCP2 and ECN are those the test packet arrived with, RP says whether the reply carries DSCP1 (0)
+// or, DSCP1 not being permitted, the test packet's DSCP (1). The first such TLV of a packet sets the reply's
+// TOS in out; a reply has one DSCP, so a later TLV asking for another gets RP = 1.
+func reflectCoS(v []byte, r *Reflection, out *Outcome) {
 	var dscp2, ecn uint16
 	if r.TOS >= 0 {
 		dscp2, ecn = uint16(r.TOS)>>2, uint16(r.TOS)&3
 	}
+	dscp1 := v[0] >> 2
+	permitted := r.DSCPAllow>>dscp1&1 == 1
+	if out.TOS < 0 {
+		switch {
+		case permitted:
+			out.TOS = int16(dscp1) << 2
+		case r.TOS >= 0:
+			out.TOS = int16(dscp2) << 2
+		}
+	}
 	rp := uint16(1)
-	if r.DSCP1Applied {
+	if permitted && out.TOS == int16(dscp1)<<2 {
 		rp = 0
 	}
-	word := uint16(v[0]>>2)<<10 | dscp2<<4 | ecn<<2 | rp
+	word := uint16(dscp1)<<10 | dscp2<<4 | ecn<<2 | rp
 	binary.BigEndian.PutUint16(v, word)
 	v[2], v[3] = 0, 0 // Reserved
 }

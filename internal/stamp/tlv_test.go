@@ -17,39 +17,56 @@ func TestReflectTLVs(t *testing.T) {
 		name               string
 		in, want           string
 		malformed, unknown int
-		dscp1              int16
+		tos                int16 // the reply's TOS byte the TLVs decide; -1 = the socket's
 		r                  Reflection
 	}{
-		{name: "none", in: "", want: "", dscp1: -1},
+		{name: "none", in: "", want: "", tos: -1},
 		// §4.1: Extra Padding comes back as it was sent; flags a sender left set are cleared.
-		{name: "extra padding", in: "e0 01 0004 00000000", want: "00 01 0004 00000000", dscp1: -1},
-		// §4.4: DSCP1 = 46 (EF) asked; DSCP2 = 10 and EC = 2 as received; RP = 1, DSCP1 not applied:
-		// 46<<10 | 10<<4 | 2<<2 | 1 = 0xb8a9.
-		{name: "class of service", in: "00 04 0004 b8000000", want: "00 04 0004 b8a90000", dscp1: 46},
-		{name: "class of service applied", in: "00 04 0004 b8000000", want: "00 04 0004 b8a80000", dscp1: 46,
-			r: Reflection{TOS: 0x2a, DSCP1Applied: true}},
+		{name: "extra padding", in: "e0 01 0004 00000000", want: "00 01 0004 00000000", tos: -1},
+		// §4.4 (erratum 8199: DSCP1 6 bits, DSCP2 6, ECN 2, RP 2, Reserved 16): DSCP1 = 46 (EF) asked, not
+		// permitted; DSCP2 = 10 and ECN = 2 as received; RP = 1: 46<<10 | 10<<4 | 2<<2 | 1 = 0xb8a9. The reply
+		// goes with the test packet's DSCP, Not-ECT: 10<<2 = 0x28.
+		{name: "class of service", in: "00 04 0004 b8000000", want: "00 04 0004 b8a90000", tos: 0x28},
+		// The same, permitted: RP = 0, 46<<10 | 10<<4 | 2<<2 | 0 = 0xb8a8; the reply goes with 46<<2 = 0xb8.
+		{name: "class of service permitted", in: "00 04 0004 b8000000", want: "00 04 0004 b8a80000", tos: 0xb8,
+			r: Reflection{TOS: 0x2a, DSCPAllow: 1 << 46}},
+		// What the sender left in DSCP2, ECN, RP and Reserved is not kept: 0xb8a9, then 0000.
+		{name: "class of service, sender's bits", in: "00 04 0004 b8ffffff", want: "00 04 0004 b8a90000", tos: 0x28,
+			r: Reflection{TOS: 0x2a, DSCPAllow: 1 << 10}},
+		// DSCP 63 and DSCP 0, every DSCP permitted: 63<<10 | 10<<4 | 2<<2 = 0xfca8; 0<<10 | ... = 0x00a8.
+		{name: "class of service 63", in: "00 04 0004 fc000000", want: "00 04 0004 fca80000", tos: 0xfc,
+			r: Reflection{TOS: 0x2a, DSCPAllow: ^uint64(0)}},
+		{name: "class of service 0", in: "00 04 0004 00000000", want: "00 04 0004 00a80000", tos: 0,
+			r: Reflection{TOS: 0x2a, DSCPAllow: ^uint64(0)}},
+		// Two TLVs, both permitted: the first decides the reply's DSCP (46, RP = 0); the second asked for 10
+		// (AF11) and does not get it: 10<<10 | 10<<4 | 2<<2 | 1 = 0x28a9.
+		{name: "two classes of service", in: "00 04 0004 b8000000 00 04 0004 28000000",
+			want: "00 04 0004 b8a80000 00 04 0004 28a90000", tos: 0xb8, r: Reflection{TOS: 0x2a, DSCPAllow: 1<<46 | 1<<10}},
+		// The TOS of the test packet unknown: DSCP2 and ECN 0; not permitted, the reply keeps the socket's.
 		{name: "class of service, TOS unknown", in: "00 04 0004 b8000000", want: "00 04 0004 b8010000",
-			dscp1: 46, r: Reflection{TOS: -1}},
+			tos: -1, r: Reflection{TOS: -1}},
+		{name: "class of service, TOS unknown, permitted", in: "00 04 0004 b8000000", want: "00 04 0004 b8000000",
+			tos: 0xb8, r: Reflection{TOS: -1, DSCPAllow: 1 << 46}},
 		// §4.3: Sync Src In, Timestamp In, Sync Src Out, Timestamp Out: NTP (1), SW local (2).
-		{name: "timestamp information", in: "00 03 0004 00000000", want: "00 03 0004 01020102", dscp1: -1},
+		{name: "timestamp information", in: "00 03 0004 00000000", want: "00 03 0004 01020102", tos: -1},
 		// §4.5: the sender's TxC is kept, the reflector's RxC and TxC are written.
 		{name: "direct measurement", in: "00 05 000c 0000000a 00000000 00000000",
-			want: "00 05 000c 0000000a 00000003 00000003", dscp1: -1},
+			want: "00 05 000c 0000000a 00000003 00000003", tos: -1},
 		// §4.8 (the value is written by SignTLVs, not here).
 		{name: "hmac", in: "00 08 0010 00112233445566778899aabbccddeeff",
-			want: "00 08 0010 00112233445566778899aabbccddeeff", dscp1: -1},
+			want: "00 08 0010 00112233445566778899aabbccddeeff", tos: -1},
 		// §4: an unknown type comes back as it was, with U.
-		{name: "unknown", in: "00 99 0002 abcd", want: "80 99 0002 abcd", unknown: 1, dscp1: -1},
+		{name: "unknown", in: "00 99 0002 abcd", want: "80 99 0002 abcd", unknown: 1, tos: -1},
 		{name: "location is not filled in", in: "00 02 0004 00000000", want: "80 02 0004 00000000", unknown: 1,
-			dscp1: -1},
+			tos: -1},
 		// M: a length wrong for the type; a length past the packet; a tail shorter than a header.
-		{name: "short class of service", in: "00 04 0002 1234", want: "40 04 0002 1234", malformed: 1, dscp1: -1},
+		{name: "short class of service", in: "00 04 0002 1234", want: "40 04 0002 1234", malformed: 1, tos: -1},
 		{name: "short direct measurement", in: "00 05 0004 00000001", want: "40 05 0004 00000001", malformed: 1,
-			dscp1: -1},
-		{name: "past the end", in: "00 01 0010 0000", want: "40 01 0010 0000", malformed: 1, dscp1: -1},
-		{name: "tail", in: "00 01 0000 00 01", want: "00 01 0000 40 01", malformed: 1, dscp1: -1},
+			tos: -1},
+		{name: "past the end", in: "00 01 0010 0000", want: "40 01 0010 0000", malformed: 1, tos: -1},
+		{name: "tail", in: "00 01 0000 00 01", want: "00 01 0000 40 01", malformed: 1, tos: -1},
 		{name: "several", in: "00 01 0000 00 04 0004 b8000000 00 77 0000 00 03 0004 00000000",
-			want: "00 01 0000 00 04 0004 b8a90000 80 77 0000 00 03 0004 01020102", unknown: 1, dscp1: 46},
+			want: "00 01 0000 00 04 0004 b8a90000 80 77 0000 00 03 0004 01020102", unknown: 1, tos: 0x28},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,8 +79,8 @@ func TestReflectTLVs(t *testing.T) {
 			if want := unhex(t, tt.want); !bytes.Equal(b, want) {
 				t.Fatalf("reflected\n got %x\nwant %x", b, want)
 			}
-			if out.Malformed != tt.malformed || out.Unknown != tt.unknown || out.DSCP1 != tt.dscp1 {
-				t.Fatalf("outcome %+v, want malformed %d unknown %d dscp1 %d", out, tt.malformed, tt.unknown, tt.dscp1)
+			if out.Malformed != tt.malformed || out.Unknown != tt.unknown || out.TOS != tt.tos {
+				t.Fatalf("outcome %+v, want malformed %d unknown %d TOS %#x", out, tt.malformed, tt.unknown, tt.tos)
 			}
 		})
 	}
