@@ -42,9 +42,10 @@ bench: build
 	$(GO) build -o $(BIN)/echobench ./cmd/echobench
 	$(CC) -O2 -o $(BIN)/echo-c cmd/echoload/cbaseline/echo.c
 	$(CC) -O2 -o $(BIN)/stamp-c cmd/echoload/cbaseline/stamp.c
+	$(CC) -O2 -o $(BIN)/ping-c cmd/echoload/cbaseline/ping.c
 	$(GO) test -run '^$$' -bench . -benchmem ./listeners ./policy ./config
 	$(BIN)/echobench -echogate $(BIN)/echogate -cbaseline $(BIN)/echo-c -echoload $(BIN)/echoload \
-		-stampsend $(BIN)/stampsend -stamp-c $(BIN)/stamp-c
+		-stampsend $(BIN)/stampsend -stamp-c $(BIN)/stamp-c -ping-c $(BIN)/ping-c
 
 # Two minutes of mixed good and hostile traffic with reloads; prints fds, RSS, goroutines and CPU at both ends.
 soak: build

@@ -21,6 +21,7 @@ import (
 type options struct {
 	echogate, cbaseline, echoload string
 	stampsend, stampC             string // the STAMP point's sender and C reflector (stamp.go)
+	pingC                         string // the C pinger of the TLS isolation point (tls_isolation.go)
 	quick, selfTest               bool
 	jsonPath                      string
 	rounds                        int
@@ -75,6 +76,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.echoload, "echoload", "bin/echoload", "echoload binary")
 	fs.StringVar(&o.stampsend, "stampsend", "bin/stampsend", "stampsend binary (the STAMP point)")
 	fs.StringVar(&o.stampC, "stamp-c", "bin/stamp-c", "the C STAMP reflector binary (the STAMP point)")
+	fs.StringVar(&o.pingC, "ping-c", "bin/ping-c", "the C TCP pinger binary (the TLS isolation point)")
 	fs.BoolVar(&o.quick, "quick", false, "one round of 1 s per point")
 	fs.BoolVar(&o.selfTest, "self-test", false, "run the C loop in both slots (tests the harness without echogate)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this `file`")

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"os/exec"
 	"time"
 )
 
@@ -11,16 +14,25 @@ type tlsIsolation struct {
 	QuietP99us     float64 `json:"quiet_p99_us"`
 	CappedP99us    float64 `json:"capped_p99_us"` // while the TLS listener takes tlsFloodRate handshakes/s
 	FloodP99us     float64 `json:"flood_p99_us"`  // while it takes as many as tlsHSClients clients can do
+	ChurnP99us     float64 `json:"churn_p99_us"`  // while the plain listener takes tlsFloodRate plain connections/s
 	RefQuietP99us  float64 `json:"ref_quiet_p99_us"`
 	RefFloodP99us  float64 `json:"ref_flood_p99_us"` // the C loop beside the Go server under the same flood
 	CappedDoneRate float64 `json:"capped_handshakes_per_s"`
+	RealTime       bool    `json:"pinger_real_time"` // the pinger ran at real-time priority
 	Err            string  `json:"error,omitempty"`
 }
 
-// isolation measures the plain p99 of echogate quiet and under handshake floods on its TLS listener, and
-// the same of the C loop beside the Go server.
+// The pinger of the isolation point is the C client bin/ping-c (cmd/echoload/cbaseline/ping.c) on the load
+// CPU, at real-time priority (chrt -f) where that is allowed. On a 2-core machine it shares that CPU with the
+// handshake flood's clients, and a pinger at their priority measured mostly its own wait behind them: with a
+// Go pinger, perf sched showed echogate's loop thread runnable and waiting over 0.3 ms once in 2 s of a
+// 200 handshakes/s flood, and the pinger's threads hundreds of times. A real-time C pinger takes the CPU at
+// once and costs the flood little, so what it measures is the server.
+
+// isolation measures the plain p99 of echogate quiet, under handshake floods on its TLS listener and under as
+// many plain connections a second on the plain listener, and the same of the C loop beside the Go server.
 func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
-	iso := &tlsIsolation{}
+	iso := &tlsIsolation{RealTime: realTimeAllowed()}
 	eg, err := b.start(ctx, true)
 	if err != nil {
 		iso.Err = err.Error()
@@ -29,11 +41,14 @@ func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
 	defer eg.stop()
 	plain := fmt.Sprintf("127.0.0.1:%d", b.plainPort)
 	tlsAddr := fmt.Sprintf("127.0.0.1:%d", b.tlsPort)
-	if iso.QuietP99us, err = b.plainP99(ctx, plain, "", 0); err == nil {
-		iso.CappedP99us, err = b.plainP99(ctx, plain, tlsAddr, tlsFloodRate)
+	if iso.QuietP99us, err = b.plainP99(ctx, plain, "", 0, false); err == nil {
+		iso.CappedP99us, err = b.plainP99(ctx, plain, tlsAddr, tlsFloodRate, false)
 	}
 	if err == nil {
-		iso.FloodP99us, err = b.plainP99(ctx, plain, tlsAddr, -1)
+		iso.FloodP99us, err = b.plainP99(ctx, plain, tlsAddr, -1, false)
+	}
+	if err == nil {
+		iso.ChurnP99us, err = b.plainP99(ctx, plain, plain, tlsFloodRate, true)
 	}
 	eg.stop()
 	if err != nil {
@@ -58,8 +73,8 @@ func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
 	}
 	defer gs.stop()
 	cAddr := fmt.Sprintf("127.0.0.1:%d", cport)
-	if iso.RefQuietP99us, err = b.plainP99(ctx, cAddr, "", 0); err == nil {
-		iso.RefFloodP99us, err = b.plainP99(ctx, cAddr, fmt.Sprintf("127.0.0.1:%d", b.goPort), -1)
+	if iso.RefQuietP99us, err = b.plainP99(ctx, cAddr, "", 0, false); err == nil {
+		iso.RefFloodP99us, err = b.plainP99(ctx, cAddr, fmt.Sprintf("127.0.0.1:%d", b.goPort), -1, false)
 	}
 	if err != nil {
 		iso.Err = err.Error()
@@ -68,26 +83,50 @@ func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
 	return iso
 }
 
-// plainP99 runs one plain ping connection against addr for the run's duration while, when flood is set,
-// tlsHSClients clients do handshakes on flood (rate a second in all, or as fast as they can when rate < 0),
-// and returns the p99 round trip.
-func (b *tlsBench) plainP99(ctx context.Context, addr, flood string, rate int) (float64, error) {
-	dur := b.o.duration.String()
+// realTimeAllowed reports whether the pinger may run at real-time priority here.
+func realTimeAllowed() bool {
+	return exec.Command("chrt", "-f", "10", "true").Run() == nil
+}
+
+// plainP99 runs the C pinger against addr for the run's duration while, when flood is set, tlsHSClients
+// clients connect to flood (with TLS handshakes, or plain connections when plain is set; rate a second in
+// all, or as fast as they can when rate < 0), and returns the pinger's p99 round trip.
+func (b *tlsBench) plainP99(ctx context.Context, addr, flood string, rate int, plain bool) (float64, error) {
 	errc := make(chan error, 1)
 	if flood != "" {
+		args := map[string]string{"mode": "handshake", "addr": flood, "conns": fmt.Sprint(tlsHSClients),
+			"rate": fmt.Sprint(max(rate, 0)), "duration": (b.o.duration + 500*time.Millisecond).String()}
+		if plain {
+			args["plain"] = "1"
+		}
 		go func() {
-			_, err := b.load(ctx, map[string]string{"mode": "handshake", "addr": flood, "conns": fmt.Sprint(tlsHSClients),
-				"rate": fmt.Sprint(max(rate, 0)), "duration": (b.o.duration + 500*time.Millisecond).String()})
+			_, err := b.load(ctx, args)
 			errc <- err
 		}()
 		time.Sleep(250 * time.Millisecond)
 	} else {
 		errc <- nil
 	}
-	lr, err := b.load(ctx, map[string]string{"mode": "ping", "addr": addr, "plain": "1", "conns": "1",
-		"size": fmt.Sprint(tlsLineBytes), "duration": dur})
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	argv := pinned("1", []string{b.o.pingC, host, port, fmt.Sprint(b.o.duration.Seconds())})
+	if realTimeAllowed() {
+		argv = append([]string{"chrt", "-f", "10"}, argv...)
+	}
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+	var r struct {
+		P99us float64 `json:"p99_us"`
+	}
+	if err == nil {
+		err = json.Unmarshal(out, &r)
+	}
 	if ferr := <-errc; err == nil {
 		err = ferr
 	}
-	return lr.P99us, err
+	if err != nil {
+		return 0, fmt.Errorf("ping-c %s: %w", addr, err)
+	}
+	return r.P99us, nil
 }
