@@ -91,7 +91,7 @@ func (l *Loop) startHandshake(ln *tcpListener, fd int, peer netip.AddrPort) {
 	h.state = &tlsState{wire: tlsWire{fd: fd, hs: h, pool: &l.pool, addr: net.TCPAddrFromAddrPort(peer)}}
 	h.state.conn = tls.Server(&h.state.wire, ln.pol.TLS)
 	l.hs.inFlight++
-	l.hs.trim.started(time.Now())
+	l.hs.trim.started(l.nowNano)
 	ln.handshaking++
 	ln.perIP[peer.Addr()]++
 	l.hs.threads.run(l, h)

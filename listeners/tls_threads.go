@@ -80,18 +80,19 @@ const (
 	trimEvery           = 10 * time.Second
 )
 
-// memoryTrim is the loop's record of handshakes since the last trim.
+// memoryTrim is the loop's record of handshakes since the last trim. Times are the loop's clock (nowNano).
 type memoryTrim struct {
-	done      int       // handshakes finished since the last trim
-	lastStart time.Time // of the latest handshake
-	lastTrim  time.Time
+	done      int   // handshakes finished since the last trim
+	lastStart int64 // of the latest handshake
+	lastTrim  int64
+	trimmed   bool        // lastTrim is set
 	armed     bool        // a check is scheduled
 	running   atomic.Bool // a trim is under way
 	free      func()      // debug.FreeOSMemory unless a test sets another
 }
 
 // started notes a handshake's start.
-func (m *memoryTrim) started(now time.Time) { m.lastStart = now }
+func (m *memoryTrim) started(now int64) { m.lastStart = now }
 
 // handshakeFinished notes a handshake's end and schedules a check when a burst may be over.
 func (l *Loop) handshakeFinished() {
@@ -106,8 +107,11 @@ func (l *Loop) handshakeFinished() {
 // trimIfQuiet gives free memory back if no handshake started for trimQuiet, or checks again later.
 func (l *Loop) trimIfQuiet() {
 	m := &l.hs.trim
-	now := time.Now()
-	wait := max(trimQuiet-now.Sub(m.lastStart), trimEvery-now.Sub(m.lastTrim))
+	now := l.nowNano
+	wait := trimQuiet - time.Duration(now-m.lastStart)
+	if m.trimmed {
+		wait = max(wait, trimEvery-time.Duration(now-m.lastTrim))
+	}
 	if l.hs.inFlight > 0 {
 		wait = max(wait, trimQuiet)
 	}
@@ -115,7 +119,7 @@ func (l *Loop) trimIfQuiet() {
 		l.schedule(wait, l.trimIfQuiet)
 		return
 	}
-	m.armed, m.done, m.lastTrim = false, 0, now
+	m.armed, m.done, m.lastTrim, m.trimmed = false, 0, now, true
 	if m.free == nil {
 		m.free = debug.FreeOSMemory
 	}
