@@ -116,4 +116,18 @@ func TestMemoryTrimAfterBurst(t *testing.T) {
 	if n := trims.Load(); n != 1 {
 		t.Errorf("%d trims, want 1: a trim needs another %d handshakes", n, trimAfterHandshakes)
 	}
+	// a handshake that has just started holds a trim back, although none is in flight and none was trimmed
+	asked := time.Now()
+	l.Call(func() {
+		l.hs.trim.lastStart, l.hs.trim.trimmed = l.nowNano, false
+		l.trimIfQuiet()
+	})
+	select {
+	case at := <-trimmed:
+		if waited := at.Sub(asked); waited < trimQuiet-100*time.Millisecond {
+			t.Errorf("trimmed %v after a handshake started, before the %v of quiet", waited, trimQuiet)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no trim 10s after the quiet check")
+	}
 }
