@@ -85,6 +85,7 @@ type tlsBench struct {
 	self               string
 	tlsPort, plainPort int
 	goPort             int
+	realTime           bool // the isolation pinger may run at real-time priority (tls_isolation.go)
 }
 
 // measureTLS runs every TLS point.

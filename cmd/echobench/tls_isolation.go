@@ -32,7 +32,8 @@ type tlsIsolation struct {
 // isolation measures the plain p99 of echogate quiet, under handshake floods on its TLS listener and under as
 // many plain connections a second on the plain listener, and the same of the C loop beside the Go server.
 func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
-	iso := &tlsIsolation{RealTime: realTimeAllowed()}
+	b.realTime = realTimeAllowed()
+	iso := &tlsIsolation{RealTime: b.realTime}
 	eg, err := b.start(ctx, true)
 	if err != nil {
 		iso.Err = err.Error()
@@ -112,7 +113,7 @@ func (b *tlsBench) plainP99(ctx context.Context, addr, flood string, rate int, p
 		return 0, err
 	}
 	argv := pinned("1", []string{b.o.pingC, host, port, fmt.Sprint(b.o.duration.Seconds())})
-	if realTimeAllowed() {
+	if b.realTime {
 		argv = append([]string{"chrt", "-f", "10"}, argv...)
 	}
 	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
