@@ -152,7 +152,7 @@ func checkGSORun(t *testing.T, tc gsoCase, plan [][]int, wantMsgs int, wantSegs 
 	buf := make([]byte, maxDatagram)
 	for p, want := range sent {
 		for i, d := range want {
-			k, err := unix.Read(clients[p], buf)
+			k, err := readUDP(clients[p], buf)
 			if err != nil || !bytes.Equal(buf[:k], d) {
 				t.Fatalf("%s: peer %d, datagram %d: got %d bytes %.40q (%v), want %d bytes %.40q", tc.name, p, i,
 					k, buf[:max(k, 0)], err, len(d), d)
@@ -279,7 +279,7 @@ func udpBursts(fd, peer, bursts, n int) error {
 			}
 		}
 		for i := range n {
-			k, err := unix.Read(fd, buf)
+			k, err := readUDP(fd, buf)
 			if want := gsoBurstPayload(peer, b, i, n); err != nil || !bytes.Equal(buf[:max(k, 0)], want) {
 				return fmt.Errorf("peer %d burst %d datagram %d: got %.30q (%v), want %.30q", peer, b, i,
 					buf[:max(k, 0)], err, want)
@@ -287,6 +287,17 @@ func udpBursts(fd, peer, bursts, n int) error {
 		}
 	}
 	return nil
+}
+
+// readUDP is unix.Read retried when a signal interrupts it (the runtime's preemption or a collection): on a
+// socket with SO_RCVTIMEO the kernel does not restart the call, it fails with EINTR.
+func readUDP(fd int, buf []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, buf)
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
+	}
 }
 
 // gsoBurstPayload is datagram i of burst b of peer: 64 bytes, the last of a burst 40.
@@ -341,7 +352,7 @@ func BenchmarkLoopEchoUDPBurst(b *testing.B) {
 		}
 		for p, fd := range fds {
 			for i := range n {
-				if k, err := unix.Read(fd, buf); err != nil || k != len(out[p][i]) {
+				if k, err := readUDP(fd, buf); err != nil || k != len(out[p][i]) {
 					b.Fatalf("reply of %d bytes: %v", k, err)
 				}
 			}

@@ -84,6 +84,9 @@ func checkTOSRuns(t *testing.T, tc gsoCase) {
 	buf, oob := make([]byte, 2048), make([]byte, 64)
 	for i, want := range tos {
 		k, oobn, _, _, err := unix.Recvmsg(client, buf, oob, 0)
+		for errors.Is(err, unix.EINTR) { // SO_RCVTIMEO: a signal is not restarted
+			k, oobn, _, _, err = unix.Recvmsg(client, buf, oob, 0)
+		}
 		if err != nil || string(buf[:k]) != string(gsoPayload(0, i, 64)) {
 			t.Fatalf("%s: datagram %d: %.20q (%v), want %.20q", tc.name, i, buf[:max(k, 0)], err, gsoPayload(0, i, 64))
 		}
