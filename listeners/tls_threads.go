@@ -1,6 +1,7 @@
 package listeners
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -8,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"echogate/internal/logmsg"
 )
 
 // Handshakes run on their own OS threads, at the kernel's lowest scheduling class (SCHED_IDLE), so that the
@@ -28,7 +31,8 @@ const handshakeThreadIdle = 10 * time.Second
 
 // handshakeThreads hands handshakes to idle handshake threads, or starts one.
 type handshakeThreads struct {
-	work chan *handshake // unbuffered: a send succeeds only when a thread waits for work
+	work    chan *handshake // unbuffered: a send succeeds only when a thread waits for work
+	refused atomic.Bool     // the kernel refused SCHED_IDLE once (it is logged once)
 }
 
 // run runs h on an idle handshake thread, or on a new one.
@@ -47,7 +51,9 @@ func (p *handshakeThreads) run(l *Loop, h *handshake) {
 // waited handshakeThreadIdle for one. It never unlocks the thread, so the thread ends with the goroutine.
 func (p *handshakeThreads) thread(l *Loop, h *handshake, work chan *handshake) {
 	runtime.LockOSThread()
-	lowerThreadPriority()
+	if err := lowerThreadPriority(); err != nil && !p.refused.Swap(true) {
+		l.log.Warn(logmsg.NoIdlePriority, "err", err)
+	}
 	idle := time.NewTimer(handshakeThreadIdle)
 	defer idle.Stop()
 	for {
@@ -61,12 +67,13 @@ func (p *handshakeThreads) thread(l *Loop, h *handshake, work chan *handshake) {
 	}
 }
 
-// lowerThreadPriority puts the calling thread in SCHED_IDLE. Should the kernel refuse (a seccomp filter,
-// say), the handshake runs at normal priority: slower isolation, nothing broken.
-func lowerThreadPriority() {
+// lowerThreadPriority puts the calling thread in SCHED_IDLE. Should the kernel refuse (a seccomp filter
+// without sched_setattr, say), the handshake runs at normal priority: isolation is lost, nothing else; the
+// first refusal is logged.
+func lowerThreadPriority() error {
 	attr := unix.SchedAttr{Policy: unix.SCHED_IDLE}
 	attr.Size = uint32(unsafe.Sizeof(attr))
-	_ = unix.SchedSetAttr(0, &attr, 0)
+	return os.NewSyscallError("sched_setattr SCHED_IDLE", unix.SchedSetAttr(0, &attr, 0))
 }
 
 // After a burst of handshakes the heap holds their garbage (tens of KiB each), and Go keeps the pages it

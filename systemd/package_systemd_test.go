@@ -74,6 +74,9 @@ func TestSystemdPackage(t *testing.T) {
 	t.Run("socket-activated listener added by a drop-in", func(t *testing.T) {
 		c.addSocketListener(t, packaged+probeListener+adminListener)
 	})
+	t.Run("TLS handshake threads: normal priority under the unit, SCHED_IDLE with the README's drop-in", func(t *testing.T) {
+		c.checkTLSPriority(t, packaged+probeListener+adminListener)
+	})
 	t.Run("stop, then socket activation starts it again", func(t *testing.T) {
 		c.must(t, "systemctl", "stop", "echogate.service")
 		if out, _ := c.run(10*time.Second, "systemctl", "is-active", "echogate.service"); strings.TrimSpace(out) != "inactive" {

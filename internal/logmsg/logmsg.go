@@ -27,17 +27,18 @@ const (
 
 // Reloads.
 const (
-	Reload         = "reload"                           // one line per reload: result=, added=, removed=, …, took=
-	ReloadListener = "reload: listener"                 // one line per listener a reload changed: action=, changed=
-	ReloadDaemon   = "reload: daemon settings"          // the [daemon] keys a reload changed: changed=
-	ReloadFailed   = "reload failed"                    // the new config was rejected; the running one serves: err=
-	ReloadPartial  = "reload: listener not started"     // the plan was applied but a listener could not start: err=
-	ReloadSkipped  = "reload skipped"                   // nothing was reloaded: event= says why
-	ConfigWatch    = "config watch"                     // the file watcher: event=, and err= when it failed
-	ControlSocket  = "control socket"                   // the control socket: event=, path=, and the client's uid=, pid=
-	HostAddresses  = "host addresses"                   // the host's addresses, for the UDP own-socket rule: event=
-	NoPktinfo      = "IP_PKTINFO unavailable"           // a wildcard UDP socket may reply from another address: event=
-	NoRxControl    = "receive control data unavailable" // a UDP socket's TTL, TOS or kernel timestamps are not known: event=
+	Reload         = "reload"                            // one line per reload: result=, added=, removed=, …, took=
+	ReloadListener = "reload: listener"                  // one line per listener a reload changed: action=, changed=
+	ReloadDaemon   = "reload: daemon settings"           // the [daemon] keys a reload changed: changed=
+	ReloadFailed   = "reload failed"                     // the new config was rejected; the running one serves: err=
+	ReloadPartial  = "reload: listener not started"      // the plan was applied but a listener could not start: err=
+	ReloadSkipped  = "reload skipped"                    // nothing was reloaded: event= says why
+	ConfigWatch    = "config watch"                      // the file watcher: event=, and err= when it failed
+	ControlSocket  = "control socket"                    // the control socket: event=, path=, and the client's uid=, pid=
+	HostAddresses  = "host addresses"                    // the host's addresses, for the UDP own-socket rule: event=
+	NoPktinfo      = "IP_PKTINFO unavailable"            // a wildcard UDP socket may reply from another address: event=
+	NoRxControl    = "receive control data unavailable"  // a UDP socket's TTL, TOS or kernel timestamps are not known: event=
+	NoIdlePriority = "TLS handshakes at normal priority" // the kernel refused SCHED_IDLE for handshake threads (once): err=
 )
 
 // What clients cause.
