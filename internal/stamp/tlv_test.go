@@ -23,7 +23,7 @@ func TestReflectTLVs(t *testing.T) {
 		{name: "none", in: "", want: "", tos: -1},
 		// §4.1: Extra Padding comes back as it was sent; flags a sender left set are cleared.
 		{name: "extra padding", in: "e0 01 0004 00000000", want: "00 01 0004 00000000", tos: -1},
-		// §4.4 (erratum 8199: DSCP1 6 bits, DSCP2 6, ECN 2, RP 2, Reserved 16): DSCP1 = 46 (EF) asked, not
+		// §4.4 (DSCP1 6 bits, DSCP2 6, ECN 2, RP 2, Reserved 16; ECN copied too, erratum 8199): DSCP1 = 46 asked, not
 		// permitted; DSCP2 = 10 and ECN = 2 as received; RP = 1: 46<<10 | 10<<4 | 2<<2 | 1 = 0xb8a9. The reply
 		// goes with the test packet's DSCP, Not-ECT: 10<<2 = 0x28.
 		{name: "class of service", in: "00 04 0004 b8000000", want: "00 04 0004 b8a90000", tos: 0x28},
