@@ -125,7 +125,9 @@ func (l *Loop) countRefusal(ln *tcpListener, v policy.ConnVerdict, peer netip.Ad
 // openConn registers a connection from peer with the loop and the listener. It returns nil, having closed fd,
 // when epoll refuses it.
 func (l *Loop) openConn(ln *tcpListener, fd int, peer netip.AddrPort, st *tlsState) *tcpConn {
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if st == nil {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // a TLS connection has it from admit
+	}
 	c := &tcpConn{fd: int32(fd), ln: ln, peer: peer, proto: tcpProtocolFor(ln.pol.Mode),
 		lastActive: l.nowNano, events: unix.EPOLLIN, tls: st}
 	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
