@@ -35,8 +35,13 @@ func inNetns(pid int, f func() error) error {
 
 // echoTCP sends line to a TCP echo at addr in pid's network namespace and checks that it comes back.
 func echoTCP(pid int, addr, line string) error {
+	return echoStream(pid, addr, line, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) })
+}
+
+// echoStream is echoTCP over the connection dial makes (in pid's network namespace).
+func echoStream(pid int, addr, line string, dial func() (net.Conn, error)) error {
 	return inNetns(pid, func() error {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		c, err := dial()
 		if err != nil {
 			return err
 		}

@@ -142,6 +142,12 @@ func (c *container) expectEcho(t *testing.T, proto, addr string) {
 	if proto == "udp" {
 		echo = echoUDP
 	}
+	c.expectEchoWith(t, proto, addr, echo)
+}
+
+// expectEchoWith is expectEcho with the round trip echo makes.
+func (c *container) expectEchoWith(t *testing.T, proto, addr string, echo func(pid int, addr, line string) error) {
+	t.Helper()
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if err = echo(c.leader, addr, "hello from the host\n"); err == nil {

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -63,30 +62,11 @@ func (c *container) checkTLSPriority(t *testing.T, config string) {
 // expectTLSEcho has a line echoed over TLS by the listener at tlsAddr, from the container's network.
 func (c *container) expectTLSEcho(t *testing.T, roots *x509.CertPool) {
 	t.Helper()
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if err = tlsEcho(c.leader, roots, "over tls\n"); err == nil {
-			return
-		}
-	}
-	out, _ := c.run(10*time.Second, "journalctl", "-u", "echogate.service", "-n", "30", "--no-pager")
-	t.Fatalf("tls echo at %s inside the container: %v\n%s", tlsAddr, err, out)
-}
-
-// tlsEcho sends line over TLS to tlsAddr in pid's network namespace and checks that it comes back.
-func tlsEcho(pid int, roots *x509.CertPool, line string) error {
-	return inNetns(pid, func() error {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tlsAddr,
-			&tls.Config{RootCAs: roots, ServerName: "localhost"})
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.WriteString(c, line); err != nil {
-			return err
-		}
-		return expectReply(c, tlsAddr, line)
+	c.expectEchoWith(t, "tls", tlsAddr, func(pid int, addr, line string) error {
+		return echoStream(pid, addr, line, func() (net.Conn, error) {
+			return tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+				&tls.Config{RootCAs: roots, ServerName: "localhost"})
+		})
 	})
 }
 
