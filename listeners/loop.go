@@ -178,6 +178,7 @@ func (l *Loop) Run() error {
 	}
 	l.flushRefusals(true)
 	l.closeAll()
+	l.waitTLSCloses()
 	return l.stopErr
 }
 

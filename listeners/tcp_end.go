@@ -231,8 +231,11 @@ func (c *tcpConn) close(l *Loop, reason string) {
 	}
 	c.state = connClosed
 	l.setHandler(int(c.fd), nil)
-	c.closeTLS(l)
-	_ = unix.Close(int(c.fd))
+	if c.tls != nil {
+		c.endTLS(l) // close_notify, then the close, off the loop when it can (tls_close.go)
+	} else {
+		_ = unix.Close(int(c.fd))
+	}
 	c.ln.removeConn(c)
 	if c.diag != nil && c.diag.wait != nil {
 		l.cancel(c.diag.wait.timer)

@@ -39,7 +39,8 @@ type handshakes struct {
 	slots    chan struct{} // a token per handshake computing now; replaced when tls_handshake_workers changes
 	workers  int
 	inFlight int // accepted, not yet done
-	threads  handshakeThreads
+	threads  tlsThreads
+	closes   tlsCloses // connections the TLS threads are ending (tls_close.go)
 	trim     memoryTrim
 }
 
@@ -97,10 +98,13 @@ func (l *Loop) startHandshake(ln *tcpListener, fd int, peer netip.AddrPort) {
 	l.hs.threads.run(l, h)
 }
 
-// run does the handshake and gives the outcome to the loop. Should the loop be gone, the socket is closed.
+// run does the handshake and gives the outcome to the loop. A socket whose handshake failed is closed here,
+// off the loop (the loop never had it in its epoll set), as is every socket should the loop be gone.
 func (h *handshake) run(l *Loop) {
-	h.err = h.do()
-	if !l.submit(func() { l.handshakeDone(h) }) {
+	if h.err = h.do(); h.err != nil {
+		_ = unix.Close(h.fd)
+	}
+	if !l.submit(func() { l.handshakeDone(h) }) && h.err == nil {
 		_ = unix.Close(h.fd)
 	}
 }
@@ -150,8 +154,7 @@ func (l *Loop) handshakeDone(h *handshake) {
 	if h.err != nil {
 		ln.stats.TLSHandshakeErrors++
 		l.log.Debug(logmsg.TLSFailed, "listener", ln.name, "peer", h.peer, "err", h.err)
-		l.refused(ln.name, reasonTLSFailed, h.peer)
-		_ = unix.Close(h.fd)
+		l.refused(ln.name, reasonTLSFailed, h.peer) // its socket is closed (run)
 		return
 	}
 	ln.stats.TLSHandshakes++

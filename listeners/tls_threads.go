@@ -26,30 +26,38 @@ import (
 // exits after handshakeThreadIdle without work. Threads are at most the handshakes in flight (bounded by
 // tls_handshake_workers × handshakeQueuePerWorker), since each runs one handshake at a time.
 
-// handshakeThreadIdle is how long a handshake thread waits for the next handshake before it exits.
+// The same threads also end TLS connections (tls_close.go): the last send and the close are, on loopback, the
+// costliest part of a short connection's time on the loop.
+
+// handshakeThreadIdle is how long a TLS thread waits for the next job before it exits.
 const handshakeThreadIdle = 10 * time.Second
 
-// handshakeThreads hands handshakes to idle handshake threads, or starts one.
-type handshakeThreads struct {
-	work    chan *handshake // unbuffered: a send succeeds only when a thread waits for work
-	refused atomic.Bool     // the kernel refused SCHED_IDLE once (it is logged once)
+// tlsJob is work for a TLS thread: a handshake, or the end of a connection.
+type tlsJob interface {
+	run(l *Loop)
 }
 
-// run runs h on an idle handshake thread, or on a new one.
-func (p *handshakeThreads) run(l *Loop, h *handshake) {
+// tlsThreads hands jobs to idle TLS threads, or starts one.
+type tlsThreads struct {
+	work    chan tlsJob // unbuffered: a send succeeds only when a thread waits for work
+	refused atomic.Bool // the kernel refused SCHED_IDLE once (it is logged once)
+}
+
+// run runs j on an idle TLS thread, or on a new one.
+func (p *tlsThreads) run(l *Loop, j tlsJob) {
 	if p.work == nil {
-		p.work = make(chan *handshake)
+		p.work = make(chan tlsJob)
 	}
 	select {
-	case p.work <- h:
+	case p.work <- j:
 	default:
-		go p.thread(l, h, p.work)
+		go p.thread(l, j, p.work)
 	}
 }
 
-// thread locks its goroutine to a new OS thread at low priority and runs handshakes on it until it has
-// waited handshakeThreadIdle for one. It never unlocks the thread, so the thread ends with the goroutine.
-func (p *handshakeThreads) thread(l *Loop, h *handshake, work chan *handshake) {
+// thread locks its goroutine to a new OS thread at low priority and runs jobs on it until it has waited
+// handshakeThreadIdle for one. It never unlocks the thread, so the thread ends with the goroutine.
+func (p *tlsThreads) thread(l *Loop, j tlsJob, work chan tlsJob) {
 	runtime.LockOSThread()
 	if err := lowerThreadPriority(); err != nil && !p.refused.Swap(true) {
 		l.log.Warn(logmsg.NoIdlePriority, "err", err)
@@ -57,10 +65,10 @@ func (p *handshakeThreads) thread(l *Loop, h *handshake, work chan *handshake) {
 	idle := time.NewTimer(handshakeThreadIdle)
 	defer idle.Stop()
 	for {
-		h.run(l)
+		j.run(l)
 		idle.Reset(handshakeThreadIdle)
 		select {
-		case h = <-work:
+		case j = <-work:
 		case <-idle.C:
 			return
 		}

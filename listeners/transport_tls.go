@@ -116,21 +116,6 @@ func (c *tcpConn) queueCloseNotify() {
 	}
 }
 
-// closeTLS sends close_notify if it was not yet (in one try: the connection closes now) and gives the wire's
-// buffer back.
-func (c *tcpConn) closeTLS(l *Loop) {
-	s := c.tls
-	if s == nil {
-		return
-	}
-	if !s.notified { // every tls.Conn the loop holds has finished its handshake
-		c.queueCloseNotify()
-		_ = s.wire.flush(int(c.fd)) // best effort: the socket is closed next
-	}
-	l.pool.put(s.wire.out)
-	s.wire.out = nil
-}
-
 // errWouldBlock is what tlsWire.Read returns when the socket holds nothing more. crypto/tls keeps a temporary
 // net.Error out of its sticky error state, so the same tls.Conn reads on once the socket has more.
 var errWouldBlock error = wouldBlock{}
