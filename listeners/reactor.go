@@ -147,7 +147,7 @@ func (r *reactor) unregister(fd int) error {
 	return nil
 }
 
-// closeEpoll closes the epoll fd. The waker is closed by the Loop, under the lock that Submit signals it under.
+// closeEpoll closes the epoll fd. The waker is closed by the Loop, once no Submit can signal it (closeAll).
 func (r *reactor) closeEpoll() { unix.Close(r.epfd) }
 
 // readAgain puts c on the list of connections the loop reads again before its next wait. Connections are
