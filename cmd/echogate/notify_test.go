@@ -144,7 +144,7 @@ func TestNotifyProtocol(t *testing.T) {
 	if st := sink.expectReload(t, func() { echotest.SaveAtomic(t, d.Config, config(300)) }); !strings.Contains(st, "last reload ok") {
 		t.Errorf("READY=1 after the file was fixed: STATUS=%q", st)
 	}
-	if st := sink.expectReload(t, func() { d.Cmd.Process.Signal(syscall.SIGHUP) }); !strings.Contains(st, "last reload ok") {
+	if st := sink.expectReload(t, func() { d.Signal(syscall.SIGHUP) }); !strings.Contains(st, "last reload ok") {
 		t.Errorf("READY=1 after SIGHUP: STATUS=%q", st)
 	}
 	if err := d.Stop(); err != nil {

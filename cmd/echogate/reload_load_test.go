@@ -204,7 +204,7 @@ func (r *loadRun) apply() {
 	if v%4 == 0 {
 		r.methods["in-place+SIGHUP"]++
 		echotest.SaveInPlace(r.t, r.cm.Path(), loadVersionTOML(v))
-		r.d.Cmd.Process.Signal(syscall.SIGHUP)
+		r.d.Signal(syscall.SIGHUP)
 	} else {
 		r.write(v-v/4, loadVersionTOML(v)) // v-v/4 counts the versions written without SIGHUP: every method in turn
 	}
@@ -278,10 +278,7 @@ func (r *loadRun) verify(applied bool) {
 			echotest.TCPEcho(r.t, r.addrs[x.name], msg)
 		}
 	}
-	c, err := net.DialTimeout("tcp", r.d.Addr("main"), 5*time.Second)
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	c := echotest.DialTCP(r.t, r.d.Addr("main"))
 	checkMaxLine(r.t, c, loadMaxLine(v))
 	c.Close()
 	checkMaxLine(r.t, r.probe, loadMaxLine(v))
