@@ -112,12 +112,7 @@ func TestReloadUnderLoad(t *testing.T) {
 
 // holdPorts keeps a TCP and a UDP socket bound for the test, for files that must fail with "address in use".
 func holdPorts(t *testing.T) (tcp, udp string) {
-	pc, err := net.ListenPacket("udp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return echotest.HoldTCP(t, "127.0.0.1:0"), pc.LocalAddr().String()
+	return echotest.HoldTCP(t, "127.0.0.1:0"), echotest.ListenUDP(t, "127.0.0.2:0").LocalAddr().String()
 }
 
 // reportTimes logs the spread of took= and loop_pause= over the reloads.
