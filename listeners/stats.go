@@ -54,19 +54,24 @@ type ListenerStats struct {
 
 // Snapshot is the daemon-wide view behind /stats and /stats json.
 type Snapshot struct {
-	Version       string                   `json:"version,omitempty"`
-	StartedAt     string                   `json:"started_at,omitempty"` // RFC 3339, UTC
-	Generation    uint64                   `json:"generation"`           // 1 at start, +1 per applied reload
-	ConfigSHA256  string                   `json:"config_sha256,omitempty"`
-	LoadedAt      string                   `json:"loaded_at,omitempty"` // RFC 3339, UTC: when the running config was applied
-	LogsDropped   uint64                   `json:"logs_dropped"`
-	TotalClients  uint64                   `json:"total_clients"`
-	TCPConnected  int                      `json:"tcp_connected"`
-	UDPActive     int                      `json:"udp_active"`
-	ReloadsOK     uint64                   `json:"reloads_ok"`
-	ReloadsFailed uint64                   `json:"reloads_failed"`
-	State         string                   `json:"state"`     // ready, drain or maint
-	Listeners     map[string]ListenerStats `json:"listeners"` // the last field: /stats json appends the listeners after the rest
+	Version      string `json:"version,omitempty"`
+	StartedAt    string `json:"started_at,omitempty"` // RFC 3339, UTC
+	Generation   uint64 `json:"generation"`           // 1 at start, +1 per applied reload
+	ConfigSHA256 string `json:"config_sha256,omitempty"`
+	LoadedAt     string `json:"loaded_at,omitempty"` // RFC 3339, UTC: when the running config was applied
+	LogsDropped  uint64 `json:"logs_dropped"`
+	Totals
+	Listeners map[string]ListenerStats `json:"listeners"` // the last field: /stats json appends the listeners after the rest
+}
+
+// Totals are the daemon-wide counts and state of /stats json, which `echogate status` reports too.
+type Totals struct {
+	TotalClients  uint64 `json:"total_clients"`
+	TCPConnected  int    `json:"tcp_connected"`
+	UDPActive     int    `json:"udp_active"`
+	ReloadsOK     uint64 `json:"reloads_ok"`
+	ReloadsFailed uint64 `json:"reloads_failed"`
+	State         string `json:"state"` // ready, drain or maint
 }
 
 // Running describes the config the daemon serves, for /stats json.
@@ -152,17 +157,13 @@ func (l *Loop) snapshot() Snapshot {
 // the serialisation of /stats json takes them from here too.
 func (l *Loop) snapshotHead() Snapshot {
 	s := Snapshot{
-		Version:       l.opts.Version,
-		StartedAt:     FormatTime(l.opts.StartedAt),
-		Generation:    l.stats.running.Generation,
-		ConfigSHA256:  l.stats.running.ConfigSHA256,
-		LoadedAt:      FormatTime(l.stats.running.LoadedAt),
-		TotalClients:  l.stats.TotalClients,
-		TCPConnected:  l.stats.TCPNow,
-		UDPActive:     l.udpActive(),
-		ReloadsOK:     l.stats.ReloadsOK,
-		ReloadsFailed: l.stats.ReloadsFailed,
-		State:         l.obs.state,
+		Version:      l.opts.Version,
+		StartedAt:    FormatTime(l.opts.StartedAt),
+		Generation:   l.stats.running.Generation,
+		ConfigSHA256: l.stats.running.ConfigSHA256,
+		LoadedAt:     FormatTime(l.stats.running.LoadedAt),
+		Totals: Totals{TotalClients: l.stats.TotalClients, TCPConnected: l.stats.TCPNow, UDPActive: l.udpActive(),
+			ReloadsOK: l.stats.ReloadsOK, ReloadsFailed: l.stats.ReloadsFailed, State: l.obs.state},
 	}
 	if l.opts.LogsDropped != nil {
 		s.LogsDropped = l.opts.LogsDropped()

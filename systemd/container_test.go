@@ -44,19 +44,25 @@ type container struct {
 	console syncBuffer // systemd-nspawn's output, the container's boot and shutdown messages
 }
 
+// needRoot skips the test unless it runs as root (what says what needs it) and finds every one of tools.
+func needRoot(t *testing.T, what string, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip(what + " needs root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (.ci/run installs it)", tool)
+		}
+	}
+}
+
 // bootContainer boots the cached root of suite with the given extra systemd-nspawn arguments and waits until
 // its systemd has finished starting up. It skips the test where nspawn cannot boot here. The container is
 // powered off when the test ends, whatever happened.
 func bootContainer(t *testing.T, suite string, extra ...string) *container {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("booting a container needs root")
-	}
-	for _, tool := range []string{"systemd-nspawn", "nsenter"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install systemd-container util-linux)", tool)
-		}
-	}
+	needRoot(t, "booting a container", "systemd-nspawn", "nsenter")
 	root := cachedRoot(t, suite)
 	args := append([]string{"-D", root, "--boot", "--private-network", "--register=no", "--keep-unit",
 		"--volatile=overlay", "--console=passive", "--quiet", "--machine=echogate-test-" + strconv.Itoa(os.Getpid())},

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"echogate/internal/echotest"
 )
 
 // notifySocket binds a unix datagram socket at path (a leading '@' makes it abstract) and points
@@ -36,14 +36,6 @@ func receive(t *testing.T, c *net.UnixConn) string {
 		t.Fatal(err)
 	}
 	return string(buf[:n])
-}
-
-func monotonicUsec(t *testing.T) int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		t.Fatal(err)
-	}
-	return ts.Sec*1_000_000 + ts.Nsec/1_000
 }
 
 func TestNotifier(t *testing.T) {
@@ -77,11 +69,11 @@ func TestNotifier(t *testing.T) {
 					t.Errorf("got %q; want %q", got, tc.want)
 				}
 			}
-			before := monotonicUsec(t)
+			before := echotest.MonotonicUsec(t)
 			if err := n.Reloading("reloading"); err != nil {
 				t.Fatal(err)
 			}
-			after := monotonicUsec(t)
+			after := echotest.MonotonicUsec(t)
 			lines := strings.Split(receive(t, c), "\n")
 			if len(lines) != 3 || lines[0] != "RELOADING=1" || lines[2] != "STATUS=reloading" ||
 				!strings.HasPrefix(lines[1], "MONOTONIC_USEC=") {

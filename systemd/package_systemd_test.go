@@ -26,10 +26,10 @@ const (
 	adminListener  = "\n[[listener]]\nname = \"admin\"\nprotocol = \"tcp\"\naddress = \"" + adminAddr + "\"\nmax_conns = 16\n"
 )
 
-// TestSystemdPackage installs the .deb in a booted Debian container and runs the service as an operator
-// would: enable, echo over the packaged listeners, reload a good and a broken config, add a socket-activated
-// listener, stop, and power off.
-func TestSystemdPackage(t *testing.T) {
+// packageUnderTest is the absolute path of the .deb that ECHOGATE_DEB names, for a test that boots a
+// container: it skips the test unless ECHOGATE_SYSTEMD_TEST=1 (make test-systemd sets both).
+func packageUnderTest(t *testing.T) string {
+	t.Helper()
 	if os.Getenv("ECHOGATE_SYSTEMD_TEST") != "1" {
 		t.Skip("boots a Debian container with systemd-nspawn: run `make test-systemd` (sets ECHOGATE_SYSTEMD_TEST=1)")
 	}
@@ -40,6 +40,14 @@ func TestSystemdPackage(t *testing.T) {
 	if _, err := os.Stat(deb); err != nil {
 		t.Fatal(err)
 	}
+	return deb
+}
+
+// TestSystemdPackage installs the .deb in a booted Debian container and runs the service as an operator
+// would: enable, echo over the packaged listeners, reload a good and a broken config, add a socket-activated
+// listener, stop, and power off.
+func TestSystemdPackage(t *testing.T) {
+	deb := packageUnderTest(t)
 	c := bootContainer(t, envOr("ECHOGATE_SYSTEMD_SUITE", defaultSuite), "--bind-ro="+deb+":"+debInside)
 	t.Log(strings.TrimSpace(c.must(t, "systemctl", "--version")))
 	c.must(t, "dpkg", "-i", debInside)

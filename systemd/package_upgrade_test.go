@@ -16,13 +16,7 @@ const nextInside = "/root/echogate-next.deb"
 // as a package: install (nothing enabled yet), start, reload, the same version installed again, a higher
 // version (each time the edited conffile is kept and the running service restarts), and purge.
 func TestSystemdPackageUpgrade(t *testing.T) {
-	if os.Getenv("ECHOGATE_SYSTEMD_TEST") != "1" {
-		t.Skip("boots a Debian container with systemd-nspawn: run `make test-systemd` (sets ECHOGATE_SYSTEMD_TEST=1)")
-	}
-	deb, err := filepath.Abs(os.Getenv("ECHOGATE_DEB"))
-	if err != nil || os.Getenv("ECHOGATE_DEB") == "" {
-		t.Fatal("ECHOGATE_DEB must name the .deb to test (make test-systemd sets it)")
-	}
+	deb := packageUnderTest(t)
 	next, nextVersion := higherVersion(t, deb)
 	c := bootContainer(t, envOr("ECHOGATE_SYSTEMD_SUITE", defaultSuite),
 		"--bind-ro="+deb+":"+debInside, "--bind-ro="+next+":"+nextInside)

@@ -74,14 +74,7 @@ func TestPackagedConfigWithoutIPv6Loopback(t *testing.T) {
 // needNetns skips the test where it cannot make a network namespace: not root, or no unshare or ip.
 func needNetns(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("a network namespace needs root")
-	}
-	for _, tool := range []string{"unshare", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	needRoot(t, "a network namespace", "unshare", "ip")
 }
 
 // echogateBinary returns $ECHOGATE_BIN (make test sets it), or builds cmd/echogate into a temporary directory.

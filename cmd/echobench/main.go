@@ -10,11 +10,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"echogate/internal/toolmain"
 )
 
 // options are the harness's flags.
@@ -51,14 +52,7 @@ const totalBound = 8 * time.Minute
 
 func main() {
 	o, err := parseFlags(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "echobench:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := toolmain.Start("echobench", err)
 	ctx, cancel := context.WithTimeout(ctx, totalBound)
 	code := runBench(ctx, o)
 	cancel()

@@ -268,9 +268,7 @@ func TestStopSignals(t *testing.T) {
 				echotest.UDP("u"))
 			c := echotest.DialTCP(t, d.Addr("a"))
 			echotest.RoundTrip(t, c, "before\n", "before\n")
-			if err := d.Cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
+			d.Signal(sig)
 			if rest := echotest.ReadToEOF(t, c); rest != "" {
 				t.Errorf("open connection got %q, want EOF", rest)
 			}

@@ -113,7 +113,7 @@ func TestNoListenersRefused(t *testing.T) {
 // counted, and the listener keeps serving its open and its new connections.
 func TestReloadToNoListenersRejected(t *testing.T) {
 	t.Parallel()
-	d := echotest.Start(t, "[[listener]]\nname = \"diag\"\nprotocol = \"tcp\"\naddress = \"127.0.0.1:0\"\n")
+	d := echotest.Start(t, echotest.TCP("diag"))
 	addr := d.Addr("diag")
 	c := echotest.DialTCP(t, addr)
 	echotest.RoundTrip(t, c, "before\n", "before\n")
@@ -141,28 +141,16 @@ func TestCheckBindPortInUse(t *testing.T) {
 		t.Skipf("UDP port %d is taken too: %v", port, err)
 	}
 	defer busyUDP.Close()
-	path := echotest.WriteConfig(t, fmt.Sprintf(`[[listener]]
-name = "free"
-protocol = "tcp"
-address = "127.0.0.1:0"
-
-[[listener]]
-name = "busy"
-protocol = "tcp"
-address = "127.0.0.1:%d"
-
-[[listener]]
-name = "busy-udp"
-protocol = "udp"
-address = "127.0.0.1:%d"
-`, port, port))
+	busy := fmt.Sprintf("127.0.0.1:%d", port)
+	path := echotest.WriteConfig(t, echotest.TCP("free")+echotest.TCPListener("busy", busy)+
+		echotest.Listener("busy-udp", "udp", busy))
 	if _, stderr, code := echotest.RunCLI(t, "check", "-config", path); code != 0 {
 		t.Fatalf("check without -bind: exit %d, want 0\n%s", code, stderr)
 	}
 	p := fmt.Sprint(port)
 	matchLines(t, path, checkFails(t, path, "-bind"), [][2]string{
-		{"9", `listener "busy": bind tcp/127.0.0.1:` + p + `: bind: address already in use`},
-		{"14", `listener "busy-udp": bind udp/127.0.0.1:` + p + `: bind: address already in use`},
+		{"10", `listener "busy": bind tcp/127.0.0.1:` + p + `: bind: address already in use`},
+		{"15", `listener "busy-udp": bind udp/127.0.0.1:` + p + `: bind: address already in use`},
 	})
 }
 
@@ -171,25 +159,14 @@ address = "127.0.0.1:%d"
 func TestCheckBindReleases(t *testing.T) {
 	t.Parallel()
 	port := echotest.FreeTCPPort(t)
-	path := echotest.WriteConfig(t, fmt.Sprintf(`[[listener]]
-name = "fixed"
-protocol = "tcp"
-address = "127.0.0.1:%d"
-
-[[listener]]
-name = "fixed-udp"
-protocol = "udp"
-address = "127.0.0.1:%d"
-
-[[listener]]
-name = "activated"
-protocol = "tcp"
-`, port, port))
+	fixed := fmt.Sprintf("127.0.0.1:%d", port)
+	path := echotest.WriteConfig(t, echotest.TCPListener("fixed", fixed)+echotest.Listener("fixed-udp", "udp", fixed)+
+		echotest.UnboundListener("activated", "tcp"))
 	stdout, stderr, code := echotest.RunCLI(t, "check", "-bind", "-config", path)
 	if code != 0 {
 		t.Fatalf("check -bind: exit %d, want 0\n%s", code, stderr)
 	}
-	if !pPositioned(path, "11", `listener "activated": no address: its socket comes from systemd; not bound`).MatchString(stdout) ||
+	if !pPositioned(path, "12", `listener "activated": no address: its socket comes from systemd; not bound`).MatchString(stdout) ||
 		!strings.Contains(stdout, "ok, 3 listener(s), 2 bound and released") {
 		t.Errorf("check -bind printed:\n%s", stdout)
 	}

@@ -25,18 +25,27 @@ func completionScript(t *testing.T, shell string) string {
 	return path
 }
 
+// parsedScript writes the completion script of shell and checks that shell parses it without running it
+// (its flag noExec: -n, --no-execute). It returns the shell's path and the script's; it skips the test where
+// the shell is not installed.
+func parsedScript(t *testing.T, shell, noExec string) (bin, script string) {
+	t.Helper()
+	bin, err := exec.LookPath(shell)
+	if err != nil {
+		t.Skip(shell + " not installed")
+	}
+	script = completionScript(t, shell)
+	if out, err := exec.Command(bin, noExec, script).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", shell, noExec, err, out)
+	}
+	return bin, script
+}
+
 // TestCompletionBash loads the bash script (bash -n, complete -p) and asks it for completions as bash
 // would: commands, flags, -config's TOML files, -log-format's values.
 func TestCompletionBash(t *testing.T) {
 	t.Parallel()
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("bash not installed")
-	}
-	script := completionScript(t, "bash")
-	if out, err := exec.Command(bash, "-n", script).CombinedOutput(); err != nil {
-		t.Fatalf("bash -n: %v\n%s", err, out)
-	}
+	bash, script := parsedScript(t, "bash", "-n")
 	dir := t.TempDir()
 	for _, f := range []string{"a.toml", "b.toml", "notes.txt"} {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
@@ -80,14 +89,7 @@ func TestCompletionZshFish(t *testing.T) {
 	} else if out, err := exec.Command(zsh, "-n", completionScript(t, "zsh")).CombinedOutput(); err != nil {
 		t.Errorf("zsh -n: %v\n%s", err, out)
 	}
-	fish, err := exec.LookPath("fish")
-	if err != nil {
-		t.Skip("fish not installed")
-	}
-	script := completionScript(t, "fish")
-	if out, err := exec.Command(fish, "--no-execute", script).CombinedOutput(); err != nil {
-		t.Fatalf("fish --no-execute: %v\n%s", err, out)
-	}
+	fish, script := parsedScript(t, "fish", "--no-execute")
 	for _, tc := range []struct{ line, want string }{
 		{"echogate stat", "state status"},
 		{"echogate run -log-format j", "journal json"},

@@ -122,7 +122,7 @@ func TestReloadRefusesOddFiles(t *testing.T) {
 	}
 	fMkfifo(t, tok)
 	mark := d.LogLines()
-	d.Cmd.Process.Signal(syscall.SIGHUP)
+	d.Signal(syscall.SIGHUP)
 	if line := d.AwaitReloadFailed(t, mark); !strings.Contains(line, "echogate.toml:6:1: ") ||
 		!strings.Contains(line, `not a regular file: it is a named pipe (FIFO)`) {
 		t.Fatalf("want the token_file's place and type in: %s", line)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -149,12 +148,8 @@ func TestHTTPAllow(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "control.sock")
 	d := echotest.Start(t, httpTOML(sock, `http_allow = ["10.0.0.0/8"]`)+echotest.TCPListener("diag", "127.0.0.1:0"))
 	web := d.HTTPAddr()
-	c, err := net.Dial("tcp", web)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := echotest.Dial(t, web, echotest.DialOptions{Deadline: 5 * time.Second})
 	_, _ = c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if line, err := bufio.NewReader(c).ReadString('\n'); err == nil {
 		t.Fatalf("a client outside http_allow was answered: %q", line)
 	}

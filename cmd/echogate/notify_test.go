@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"echogate/internal/echotest"
-
-	"golang.org/x/sys/unix"
 )
 
 // The sd_notify protocol, the watchdog and the journald log format, seen from outside the real binary.
@@ -93,24 +91,14 @@ func notifyFields(t *testing.T, m string) map[string]string {
 	return fields
 }
 
-// monotonicUsec is CLOCK_MONOTONIC in microseconds, the clock MONOTONIC_USEC is read from.
-func monotonicUsec(t *testing.T) int64 {
-	t.Helper()
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		t.Fatal(err)
-	}
-	return ts.Sec*1_000_000 + ts.Nsec/1_000
-}
-
 // expectReload checks one reload's pair of messages, RELOADING=1 with MONOTONIC_USEC taken while it ran, then
 // READY=1, and returns the READY status. trigger starts the reload.
 func (s *notifySink) expectReload(t *testing.T, trigger func()) string {
 	t.Helper()
-	before := monotonicUsec(t)
+	before := echotest.MonotonicUsec(t)
 	trigger()
 	m := s.expect(t, "RELOADING=1")
-	after := monotonicUsec(t)
+	after := echotest.MonotonicUsec(t)
 	usec, err := strconv.ParseInt(m["MONOTONIC_USEC"], 10, 64)
 	if err != nil {
 		t.Fatalf("RELOADING=1 without a valid MONOTONIC_USEC: %v", m)
@@ -144,7 +132,7 @@ func TestNotifyProtocol(t *testing.T) {
 	if st := sink.expectReload(t, func() { echotest.SaveAtomic(t, d.Config, config(300)) }); !strings.Contains(st, "last reload ok") {
 		t.Errorf("READY=1 after the file was fixed: STATUS=%q", st)
 	}
-	if st := sink.expectReload(t, func() { d.Cmd.Process.Signal(syscall.SIGHUP) }); !strings.Contains(st, "last reload ok") {
+	if st := sink.expectReload(t, func() { d.Signal(syscall.SIGHUP) }); !strings.Contains(st, "last reload ok") {
 		t.Errorf("READY=1 after SIGHUP: STATUS=%q", st)
 	}
 	if err := d.Stop(); err != nil {

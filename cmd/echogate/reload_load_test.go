@@ -112,12 +112,7 @@ func TestReloadUnderLoad(t *testing.T) {
 
 // holdPorts keeps a TCP and a UDP socket bound for the test, for files that must fail with "address in use".
 func holdPorts(t *testing.T) (tcp, udp string) {
-	pc, err := net.ListenPacket("udp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return echotest.HoldTCP(t, "127.0.0.1:0"), pc.LocalAddr().String()
+	return echotest.HoldTCP(t, "127.0.0.1:0"), echotest.ListenUDP(t, "127.0.0.2:0").LocalAddr().String()
 }
 
 // reportTimes logs the spread of took= and loop_pause= over the reloads.
@@ -204,7 +199,7 @@ func (r *loadRun) apply() {
 	if v%4 == 0 {
 		r.methods["in-place+SIGHUP"]++
 		echotest.SaveInPlace(r.t, r.cm.Path(), loadVersionTOML(v))
-		r.d.Cmd.Process.Signal(syscall.SIGHUP)
+		r.d.Signal(syscall.SIGHUP)
 	} else {
 		r.write(v-v/4, loadVersionTOML(v)) // v-v/4 counts the versions written without SIGHUP: every method in turn
 	}
@@ -278,10 +273,7 @@ func (r *loadRun) verify(applied bool) {
 			echotest.TCPEcho(r.t, r.addrs[x.name], msg)
 		}
 	}
-	c, err := net.DialTimeout("tcp", r.d.Addr("main"), 5*time.Second)
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	c := echotest.DialTCP(r.t, r.d.Addr("main"))
 	checkMaxLine(r.t, c, loadMaxLine(v))
 	c.Close()
 	checkMaxLine(r.t, r.probe, loadMaxLine(v))

@@ -178,7 +178,7 @@ func TestReloadTokenReadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	mark := d.LogLines()
-	d.Cmd.Process.Signal(syscall.SIGHUP)
+	d.Signal(syscall.SIGHUP)
 	if summary := d.AwaitReload(t, mark); !strings.Contains(summary, "changed=1") {
 		t.Errorf("summary: %s", summary)
 	}

@@ -23,7 +23,7 @@ func TestShutdownDeliversAnsweredLines(t *testing.T) {
 		name string
 		stop func(t *testing.T, d *echotest.Daemon)
 	}{
-		{"SIGTERM", func(t *testing.T, d *echotest.Daemon) { d.Cmd.Process.Signal(syscall.SIGTERM) }},
+		{"SIGTERM", func(t *testing.T, d *echotest.Daemon) { d.Signal(syscall.SIGTERM) }},
 		{"admin /shutdown", func(t *testing.T, d *echotest.Daemon) {
 			admin := echotest.DialTCP(t, d.Addr("ctl"))
 			echotest.RoundTrip(t, admin, "/shutdown "+pToken+"\n", "OK, shutting down\n")

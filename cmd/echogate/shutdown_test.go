@@ -33,7 +33,7 @@ func TestNoReloadDuringShutdown(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 	mark := d.LogLines()
-	d.Cmd.Process.Signal(syscall.SIGTERM)
+	d.Signal(syscall.SIGTERM)
 	if _, err := d.WaitLogAfter(mark, "shutting down", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -245,13 +245,7 @@ func TestSoak(t *testing.T) {
 // control socket, which waits for it: the watcher may have applied it already ("unchanged" then).
 func (s *soak) reload(d *echotest.Daemon, cfg string) {
 	s.t.Helper()
-	tmp := d.Config + ".tmp"
-	if err := os.WriteFile(tmp, []byte(cfg), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, d.Config); err != nil {
-		s.t.Fatal(err)
-	}
+	echotest.SaveAtomic(s.t, d.Config, cfg)
 	out, errOut, code := echotest.RunCLI(s.t, "reload", "-control", s.control)
 	if code != 0 || !strings.HasPrefix(out, "ok generation=") {
 		s.t.Errorf("reload: exit %d: %s%s", code, out, errOut)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -58,11 +57,7 @@ func TestStatsJSONTenThousandListeners(t *testing.T) {
 
 	// The stream: bursts of 100 /stats json, each followed by a probe whose echo shows the burst was handled,
 	// until the echo client is done (at least 10 bursts, at most 50).
-	u, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
+	u := echotest.ListenUDP(t, "127.0.0.1:0")
 	var echoErr error
 	done, sent, probes := false, 0, 0
 	for burst := 0; burst < 50 && (burst < 10 || !done); burst++ {

@@ -11,22 +11,17 @@ import (
 
 // statusReport is the control socket's answer to "status", and what `echogate status -json` prints.
 type statusReport struct {
-	Version       string           `json:"version"`
-	PID           int              `json:"pid"`
-	StartedAt     string           `json:"started_at"`     // RFC 3339, UTC
-	Config        string           `json:"config"`         // the file it serves; "" with -listen flags
-	ConfigSHA256  string           `json:"config_sha256"`  // of the file's bytes when they were applied
-	Generation    uint64           `json:"generation"`     // 1 at start, +1 per applied reload (partial ones too)
-	LoadedAt      string           `json:"loaded_at"`      // when the serving config was applied
-	ControlSocket string           `json:"control_socket"` // where this answer came from
-	LastReload    *reloadStatus    `json:"last_reload"`    // null until the first reload
-	TotalClients  uint64           `json:"total_clients"`
-	TCPConnected  int              `json:"tcp_connected"`
-	UDPActive     int              `json:"udp_active"`
-	ReloadsOK     uint64           `json:"reloads_ok"`
-	ReloadsFailed uint64           `json:"reloads_failed"`
-	State         string           `json:"state"` // ready, drain or maint
-	Listeners     []listenerStatus `json:"listeners"`
+	Version       string        `json:"version"`
+	PID           int           `json:"pid"`
+	StartedAt     string        `json:"started_at"`     // RFC 3339, UTC
+	Config        string        `json:"config"`         // the file it serves; "" with -listen flags
+	ConfigSHA256  string        `json:"config_sha256"`  // of the file's bytes when they were applied
+	Generation    uint64        `json:"generation"`     // 1 at start, +1 per applied reload (partial ones too)
+	LoadedAt      string        `json:"loaded_at"`      // when the serving config was applied
+	ControlSocket string        `json:"control_socket"` // where this answer came from
+	LastReload    *reloadStatus `json:"last_reload"`    // null until the first reload
+	listeners.Totals
+	Listeners []listenerStatus `json:"listeners"`
 }
 
 // reloadStatus is the outcome of the last reload that did something.
@@ -59,9 +54,7 @@ func (d *daemon) status() statusReport {
 	snap := r.loop.Snapshot()
 	rep := statusReport{Version: version, PID: os.Getpid(), StartedAt: listeners.FormatTime(d.startedAt),
 		Config: cfg.Path, ConfigSHA256: configSHA256(cfg), Generation: gen, LoadedAt: listeners.FormatTime(loadedAt),
-		ControlSocket: d.control.currentPath(), TotalClients: snap.TotalClients, TCPConnected: snap.TCPConnected,
-		UDPActive: snap.UDPActive, ReloadsOK: snap.ReloadsOK, ReloadsFailed: snap.ReloadsFailed,
-		State: snap.State, Listeners: []listenerStatus{}}
+		ControlSocket: d.control.currentPath(), Totals: snap.Totals, Listeners: []listenerStatus{}}
 	if last != nil {
 		rep.LastReload = &reloadStatus{Result: last.outcome, At: listeners.FormatTime(last.at),
 			Generation: last.generation, Error: last.errText(), Failed: last.failed}

@@ -22,9 +22,31 @@ import (
 func tlsDaemon(t *testing.T, daemon string, extra ...string) (*echotest.Daemon, *echotest.TLSFiles) {
 	t.Helper()
 	f := echotest.NewTLSFiles(t, t.TempDir())
-	d := echotest.Start(t, daemon+echotest.TCPListener("tls", "127.0.0.1:0", f.Keys(extra...)...)+
+	return tlsDaemonOf(t, f, daemon, extra...), f
+}
+
+// tlsDaemonOf is tlsDaemon serving the certificate and key of f.
+func tlsDaemonOf(t *testing.T, f *echotest.TLSFiles, daemon string, extra ...string) *echotest.Daemon {
+	t.Helper()
+	return echotest.Start(t, daemon+echotest.TCPListener("tls", "127.0.0.1:0", f.Keys(extra...)...)+
 		echotest.TCPListener("plain", "127.0.0.1:0"))
-	return d, f
+}
+
+// clientAuthKeys are the keys of a TLS listener with tls_client_auth = auth, for client certificates that
+// f's CA signs.
+func clientAuthKeys(f *echotest.TLSFiles, auth string) []string {
+	return []string{`tls_client_auth = "` + auth + `"`, `tls_client_ca_file = "` + f.CAFile + `"`}
+}
+
+// expectOtherCARefused checks that the TLS listener, which trusts the CA in caFile, refuses a client whose
+// certificate another CA signed.
+func expectOtherCARefused(t *testing.T, d *echotest.Daemon, caFile string) {
+	t.Helper()
+	other := echotest.NewTLSFiles(t, t.TempDir())
+	cert, key := other.CA.Client(t, "intruder").Write(t, other.Dir, "client")
+	if out := runPython(t, d.Addr("tls"), caFile, cert, key, "x\n", 1); !strings.HasPrefix(out, "ERROR") {
+		t.Fatalf("client of another CA: %q", out)
+	}
 }
 
 // tlsCounters reads the TLS listener's counters through the plain listener.
@@ -177,9 +199,7 @@ func TestTLSNcatHalfClose(t *testing.T) {
 func TestTLSMutual(t *testing.T) {
 	dir := t.TempDir()
 	f := echotest.NewTLSFiles(t, dir)
-	d := echotest.Start(t, echotest.TCPListener("tls", "127.0.0.1:0", f.Keys(
-		`tls_client_auth = "require"`, `tls_client_ca_file = "`+f.CAFile+`"`)...)+
-		echotest.TCPListener("plain", "127.0.0.1:0"))
+	d := tlsDaemonOf(t, f, "", clientAuthKeys(f, "require")...)
 	cert, key := f.CA.Client(t, "probe-1").Write(t, dir, "client")
 	if out := runPython(t, d.Addr("tls"), f.CAFile, cert, key, "with a certificate\n", 1); out != "with a certificate\n" {
 		t.Fatalf("client with a certificate: %q", out)
@@ -193,11 +213,7 @@ func TestTLSMutual(t *testing.T) {
 	if got := c.ask(t, "openssl with a certificate\n"); got != "openssl with a certificate\n" {
 		t.Fatalf("openssl with a certificate: %q", got)
 	}
-	other := echotest.NewTLSFiles(t, t.TempDir())
-	otherCert, otherKey := other.CA.Client(t, "intruder").Write(t, other.Dir, "client")
-	if out := runPython(t, d.Addr("tls"), f.CAFile, otherCert, otherKey, "x\n", 1); !strings.HasPrefix(out, "ERROR") {
-		t.Fatalf("client of another CA: %q", out)
-	}
+	expectOtherCARefused(t, d, f.CAFile)
 	s := waitTLS(t, d, "two refused handshakes", func(s listeners.ListenerStats) bool { return s.TLSHandshakeErrors == 2 })
 	if s.TLSHandshakes != 2 || s.Accepted != 2 {
 		t.Errorf("handshakes %d, accepted %d; want 2 and 2", s.TLSHandshakes, s.Accepted)
@@ -280,9 +296,7 @@ func TestTLSCheckMismatchedKey(t *testing.T) {
 func TestTLSRequestClientCert(t *testing.T) {
 	dir := t.TempDir()
 	f := echotest.NewTLSFiles(t, dir)
-	d := echotest.Start(t, echotest.TCPListener("tls", "127.0.0.1:0", f.Keys(
-		`tls_client_auth = "request"`, `tls_client_ca_file = "`+f.CAFile+`"`)...)+
-		echotest.TCPListener("plain", "127.0.0.1:0"))
+	d := tlsDaemonOf(t, f, "", clientAuthKeys(f, "request")...)
 	if out := runPython(t, d.Addr("tls"), f.CAFile, "", "", "no certificate\n", 1); out != "no certificate\n" {
 		t.Fatalf("client without a certificate: %q", out)
 	}
@@ -290,11 +304,7 @@ func TestTLSRequestClientCert(t *testing.T) {
 	if out := runPython(t, d.Addr("tls"), f.CAFile, cert, key, "with one\n", 1); out != "with one\n" {
 		t.Fatalf("client with a certificate: %q", out)
 	}
-	other := echotest.NewTLSFiles(t, t.TempDir())
-	otherCert, otherKey := other.CA.Client(t, "intruder").Write(t, other.Dir, "client")
-	if out := runPython(t, d.Addr("tls"), f.CAFile, otherCert, otherKey, "x\n", 1); !strings.HasPrefix(out, "ERROR") {
-		t.Fatalf("client of another CA: %q", out)
-	}
+	expectOtherCARefused(t, d, f.CAFile)
 	waitTLS(t, d, "one refused handshake", func(s listeners.ListenerStats) bool {
 		return s.TLSHandshakes == 2 && s.TLSHandshakeErrors == 1
 	})

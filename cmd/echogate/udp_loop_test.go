@@ -123,9 +123,7 @@ func TestUDPLoopWildcardOwnSocket(t *testing.T) {
 	}
 	mark := d.LogLines()
 	ip("addr", "add", "10.99.0.2/32", "dev", "lo")
-	if err := d.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	d.Signal(syscall.SIGHUP)
 	if _, err := d.WaitLogAfter(mark, `msg="host addresses" event=changed`, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -124,7 +124,7 @@ func TestReloadRejectedContentNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	hup := d.LogLines()
-	d.Cmd.Process.Signal(syscall.SIGHUP)
+	d.Signal(syscall.SIGHUP)
 	d.AwaitReloadFailed(t, hup)
 	other := d.LogLines()
 	echotest.SaveAtomic(t, d.Config, broken+"# another mistake\nmax_line = 0\n")

@@ -9,16 +9,15 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
-	"syscall"
 	"time"
+
+	"echogate/internal/toolmain"
 )
 
 // options are the flags of one run.
@@ -93,14 +92,7 @@ func main() {
 	// second P, even when the process is pinned to one CPU.
 	runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
 	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "stampsend:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := toolmain.Start("stampsend", err)
 	res, err := run(ctx, o)
 	stop()
 	if err != nil {

@@ -62,9 +62,5 @@ func ListenInode(t *testing.T, port int) string {
 func HoldTCP(t *testing.T, addr string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	return ln.Addr().String()
+	return closeAtEnd(t, ln, err).Addr().String()
 }

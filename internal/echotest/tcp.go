@@ -24,6 +24,12 @@ type DialOptions struct {
 func Dial(t *testing.T, addr string, o DialOptions) net.Conn {
 	t.Helper()
 	c, err := DialErr(addr, o)
+	return closeAtEnd(t, c, err)
+}
+
+// closeAtEnd fails the test on err, or else returns c, which it closes when the test ends.
+func closeAtEnd[C io.Closer](t *testing.T, c C, err error) C {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}

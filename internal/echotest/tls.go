@@ -52,11 +52,7 @@ func (f *TLSFiles) ClientConfig(certs ...tls.Certificate) *tls.Config {
 func DialTLS(t *testing.T, addr string, cfg *tls.Config) *tls.Conn {
 	t.Helper()
 	c, err := DialTLSErr(addr, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return closeAtEnd(t, c, err)
 }
 
 // DialTLSErr is DialTLS returning the error; the caller closes the connection.

@@ -61,13 +61,7 @@ func (s *Server) Serve(ln net.Listener) {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
-	s.mu.Lock()
-	old := s.srv
-	s.srv, s.ln = srv, ln
-	s.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
-	}
+	s.replace(srv, ln)
 	s.log.Info(logmsg.HTTP, "addr", ln.Addr().String())
 	go func() {
 		if err := srv.Serve(&allowListener{Listener: ln, s: s}); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -87,13 +81,16 @@ func (s *Server) Addr() string {
 }
 
 // Close stops serving.
-func (s *Server) Close() {
+func (s *Server) Close() { s.replace(nil, nil) }
+
+// replace makes srv, serving ln, the server (nil: none) and closes the one served before, if any.
+func (s *Server) replace(srv *http.Server, ln net.Listener) {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv, s.ln = nil, nil
+	old := s.srv
+	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
-	if srv != nil {
-		_ = srv.Close()
+	if old != nil {
+		_ = old.Close()
 	}
 }
 

@@ -38,7 +38,7 @@ func testScrape() Scrape {
 	busy := listeners.Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{5, 2, 1}, Count: 8, Sum: 0.03}
 	return Scrape{
 		Observation: listeners.Observation{
-			Snapshot: listeners.Snapshot{Generation: 3, State: "drain", LogsDropped: 2},
+			Snapshot: listeners.Snapshot{Generation: 3, LogsDropped: 2, Totals: listeners.Totals{State: "drain"}},
 			Listeners: []listeners.ListenerView{
 				{Name: "t", Protocol: "tcp", Mode: "line", Serving: true, Open: 4,
 					Counters: listeners.Counters{Accepted: 10, RefusedBusy: 1, Lines: 99},

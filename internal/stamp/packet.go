@@ -57,15 +57,52 @@ var (
 
 type testLayout struct{ seq, ts, err, ssid, size int }
 
-// Field offsets of the reflected packet.
+// Field offsets of the reflected packet. Its first four fields and its size are the test packet's, at the
+// same offsets.
 var (
-	replyUnauth = replyLayout{seq: 0, ts: 4, err: 12, ssid: 14, rx: 16, sseq: 24, sts: 28, serr: 36, ttl: 40,
-		size: UnauthSize}
-	replyAuth = replyLayout{seq: 0, ts: 16, err: 24, ssid: 26, rx: 32, sseq: 48, sts: 64, serr: 72, ttl: 80,
-		size: AuthSize}
+	replyUnauth = replyLayout{testLayout: testUnauth, rx: 16, sseq: 24, sts: 28, serr: 36, ttl: 40}
+	replyAuth   = replyLayout{testLayout: testAuth, rx: 32, sseq: 48, sts: 64, serr: 72, ttl: 80}
 )
 
-type replyLayout struct{ seq, ts, err, ssid, rx, sseq, sts, serr, ttl, size int }
+type replyLayout struct {
+	testLayout               // Seq, Timestamp, ErrEst, SSID and the size
+	rx, sseq, sts, serr, ttl int
+}
+
+// testLayoutOf is the layout of a test packet in the mode.
+func testLayoutOf(auth bool) *testLayout {
+	if auth {
+		return &testAuth
+	}
+	return &testUnauth
+}
+
+// replyLayoutOf is the layout of a reflected packet in the mode.
+func replyLayoutOf(auth bool) *replyLayout {
+	if auth {
+		return &replyAuth
+	}
+	return &replyUnauth
+}
+
+// parse reads the fields of a test packet from b, which holds at least l.size bytes.
+func (l *testLayout) parse(b []byte) Test {
+	return Test{
+		Seq:       binary.BigEndian.Uint32(b[l.seq:]),
+		Timestamp: binary.BigEndian.Uint64(b[l.ts:]),
+		ErrEst:    binary.BigEndian.Uint16(b[l.err:]),
+		SSID:      binary.BigEndian.Uint16(b[l.ssid:]),
+	}
+}
+
+// put zeroes the l.size bytes of b and writes the fields of t.
+func (l *testLayout) put(b []byte, t Test) {
+	clear(b[:l.size])
+	binary.BigEndian.PutUint32(b[l.seq:], t.Seq)
+	binary.BigEndian.PutUint64(b[l.ts:], t.Timestamp)
+	binary.BigEndian.PutUint16(b[l.err:], t.ErrEst)
+	binary.BigEndian.PutUint16(b[l.ssid:], t.SSID)
+}
 
 // ErrShort is returned for a packet shorter than the base packet of its mode.
 var ErrShort = errors.New("stamp: packet shorter than the base packet")
@@ -81,49 +118,32 @@ func BaseSize(auth bool) int {
 // ParseTest reads the base of a test packet. The MBZ fields are not checked: RFC 8762 §4.2.1 asks the
 // reflector to ignore them, so that later extensions can use them.
 func ParseTest(b []byte, auth bool) (Test, error) {
-	l := testUnauth
-	if auth {
-		l = testAuth
-	}
+	l := testLayoutOf(auth)
 	if len(b) < l.size {
 		return Test{}, ErrShort
 	}
-	return Test{
-		Seq:       binary.BigEndian.Uint32(b[l.seq:]),
-		Timestamp: binary.BigEndian.Uint64(b[l.ts:]),
-		ErrEst:    binary.BigEndian.Uint16(b[l.err:]),
-		SSID:      binary.BigEndian.Uint16(b[l.ssid:]),
-	}, nil
+	return l.parse(b), nil
 }
 
 // PutTest writes the base of a test packet into b (at least BaseSize(auth) bytes), zeroing its MBZ fields.
 // In authenticated mode the HMAC field is left zero: see Sign.
 func PutTest(b []byte, t Test, auth bool) {
-	l := testUnauth
-	if auth {
-		l = testAuth
-	}
-	clear(b[:l.size])
-	binary.BigEndian.PutUint32(b[l.seq:], t.Seq)
-	binary.BigEndian.PutUint64(b[l.ts:], t.Timestamp)
-	binary.BigEndian.PutUint16(b[l.err:], t.ErrEst)
-	binary.BigEndian.PutUint16(b[l.ssid:], t.SSID)
+	l := testLayoutOf(auth)
+	l.put(b, t)
 }
 
 // ParseReply reads the base of a reflected packet.
 func ParseReply(b []byte, auth bool) (Reply, error) {
-	l := replyUnauth
-	if auth {
-		l = replyAuth
-	}
+	l := replyLayoutOf(auth)
 	if len(b) < l.size {
 		return Reply{}, ErrShort
 	}
+	head := l.parse(b)
 	return Reply{
-		Seq:          binary.BigEndian.Uint32(b[l.seq:]),
-		Timestamp:    binary.BigEndian.Uint64(b[l.ts:]),
-		ErrEst:       binary.BigEndian.Uint16(b[l.err:]),
-		SSID:         binary.BigEndian.Uint16(b[l.ssid:]),
+		Seq:          head.Seq,
+		Timestamp:    head.Timestamp,
+		ErrEst:       head.ErrEst,
+		SSID:         head.SSID,
 		RxTimestamp:  binary.BigEndian.Uint64(b[l.rx:]),
 		SenderSeq:    binary.BigEndian.Uint32(b[l.sseq:]),
 		SenderTime:   binary.BigEndian.Uint64(b[l.sts:]),
@@ -135,15 +155,8 @@ func ParseReply(b []byte, auth bool) (Reply, error) {
 // PutReply writes the base of a reflected packet into b (at least BaseSize(auth) bytes), zeroing its MBZ
 // fields. In authenticated mode the HMAC field is left zero: see Sign.
 func PutReply(b []byte, r Reply, auth bool) {
-	l := replyUnauth
-	if auth {
-		l = replyAuth
-	}
-	clear(b[:l.size])
-	binary.BigEndian.PutUint32(b[l.seq:], r.Seq)
-	binary.BigEndian.PutUint64(b[l.ts:], r.Timestamp)
-	binary.BigEndian.PutUint16(b[l.err:], r.ErrEst)
-	binary.BigEndian.PutUint16(b[l.ssid:], r.SSID)
+	l := replyLayoutOf(auth)
+	l.put(b, Test{Seq: r.Seq, Timestamp: r.Timestamp, ErrEst: r.ErrEst, SSID: r.SSID})
 	binary.BigEndian.PutUint64(b[l.rx:], r.RxTimestamp)
 	binary.BigEndian.PutUint32(b[l.sseq:], r.SenderSeq)
 	binary.BigEndian.PutUint64(b[l.sts:], r.SenderTime)
@@ -154,21 +167,13 @@ func PutReply(b []byte, r Reply, auth bool) {
 // SetReplyTimestamp overwrites the Timestamp (T3) of a reflected packet already written: it is taken as late
 // as possible, after everything else.
 func SetReplyTimestamp(b []byte, ts uint64, auth bool) {
-	if auth {
-		binary.BigEndian.PutUint64(b[replyAuth.ts:], ts)
-		return
-	}
-	binary.BigEndian.PutUint64(b[replyUnauth.ts:], ts)
+	binary.BigEndian.PutUint64(b[replyLayoutOf(auth).ts:], ts)
 }
 
 // SetTestTimestamp overwrites the Timestamp (T1) of a test packet already written, so that a sender takes it
 // last.
 func SetTestTimestamp(b []byte, ts uint64, auth bool) {
-	if auth {
-		binary.BigEndian.PutUint64(b[testAuth.ts:], ts)
-		return
-	}
-	binary.BigEndian.PutUint64(b[testUnauth.ts:], ts)
+	binary.BigEndian.PutUint64(b[testLayoutOf(auth).ts:], ts)
 }
 
 // MAC computes the HMAC-SHA-256 of STAMP packets with one key (RFC 8762 §4.4), truncated to 16 octets.
@@ -214,10 +219,7 @@ const loopWindow = 24 * 3600 * 1e9
 // reflectors that answer each other, a loop a spoofed source can start, are told apart from a sender by
 // this, though no two of their packets are the same.
 func LooksReflected(b []byte, auth bool, now int64) bool {
-	l := replyUnauth
-	if auth {
-		l = replyAuth
-	}
+	l := replyLayoutOf(auth)
 	if len(b) < l.size {
 		return false
 	}
