@@ -102,7 +102,7 @@ func TestTLSEndsOffLoop(t *testing.T) {
 	if handed != conns+1 {
 		t.Errorf("%d TLS ends handed to threads, want %d", handed, conns+1)
 	}
-	if after := openFDs(t); after != before {
-		t.Errorf("%d open fds before %d TLS connections, %d after they ended", before, conns, after)
+	if after := openFDs(t); after > before { // fewer is another test's handshake giving its socket back
+		t.Errorf("%d open fds before %d TLS connections, %d after they ended: sockets left open", before, conns, after)
 	}
 }
