@@ -187,7 +187,6 @@ func (l *Loop) Run() error {
 	}
 	l.flushRefusals(true)
 	l.closeAll()
-	l.waitTLSCloses()
 	return l.stopErr
 }
 
@@ -202,7 +201,8 @@ func (l *Loop) drainQueue() {
 	}
 }
 
-// closeAll closes every socket the loop owns (inherited sockets only leave the set) and the epoll fd.
+// closeAll closes every socket the loop owns (inherited sockets only leave the set) and the epoll fd, and waits
+// for the TLS connections it handed to threads to end (tls_close.go).
 func (l *Loop) closeAll() {
 	for _, ln := range l.tcp {
 		ln.detach(l)
@@ -226,6 +226,7 @@ func (l *Loop) closeAll() {
 	}
 	l.wake.close()
 	l.closeEpoll()
+	l.waitTLSCloses()
 	close(l.done)
 }
 

@@ -19,8 +19,11 @@ import (
 // more. At most maxTLSCloses wait for a thread (a saturated host starves SCHED_IDLE threads); beyond that, and
 // while the loop stops, the loop does it itself.
 
-// maxTLSCloses bounds the TLS connections handed to threads and not yet closed: each holds a file descriptor.
-const maxTLSCloses = 1024
+// maxTLSCloses bounds the TLS connections handed to threads and not yet closed. Each holds a file descriptor
+// and may have started a thread of its own (no TLS thread was idle); a close takes a thread tens of µs, so
+// this many waiting means the threads are starved, and the loop, which the kernel runs first anyway, had
+// better close them itself.
+const maxTLSCloses = 64
 
 // tlsClosesWait bounds how long a stopping loop waits for the closes it handed out, so that their peers get
 // their close_notify before the process exits.

@@ -77,7 +77,8 @@ func openFDs(t *testing.T) int {
 }
 
 // TestTLSEndsOffLoop checks that the loop hands the end of each TLS connection to a TLS thread, that every
-// peer still gets our close_notify before the EOF, and that every socket is closed.
+// peer still gets our close_notify before the EOF, that every socket is closed, and that beyond maxTLSCloses
+// waiting the loop ends a connection itself, just as well.
 func TestTLSEndsOffLoop(t *testing.T) {
 	lc, roots := testTLSListener(t, "tls")
 	l, addrs := startLoop(t, lc)
@@ -104,5 +105,16 @@ func TestTLSEndsOffLoop(t *testing.T) {
 	}
 	if after := openFDs(t); after > before { // fewer is another test's handshake giving its socket back
 		t.Errorf("%d open fds before %d TLS connections, %d after they ended: sockets left open", before, conns, after)
+	}
+	// with maxTLSCloses waiting already (starved threads), the loop ends the connection itself, as well
+	l.Call(func() { l.hs.closes.pending.Add(maxTLSCloses) })
+	endWithCloseNotify(t, addrs["tls"], roots)
+	l.Call(func() { handed = l.hs.closes.handed; l.hs.closes.pending.Add(-maxTLSCloses) })
+	if handed != conns+1 {
+		t.Errorf("%d TLS ends handed to threads with %d waiting, want %d: the bound does not hold", handed,
+			maxTLSCloses, conns+1)
+	}
+	if after := openFDs(t); after > before {
+		t.Errorf("%d open fds before, %d after the loop ended a connection itself", before, after)
 	}
 }
