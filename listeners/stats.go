@@ -26,6 +26,7 @@ type Counters struct {
 	UDPTruncated    uint64 `json:"udp_truncated"`
 	UDPLoopDropped  uint64 `json:"udp_loop_dropped"` // datagrams from our own sockets or from an echo loop
 	UDPSegmented    uint64 `json:"udp_segmented"`    // replies sent as segments of one UDP_SEGMENT send
+	UDPCoalesced    uint64 `json:"udp_coalesced"`    // datagrams received in a coalesced run (UDP_GRO)
 	LineTimeouts    uint64 `json:"line_timeouts"`    // connections closed because a line took too long
 	ShutdownRefused uint64 `json:"shutdown_refused"`
 	AcceptErrors    uint64 `json:"accept_errors"`

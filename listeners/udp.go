@@ -32,6 +32,7 @@ type udpEndpoint struct {
 	lastPeerSeen int64
 	buckets      map[netip.Addr]*sourceBucket
 	gsoRefused   bool // the kernel refused a UDP_SEGMENT send on this socket: replies go one by one (udp_gso.go)
+	gro          bool // the kernel queues coalesced datagrams whole (UDP_GRO, udp_gro.go)
 }
 
 // sourceBucket is the rate bucket of one source address and when it was last used.
@@ -63,6 +64,7 @@ func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy
 	} else {
 		u.rxctl = true
 	}
+	u.setGRO(l, u.pol.Mode != config.ModeStamp)
 	u.useProtocol(l)
 	return u
 }
@@ -74,6 +76,9 @@ func (u *udpEndpoint) useProtocol(l *Loop) {
 		p = datagramProtocols[udpEcho]
 	}
 	u.proto = p
+	if echo := u.pol.Mode != config.ModeStamp; echo != u.gro {
+		u.setGRO(l, echo)
+	}
 	if u.pol.Mode == config.ModeStamp {
 		u.startStamp(l)
 	} else {
@@ -88,9 +93,13 @@ func (u *udpEndpoint) shutdown(*Loop, bool) {}
 
 func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 	b := l.udpBatch()
+	limit, control := u.pol.MaxDatagram, u.pktinfo || u.rxctl || u.gro
+	if u.gro {
+		limit = maxDatagram // a coalesced read is never cut: max_datagram is applied to each datagram
+	}
 	for round := 0; round < udpRounds; round++ {
 		vlen := u.vlen.next()
-		n, err := b.receive(u.fd, vlen, u.pol.MaxDatagram, u.pktinfo || u.rxctl)
+		n, err := b.receive(u.fd, vlen, limit, control)
 		if err != nil {
 			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 				l.log.Warn(logmsg.RecvFailed, "listener", u.name, "err", err)
@@ -100,38 +109,49 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 		replies := 0
 		for i := 0; i < n; i++ {
 			ctl, ok, rx := []byte(nil), true, noControl
-			if u.pktinfo || u.rxctl {
+			if control {
 				ctl, rx = b.control(i)
 				ctl, ok = replySource(ctl)
 			}
-			if !ok {
-				u.stats.UDPDropped++ // sent to a multicast or broadcast address
+			size := int(b.hdrs[i].Len)
+			switch segs := segments(size, rx.segSize); {
+			case !ok:
+				u.stats.UDPDropped += uint64(segs) // sent to a multicast or broadcast address
 				l.refused(u.name, reasonBroadcast, rawAddrPort(&b.names[i]))
-				continue
-			}
-			if reply, ok := u.answer(l, b, i, ctl, rx); ok {
-				b.queueReply(replies, i, reply, u.replyControl(b, i, ctl))
-				replies++
+			case segs > 1:
+				replies = u.answerCoalesced(l, b, i, ctl, rx, replies)
+			default:
+				if reply, ok := u.answer(l, b, i, b.bufs[i][:min(size, limit)], size, ctl, rx); ok {
+					b.queueReply(replies, i, reply, u.replyControl(b, i, ctl))
+					replies++
+				}
 			}
 		}
-		if replies > 0 {
-			sent, bytes := b.sendReplies(u, replies)
-			u.stats.BytesOut += bytes
-			u.stats.UDPDropped += uint64(replies - sent)
-		}
+		u.sendQueued(b, replies)
 		if u.vlen.observe(n); n < vlen {
 			return
 		}
 	}
 }
 
-// answer admits datagram i of the batch and asks the protocol for its reply: the datagram itself or a reply
-// written over it, within the datagram's reply budget (no amplification). ctl is the reply's source, if any;
+// sendQueued sends the first n queued replies of the batch and empties its spill buffer. It returns 0: the
+// queue is empty.
+func (u *udpEndpoint) sendQueued(b *udpBatch, n int) int {
+	if n > 0 {
+		sent, bytes := b.sendReplies(u, n)
+		u.stats.BytesOut += bytes
+		u.stats.UDPDropped += uint64(n - sent)
+	}
+	b.spilled = 0
+	return 0
+}
+
+// answer admits a datagram from the peer of receive slot i and asks the protocol for its reply: the datagram
+// itself or a reply written over it, within the datagram's reply budget (no amplification). data is the
+// datagram as received, cut at max_datagram, and size its length as sent; ctl is the reply's source, if any;
 // rx what the kernel reported of the datagram.
-func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int, ctl []byte, rx rxControl) ([]byte, bool) {
+func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int, data []byte, size int, ctl []byte, rx rxControl) ([]byte, bool) {
 	src := rawAddrPort(&b.names[i])
-	size := int(b.hdrs[i].Len)
-	data := b.bufs[i][:min(size, len(b.bufs[i]))]
 	u.stats.BytesIn += uint64(size)
 	if v := u.pol.AdmitDatagram(src); v != policy.Pass {
 		u.stats.UDPDropped++
@@ -162,7 +182,7 @@ func (u *udpEndpoint) answer(l *Loop, b *udpBatch, i int, ctl []byte, rx rxContr
 	u.stats.Datagrams++
 	d := datagram{src: src, data: data, size: size, budget: replyBudget(size, src), ctl: ctl,
 		ttl: rx.ttl, tos: rx.tos, rxTime: rx.at}
-	if b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 {
+	if len(data) < size {
 		d.truncated = true
 		u.stats.UDPTruncated++
 		l.refused(u.name, reasonTruncated, src)
@@ -187,15 +207,22 @@ func replyBudget(size int, src netip.AddrPort) int {
 	return 3*(size+hdr) - hdr
 }
 
-// fitReply writes reply over the datagram's own buffer if it fits in budget; otherwise the reply is dropped,
-// because answering a small request from src with a much larger one would make echogate an amplifier.
+// fitReply writes reply over the datagram's own buffer, or where the buffer ends before (a datagram of a
+// coalesced run, udp_gro.go) into the batch's spill buffer, if it fits in budget; otherwise the reply is
+// dropped, because answering a small request from src with a much larger one would make echogate an
+// amplifier.
 func (u *udpEndpoint) fitReply(l *Loop, src netip.AddrPort, buf, reply []byte, budget int) ([]byte, bool) {
-	if len(reply) > budget || len(reply) > cap(buf) {
-		u.stats.UDPDropped++
-		l.refused(u.name, reasonAmplify, src)
-		return nil, false
+	if len(reply) <= budget && len(reply) <= cap(buf) {
+		return buf[:copy(buf[:len(reply)], reply)], true
 	}
-	return buf[:copy(buf[:len(reply)], reply)], true
+	if len(reply) <= budget {
+		if out, ok := l.udpBatch().spillReply(reply); ok {
+			return out, true
+		}
+	}
+	u.stats.UDPDropped++
+	l.refused(u.name, reasonAmplify, src)
+	return nil, false
 }
 
 // track records the peer and applies the per-source rate limit. It reports false to drop the datagram.

@@ -26,6 +26,11 @@ type udpBatch struct {
 	ctlOn  int                            // headers whose Control now points at ctl
 	gso    gsoBatch                       // the replies grouped for segmentation offload (udp_gso.go)
 
+	// spill holds the replies that do not fit over their datagram in a coalesced run (udp_gro.go), up to
+	// spilled; it is made with the first socket that asks for UDP_GRO.
+	spill   []byte
+	spilled int
+
 	// replyCtl is the control messages of a reply with a TOS of its own: its pktinfo and TOS (udp_tos.go).
 	replyCtl [udpBatchSize][replyCtlMax]byte
 }

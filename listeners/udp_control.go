@@ -23,6 +23,7 @@ const udpCtlSize = 160
 type rxControl struct {
 	ttl, tos int16 // -1 when not reported
 	at       int64 // the kernel's receive time, unix ns; 0 when not reported
+	segSize  int   // a run of coalesced datagrams: their size but the last one's (UDP_GRO); else 0
 }
 
 // noControl is the rxControl of a datagram the socket asked nothing about.
@@ -77,6 +78,8 @@ func (b *udpBatch) control(i int) (pktinfo []byte, rx rxControl) {
 			}
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_TCLASS:
 			rx.tos = cmsgInt(data)
+		case h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && len(data) >= 4:
+			rx.segSize = int(int32(binary.NativeEndian.Uint32(data)))
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
 			sec, nsec := binary.NativeEndian.Uint64(data), binary.NativeEndian.Uint64(data[8:])
 			rx.at = int64(sec)*1e9 + int64(nsec)

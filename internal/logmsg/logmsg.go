@@ -38,6 +38,7 @@ const (
 	HostAddresses  = "host addresses"                    // the host's addresses, for the UDP own-socket rule: event=
 	NoPktinfo      = "IP_PKTINFO unavailable"            // a wildcard UDP socket may reply from another address: event=
 	NoRxControl    = "receive control data unavailable"  // a UDP socket's TTL, TOS or kernel timestamps are not known: event=
+	NoGRO          = "UDP_GRO unavailable"               // a UDP socket receives coalesced datagrams cut up: event=
 	NoIdlePriority = "TLS handshakes at normal priority" // the kernel refused SCHED_IDLE for handshake threads (once): err=
 )
 

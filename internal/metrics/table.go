@@ -44,6 +44,8 @@ var counterRows = []counterRow{
 		value: func(c *listeners.Counters) uint64 { return c.UDPTruncated }},
 	{metric: "udp_segmented_total", help: "UDP replies sent as segments of one UDP_SEGMENT (GSO) message.", only: "udp",
 		value: func(c *listeners.Counters) uint64 { return c.UDPSegmented }},
+	{metric: "udp_coalesced_total", help: "UDP datagrams received in a coalesced run (UDP_GRO), each answered on its own.",
+		only: "udp", value: func(c *listeners.Counters) uint64 { return c.UDPCoalesced }},
 	{metric: "stamp_reflected_total", help: "STAMP test packets reflected.", only: "udp",
 		value: func(c *listeners.Counters) uint64 { return c.StampReflected }},
 	{metric: "stamp_malformed_total", help: "STAMP test packets too short or with malformed TLVs (dropped or flagged).",
