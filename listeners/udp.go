@@ -121,7 +121,7 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 			case segs > 1:
 				replies = u.answerCoalesced(l, b, i, ctl, rx, replies)
 			default:
-				if reply, ok := u.answer(l, b, i, b.bufs[i][:min(size, limit)], size, ctl, rx); ok {
+				if reply, ok := u.answer(l, b, i, b.bufs[i][:min(size, u.pol.MaxDatagram, maxDatagram)], size, ctl, rx); ok {
 					b.queueReply(replies, i, reply, u.replyControl(b, i, ctl))
 					replies++
 				}

@@ -9,11 +9,13 @@ import (
 )
 
 // latencyPoints are the points of the second speed round, run after the others: a sliding window, where the
-// server sees reads of uneven sizes; UDP with several datagrams of one peer in each batch; and latency under
+// server sees reads of uneven sizes; UDP with several datagrams of one peer in each batch, written one by
+// one or, as QUIC stacks send, as one UDP_SEGMENT run per batch (echoload -gso); and latency under
 // an open-loop load at half and nine tenths of the C loop's closed-loop rate (50 connections).
 var latencyPoints = []point{
 	{"window16", "tcp 50 conns window of 16 64 B", "tcp", 50, 64, 1},
 	{"udp8x16", "udp 8 socks x16 in flight 64 B", "udp", 8, 64, 16},
+	{"udp8x16gso", "udp 8 socks x16, sent as GSO runs", "udp", 8, 64, 16},
 	{"open50", "tcp 50 conns open loop 50% of C", "tcp", 50, 64, 1},
 	{"open90", "tcp 50 conns open loop 90% of C", "tcp", 50, 64, 1},
 }
@@ -22,12 +24,14 @@ var latencyPoints = []point{
 type pointMode struct {
 	window  int     // lines kept in flight as a sliding window
 	rateOfC float64 // open loop at this fraction of the C loop's rate
+	gso     bool    // UDP: each batch is sent as one UDP_SEGMENT message
 }
 
 var pointModes = map[string]pointMode{
-	"window16": {window: 16},
-	"open50":   {rateOfC: 0.5},
-	"open90":   {rateOfC: 0.9},
+	"window16":   {window: 16},
+	"udp8x16gso": {gso: true},
+	"open50":     {rateOfC: 0.5},
+	"open90":     {rateOfC: 0.9},
 }
 
 // openLoop tells whether the point sends at a fixed rate.
@@ -41,6 +45,8 @@ func (p point) modeArgs(cRate float64) []string {
 		return []string{"-window", strconv.Itoa(m.window)}
 	case m.rateOfC > 0:
 		return []string{"-rate", strconv.FormatFloat(m.rateOfC*cRate, 'f', 0, 64)}
+	case m.gso:
+		return []string{"-gso"}
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ func TestModeArgs(t *testing.T) {
 		{"tcp50", "", false},
 		{"window16", "-window 16", false},
 		{"udp8x16", "", false},
+		{"udp8x16gso", "-gso", false},
 		{"open50", "-rate 10000", true},
 		{"open90", "-rate 18000", true},
 	} {

@@ -91,3 +91,25 @@ func TestEcholoadRate(t *testing.T) {
 			r.RPS, r.Errors, r.P50us, rate)
 	}
 }
+
+// TestEcholoadGSO runs echoload -gso against a UDP listener of the daemon: each batch of 16 datagrams leaves
+// as one UDP_SEGMENT message and reaches the daemon's socket as one coalesced run (UDP_GRO); echoload checks
+// every echoed datagram, and the daemon counts each one as a datagram of a run.
+func TestEcholoadGSO(t *testing.T) {
+	t.Parallel()
+	d := echotest.Start(t, udpLoopConfig)
+	out, code := runEchoload(t, "-addr", d.Addr("u1"), "-proto", "udp", "-conns", "2", "-pipeline", "16", "-gso",
+		"-requests", "3200", "-duration", "5s", "-json")
+	var r report.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 || r.Errors != 0 || r.RoundTrips < 3200 {
+		t.Fatalf("exit %d, output %q (%v); want at least 3200 round trips and no errors", code, out, err)
+	}
+	u := echotest.Stats(t, d.Addr("tcp")).Listeners["u1"]
+	if u.UDPCoalesced != u.Datagrams || u.Datagrams < 3200 || u.UDPSegmented == 0 {
+		t.Errorf("u1: datagrams %d, udp_coalesced %d, udp_segmented %d; want every datagram of a run counted, "+
+			"replies sent as segments", u.Datagrams, u.UDPCoalesced, u.UDPSegmented)
+	}
+	if _, code := runEchoload(t, "-addr", d.Addr("tcp"), "-gso", "-duration", "1s"); code != 2 {
+		t.Errorf("-gso over TCP: exit %d, want 2 (bad flags)", code)
+	}
+}

@@ -27,6 +27,7 @@ type options struct {
 	count       int           // ping mode: probes to send; 0 = load mode
 	interval    time.Duration // ping mode: time between probes
 	json        bool          // print the one-line JSON report instead of the text summary
+	gso         bool          // UDP: each batch leaves as one UDP_SEGMENT message
 }
 
 // maxBatch bounds the bytes one connection keeps in flight.
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.count, "count", 0, "ping mode: send this many probes, one every -interval")
 	fs.DurationVar(&o.interval, "interval", time.Second, "ping mode: time between probes")
 	fs.BoolVar(&o.json, "json", false, "print one JSON line instead of the text summary")
+	fs.BoolVar(&o.gso, "gso", false, "UDP: send each batch of -pipeline datagrams as one UDP_SEGMENT message, as QUIC stacks do")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -110,6 +112,10 @@ func (o *options) check() error {
 		return errors.New("-idle must not be negative")
 	case o.idle > 0 && o.proto != "tcp":
 		return errors.New("-idle needs -proto tcp")
+	case o.gso && (o.proto != "udp" || o.count > 0):
+		return errors.New("-gso needs -proto udp and takes no -count")
+	case o.gso && (o.pipeline > maxGSOSegments || o.size*o.pipeline > maxUDPSize):
+		return fmt.Errorf("-gso takes at most %d datagrams and %d bytes a batch", maxGSOSegments, maxUDPSize)
 	case o.idle > 0:
 		return nil
 	case o.count < 0:

@@ -2,7 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
+	"net"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // loopUDP sends a batch of datagrams, collects their echoes until the deadline, and starts again. A datagram
@@ -14,11 +19,9 @@ func (w *worker) loopUDP() {
 		if !ok {
 			return
 		}
-		for i := 0; i < w.o.pipeline; i++ {
-			if _, err := w.conn.Write(w.out[i*s : (i+1)*s]); err != nil {
-				w.fail("write", err)
-				return
-			}
+		if err := w.writeUDP(s); err != nil {
+			w.fail("write", err)
+			return
 		}
 		good, ok := w.readUDP(t0, measuring)
 		w.seq += uint64(w.o.pipeline)
@@ -29,6 +32,38 @@ func (w *worker) loopUDP() {
 			return
 		}
 	}
+}
+
+// maxGSOSegments bounds the datagrams of one UDP_SEGMENT message, at what older kernels allow
+// (UDP_MAX_SEGMENTS); the message's payload is bounded by one datagram's, maxUDPSize.
+const maxGSOSegments = 64
+
+// writeUDP sends the batch's datagrams of s bytes: one write each, or with -gso one UDP_SEGMENT message, which
+// the kernel takes through its send path once and cuts into the same datagrams at the end.
+func (w *worker) writeUDP(s int) error {
+	if !w.o.gso || w.o.pipeline == 1 {
+		for i := 0; i < w.o.pipeline; i++ {
+			if _, err := w.conn.Write(w.out[i*s : (i+1)*s]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if w.gsoCtl == nil {
+		w.gsoCtl = segmentControl(s)
+	}
+	_, _, err := w.conn.(*net.UDPConn).WriteMsgUDP(w.out, w.gsoCtl, nil)
+	return err
+}
+
+// segmentControl is the UDP_SEGMENT control message for segments of size bytes.
+func segmentControl(size int) []byte {
+	c := make([]byte, unix.CmsgSpace(2))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(c[unix.CmsgLen(0):], uint16(size))
+	return c
 }
 
 // readUDP reads the echoes of the batch starting at w.seq; good counts the intact ones, ok is false when

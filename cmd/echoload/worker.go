@@ -21,6 +21,7 @@ type worker struct {
 	out      []byte // the batch of lines in flight
 	in       []byte // where replies are read
 	seen     []bool // UDP: which lines of the batch came back
+	gsoCtl   []byte // UDP with -gso: the UDP_SEGMENT control message of every batch
 	seq      uint64 // sequence number of the next line
 	deadline time.Time
 
