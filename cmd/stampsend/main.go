@@ -36,6 +36,7 @@ type options struct {
 	tlvs     bool
 	stateful bool
 	json     bool
+	rcvbuf   int // the socket's receive buffer, bytes; 0 = 4 MiB (a test sets a small one)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -40,7 +41,9 @@ type session struct {
 	taiNs int64 // TAI − UTC, for PTP timestamps
 }
 
-// run sends the session and collects the replies.
+// run sends the session and collects the replies. They are collected while the session is sent: a reply
+// not yet taken holds its place in the socket's receive buffer, and a session longer than what the buffer
+// holds (about 10 000 packets) would lose the rest, reported as loss.
 func run(ctx context.Context, o options) (*result, error) {
 	s, err := open(o)
 	if err != nil {
@@ -49,24 +52,45 @@ func run(ctx context.Context, o options) (*result, error) {
 	defer s.conn.Close()
 	replies := make(chan sample, 1024)
 	go s.receive(replies)
+	sentCh, done := make(chan int, 1), make(chan *result, 1)
+	go func() { done <- collect(ctx, newResult(s, 0), replies, sentCh, o.wait) }()
 	sent, err := s.send(ctx)
 	if err != nil {
-		return nil, err
+		return nil, err // the collector ends when the socket closes
 	}
-	res := newResult(s, sent)
-	deadline := time.NewTimer(o.wait)
-	defer deadline.Stop()
-	for res.Received < sent {
+	sentCh <- sent
+	return <-done, nil
+}
+
+// collect adds the replies to res until every test packet has its reply, until wait after the last one was
+// sent (its number comes on sentCh), or until ctx ends once the sending has stopped.
+func collect(ctx context.Context, res *result, replies <-chan sample, sentCh <-chan int, wait time.Duration) *result {
+	var deadline <-chan time.Time
+	stop := ctx.Done()
+	for res.Sent == 0 || res.Received < res.Sent {
 		select {
-		case r := <-replies:
+		case r, ok := <-replies:
+			if !ok {
+				return res.finish()
+			}
 			res.add(r)
-		case <-deadline.C:
-			return res.finish(), nil
-		case <-ctx.Done():
-			return res.finish(), nil
+		case n := <-sentCh:
+			if res.Sent = n; n == 0 || ctx.Err() != nil {
+				return res.finish()
+			}
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			deadline, sentCh = t.C, nil
+		case <-deadline:
+			return res.finish()
+		case <-stop:
+			if res.Sent > 0 {
+				return res.finish()
+			}
+			stop = nil // the sender stops too, and says how many it sent
 		}
 	}
-	return res.finish(), nil
+	return res.finish()
 }
 
 // open makes the socket: connected to the reflector, with the TTL and DSCP asked for, and kernel receive
@@ -97,7 +121,7 @@ func open(o options) (*session, error) {
 		return nil, err
 	}
 	s.conn = c.(*net.UDPConn)
-	_ = s.conn.SetReadBuffer(4 << 20) // replies wait here while the receiving goroutine is not running
+	_ = s.conn.SetReadBuffer(cmp.Or(o.rcvbuf, 4<<20)) // replies wait here while the receiving goroutine is not running
 	v6 := s.conn.RemoteAddr().(*net.UDPAddr).AddrPort().Addr().Unmap().Is6()
 	raw, err := s.conn.SyscallConn()
 	if err != nil {
