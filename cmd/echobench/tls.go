@@ -306,12 +306,13 @@ func printTLS(w io.Writer, r *tlsResult) {
 		fmt.Fprintf(w, "echogate/go CPU per round trip: %.3f\n", r.Echogate.CPUusPerRT/r.GoServer.CPUusPerRT)
 	}
 	if i := r.Isolation; i != nil {
-		fmt.Fprintf(w, "isolation, plain p99 µs (C pinger, real-time %v): echogate quiet %.0f, TLS listener at %d hs/s %.0f (×%.2f), "+
+		fmt.Fprintf(w, "isolation, plain p99 µs, medians of %d rounds (C pinger, real-time %v): echogate quiet %.0f, "+
+			"TLS listener at %d hs/s %.0f (×%.2f; each round over the quiet run before it: %v), "+
 			"unbounded %.0f (×%.2f), plain listener at %d connections/s %.0f (×%.2f); "+
-			"C loop beside the Go server: quiet %.0f, flooded %.0f (×%.2f) %s\n", i.RealTime, i.QuietP99us, tlsFloodRate,
-			i.CappedP99us, ratio(i.CappedP99us, i.QuietP99us), i.FloodP99us, ratio(i.FloodP99us, i.QuietP99us),
-			tlsFloodRate, i.ChurnP99us, ratio(i.ChurnP99us, i.QuietP99us), i.RefQuietP99us,
-			i.RefFloodP99us, ratio(i.RefFloodP99us, i.RefQuietP99us), i.Err)
+			"C loop beside the Go server: quiet %.0f, flooded %.0f (×%.2f) %s\n", len(i.Rounds), i.RealTime, i.QuietP99us,
+			tlsFloodRate, i.CappedP99us, ratio(i.CappedP99us, i.QuietP99us), i.cappedRatios(), i.FloodP99us,
+			ratio(i.FloodP99us, i.QuietP99us), tlsFloodRate, i.ChurnP99us, ratio(i.ChurnP99us, i.QuietP99us),
+			i.RefQuietP99us, i.RefFloodP99us, ratio(i.RefFloodP99us, i.RefQuietP99us), i.Err)
 	}
 }
 

@@ -6,20 +6,35 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"time"
 )
 
-// tlsIsolation is the p99 of plain round trips, quiet and under handshake floods.
+// tlsIsolation is the p99 of plain round trips, quiet and under handshake floods: the medians over the
+// rounds, each round measuring every condition once, one after the other.
 type tlsIsolation struct {
-	QuietP99us     float64 `json:"quiet_p99_us"`
-	CappedP99us    float64 `json:"capped_p99_us"` // while the TLS listener takes tlsFloodRate handshakes/s
-	FloodP99us     float64 `json:"flood_p99_us"`  // while it takes as many as tlsHSClients clients can do
-	ChurnP99us     float64 `json:"churn_p99_us"`  // while the plain listener takes tlsFloodRate plain connections/s
-	RefQuietP99us  float64 `json:"ref_quiet_p99_us"`
-	RefFloodP99us  float64 `json:"ref_flood_p99_us"` // the C loop beside the Go server under the same flood
-	CappedDoneRate float64 `json:"capped_handshakes_per_s"`
-	RealTime       bool    `json:"pinger_real_time"` // the pinger ran at real-time priority
-	Err            string  `json:"error,omitempty"`
+	QuietP99us     float64          `json:"quiet_p99_us"`
+	CappedP99us    float64          `json:"capped_p99_us"` // while the TLS listener takes tlsFloodRate handshakes/s
+	FloodP99us     float64          `json:"flood_p99_us"`  // while it takes as many as tlsHSClients clients can do
+	ChurnP99us     float64          `json:"churn_p99_us"`  // while the plain listener takes tlsFloodRate plain connections/s
+	RefQuietP99us  float64          `json:"ref_quiet_p99_us"`
+	RefFloodP99us  float64          `json:"ref_flood_p99_us"` // the C loop beside the Go server under the same flood
+	CappedDoneRate float64          `json:"capped_handshakes_per_s"`
+	RealTime       bool             `json:"pinger_real_time"` // the pinger ran at real-time priority
+	Rounds         []isolationRound `json:"rounds"`
+	Err            string           `json:"error,omitempty"`
+}
+
+// isolationRound is one round's p99s, µs. A quiet p99 of 3 s moves by a factor of several from one run to
+// the next on a shared machine, so each flood is compared with the quiet run just before it, and the point
+// reports medians over the rounds.
+type isolationRound struct {
+	Quiet    float64 `json:"quiet_p99_us"`
+	Capped   float64 `json:"capped_p99_us"`
+	Flood    float64 `json:"flood_p99_us"`
+	Churn    float64 `json:"churn_p99_us"`
+	RefQuiet float64 `json:"ref_quiet_p99_us"`
+	RefFlood float64 `json:"ref_flood_p99_us"`
 }
 
 // The pinger of the isolation point is the C client bin/ping-c (cmd/echoload/cbaseline/ping.c) on the load
@@ -42,14 +57,22 @@ func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
 	defer eg.stop()
 	plain := fmt.Sprintf("127.0.0.1:%d", b.plainPort)
 	tlsAddr := fmt.Sprintf("127.0.0.1:%d", b.tlsPort)
-	if iso.QuietP99us, err = b.plainP99(ctx, plain, "", 0, false); err == nil {
-		iso.CappedP99us, err = b.plainP99(ctx, plain, tlsAddr, tlsFloodRate, false)
-	}
-	if err == nil {
-		iso.FloodP99us, err = b.plainP99(ctx, plain, tlsAddr, -1, false)
-	}
-	if err == nil {
-		iso.ChurnP99us, err = b.plainP99(ctx, plain, plain, tlsFloodRate, true)
+	iso.Rounds = make([]isolationRound, max(b.o.rounds, 1))
+	for i := range iso.Rounds {
+		r := &iso.Rounds[i]
+		if r.Quiet, err = b.plainP99(ctx, plain, "", 0, false); err == nil {
+			r.Capped, err = b.plainP99(ctx, plain, tlsAddr, tlsFloodRate, false)
+		}
+		if err == nil {
+			r.Flood, err = b.plainP99(ctx, plain, tlsAddr, -1, false)
+		}
+		if err == nil {
+			r.Churn, err = b.plainP99(ctx, plain, plain, tlsFloodRate, true)
+		}
+		if err != nil {
+			break
+		}
+		progress("tls isolation round %d/%d, echogate: %+v", i+1, len(iso.Rounds), *r)
 	}
 	eg.stop()
 	if err != nil {
@@ -74,14 +97,46 @@ func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
 	}
 	defer gs.stop()
 	cAddr := fmt.Sprintf("127.0.0.1:%d", cport)
-	if iso.RefQuietP99us, err = b.plainP99(ctx, cAddr, "", 0, false); err == nil {
-		iso.RefFloodP99us, err = b.plainP99(ctx, cAddr, fmt.Sprintf("127.0.0.1:%d", b.goPort), -1, false)
+	for i := range iso.Rounds {
+		r := &iso.Rounds[i]
+		if r.RefQuiet, err = b.plainP99(ctx, cAddr, "", 0, false); err == nil {
+			r.RefFlood, err = b.plainP99(ctx, cAddr, fmt.Sprintf("127.0.0.1:%d", b.goPort), -1, false)
+		}
+		if err != nil {
+			iso.Err = err.Error()
+			break
+		}
 	}
-	if err != nil {
-		iso.Err = err.Error()
-	}
+	iso.medians()
 	progress("tls isolation: %+v", *iso)
 	return iso
+}
+
+// medians sets the point's p99s to the medians over its rounds.
+func (iso *tlsIsolation) medians() {
+	med := func(f func(r isolationRound) float64) float64 {
+		v := make([]float64, len(iso.Rounds))
+		for i, r := range iso.Rounds {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	iso.QuietP99us = med(func(r isolationRound) float64 { return r.Quiet })
+	iso.CappedP99us = med(func(r isolationRound) float64 { return r.Capped })
+	iso.FloodP99us = med(func(r isolationRound) float64 { return r.Flood })
+	iso.ChurnP99us = med(func(r isolationRound) float64 { return r.Churn })
+	iso.RefQuietP99us = med(func(r isolationRound) float64 { return r.RefQuiet })
+	iso.RefFloodP99us = med(func(r isolationRound) float64 { return r.RefFlood })
+}
+
+// cappedRatios is each round's capped p99 over the quiet p99 measured just before it.
+func (iso *tlsIsolation) cappedRatios() []float64 {
+	out := make([]float64, len(iso.Rounds))
+	for i, r := range iso.Rounds {
+		out[i] = round3(ratio(r.Capped, r.Quiet))
+	}
+	return out
 }
 
 // realTimeAllowed reports whether the pinger may run at real-time priority here.
