@@ -92,6 +92,16 @@ func latencyCell(p point, s *side) string {
 	return fmt.Sprintf("%.0f/%.0f/%.0f", s.P50us, s.P99us, s.P999us)
 }
 
+// median is the middle value of v (the upper one of an even count), 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
 // latencyMedians sets the side's p50, p99 and p999 to the medians over its runs.
 func (s *side) latencyMedians() {
 	med := func(f func(run) float64) float64 {
@@ -99,8 +109,7 @@ func (s *side) latencyMedians() {
 		for i, r := range s.Runs {
 			v[i] = f(r)
 		}
-		slices.Sort(v)
-		return v[len(v)/2]
+		return median(v)
 	}
 	if len(s.Runs) > 0 {
 		s.P50us = med(func(r run) float64 { return r.P50us })

@@ -54,3 +54,22 @@ func TestOpenLoopRows(t *testing.T) {
 		t.Errorf("note %q, want the p99 ratio open50 1.10", got)
 	}
 }
+
+// TestMedian: the middle value, the upper one of an even count, and the input left as it was (its order is
+// the rounds' order, printed after the median).
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{7}, 7},
+		{[]float64{1545, 65, 64, 48, 68}, 65},
+		{[]float64{4, 1, 3, 2}, 3},
+	} {
+		in := slices.Clone(tc.in)
+		if got := median(in); got != tc.want || !slices.Equal(in, tc.in) {
+			t.Errorf("median(%v) = %v, input now %v; want %v, input unchanged", tc.in, got, in, tc.want)
+		}
+	}
+}

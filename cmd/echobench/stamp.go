@@ -184,7 +184,6 @@ func stampTurnPoint(ctx context.Context, o *options, rate int, busy bool, ports 
 		}
 		defer stop()
 	}
-	var sums [2]float64
 	for round := 0; round < o.rounds && ctx.Err() == nil; round++ {
 		for i, port := range ports {
 			sess, err := runStampsend(ctx, o, port, rate)
@@ -192,7 +191,6 @@ func stampTurnPoint(ctx context.Context, o *options, rate int, busy bool, ports 
 				return t, err
 			}
 			t.Received = append(t.Received, sess.Received)
-			sums[i] += sess.Turnaround.P99
 			if i == 0 {
 				t.CRuns = append(t.CRuns, sess.Turnaround.P99)
 			} else {
@@ -202,7 +200,8 @@ func stampTurnPoint(ctx context.Context, o *options, rate int, busy bool, ports 
 				[]string{"C", "echogate"}[i], sess.Turnaround.P99)
 		}
 	}
-	t.CP99, t.EgP99 = round3(sums[0]/float64(o.rounds)), round3(sums[1]/float64(o.rounds))
+	// The median of the rounds: one round that caught a stall of the host decides a mean.
+	t.CP99, t.EgP99 = round3(median(t.CRuns)), round3(median(t.EgRuns))
 	if t.CP99 > 0 {
 		t.Ratio = round3(t.EgP99 / t.CP99)
 	}

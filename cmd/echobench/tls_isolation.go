@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"slices"
 	"time"
 )
 
@@ -119,8 +118,7 @@ func (iso *tlsIsolation) medians() {
 		for i, r := range iso.Rounds {
 			v[i] = f(r)
 		}
-		slices.Sort(v)
-		return v[len(v)/2]
+		return median(v)
 	}
 	iso.QuietP99us = med(func(r isolationRound) float64 { return r.Quiet })
 	iso.CappedP99us = med(func(r isolationRound) float64 { return r.Capped })
