@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"echogate/config"
+	"echogate/internal/gso"
 	"echogate/internal/stamp"
 	"echogate/policy"
 )
@@ -22,12 +22,7 @@ func sendRun(t *testing.T, fd int, datagrams [][]byte) {
 	for _, d := range datagrams {
 		run = append(run, d...)
 	}
-	oob := make([]byte, unix.CmsgSpace(2))
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
-	h.SetLen(unix.CmsgLen(2))
-	*(*uint16)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = uint16(len(datagrams[0]))
-	if err := unix.Sendmsg(fd, run, oob, nil, 0); err != nil {
+	if err := unix.Sendmsg(fd, run, gso.Control(len(datagrams[0])), nil, 0); err != nil {
 		t.Fatalf("sendmsg UDP_SEGMENT of %d datagrams: %v", len(datagrams), err)
 	}
 }

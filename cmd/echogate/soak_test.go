@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"echogate/internal/echotest"
+	"echogate/internal/gso"
 )
 
 // soakConfig is the soak's config; variants change limits and add or remove the "extra" listener, so that
@@ -139,6 +141,33 @@ func (s *soak) goodUDP(u *net.UDPConn, addr string) func(r *rand.Rand) {
 	}
 }
 
+// goodUDPRun sends eight datagrams as one UDP_SEGMENT run, which the daemon's socket receives whole
+// (UDP_GRO) through every reload, and checks that their echoes come back as they were sent, in order.
+func (s *soak) goodUDPRun(u *net.UDPConn, addr string) func(r *rand.Rand) {
+	to := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr))
+	buf := make([]byte, 2048)
+	return func(r *rand.Rand) {
+		const n, size = 8, 32
+		run, base := make([]byte, 0, n*size), r.Uint64()
+		for i := range n {
+			run = fmt.Appendf(run, "udp run %016x %06d\n", base, i) // 32 bytes
+		}
+		u.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, _, err := u.WriteMsgUDP(run, gso.Control(size), to); err != nil {
+			s.tally.fail(false, "udp run write: %v", err)
+			return
+		}
+		for i := range n {
+			k, err := u.Read(buf)
+			if want := run[i*size : (i+1)*size]; err != nil || !bytes.Equal(buf[:k], want) {
+				s.tally.fail(false, "udp run datagram %d: got %q, %v; want %q", i, buf[:k], err, want)
+				return
+			}
+		}
+		s.tally.good.Add(1)
+	}
+}
+
 func TestSoak(t *testing.T) {
 	spec := os.Getenv("ECHOGATE_SOAK")
 	if spec == "" {
@@ -187,6 +216,12 @@ func TestSoak(t *testing.T) {
 		defer u.Close()
 		s.loop(5*time.Millisecond, s.goodUDP(u, addr["udp"]))
 	}
+	run, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	s.loop(5*time.Millisecond, s.goodUDPRun(run, addr["udp"]))
 	trickle := s.startHostile(addr, denied)
 	loops := s.startLoops(addr)
 
@@ -226,6 +261,9 @@ func TestSoak(t *testing.T) {
 	}
 	if s.tally.failed.Load() > 0 {
 		t.Errorf("%d well-behaved round trips failed", s.tally.failed.Load())
+	}
+	if st.Listeners["udp"].UDPCoalesced == 0 {
+		t.Error("no datagram of the UDP_SEGMENT runs reached the daemon coalesced (udp_coalesced 0)")
 	}
 	if s.tally.anomalies.Load() > 0 {
 		t.Errorf("%d hostile clients were not handled as the rules say", s.tally.anomalies.Load())

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"net"
 	"time"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"echogate/internal/gso"
 )
 
 // loopUDP sends a batch of datagrams, collects their echoes until the deadline, and starts again. A datagram
@@ -50,20 +48,10 @@ func (w *worker) writeUDP(s int) error {
 		return nil
 	}
 	if w.gsoCtl == nil {
-		w.gsoCtl = segmentControl(s)
+		w.gsoCtl = gso.Control(s)
 	}
 	_, _, err := w.conn.(*net.UDPConn).WriteMsgUDP(w.out, w.gsoCtl, nil)
 	return err
-}
-
-// segmentControl is the UDP_SEGMENT control message for segments of size bytes.
-func segmentControl(size int) []byte {
-	c := make([]byte, unix.CmsgSpace(2))
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
-	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
-	h.SetLen(unix.CmsgLen(2))
-	binary.NativeEndian.PutUint16(c[unix.CmsgLen(0):], uint16(size))
-	return c
 }
 
 // readUDP reads the echoes of the batch starting at w.seq; good counts the intact ones, ok is false when
