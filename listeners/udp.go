@@ -64,7 +64,9 @@ func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy
 	} else {
 		u.rxctl = true
 	}
-	u.setGRO(l, u.pol.Mode != config.ModeStamp)
+	if u.pol.Mode == config.ModeStamp {
+		u.setGRO(l, false) // a socket passed on from an echo listener may have it on; useProtocol turns it on for echo
+	}
 	u.useProtocol(l)
 	return u
 }

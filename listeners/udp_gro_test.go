@@ -157,9 +157,10 @@ func TestGRORunRules(t *testing.T) {
 	})
 }
 
-// TestGROOffForStamp turns an echo listener into a STAMP reflector by a reload, and back. A reflector's
-// socket does not ask for UDP_GRO (each test packet needs its own kernel receive time), so the kernel cuts a
-// run of test packets up and each one is reflected; back in echo mode, runs arrive whole again.
+// TestGROOffForStamp turns an echo listener into a STAMP reflector by a reload, and back, and then by a
+// rename that hands its socket to a new reflector. A reflector's socket does not ask for UDP_GRO (each test
+// packet needs its own kernel receive time), so the kernel cuts a run of test packets up and each one is
+// reflected; back in echo mode, runs arrive whole again.
 func TestGROOffForStamp(t *testing.T) {
 	echo := testListenerAt("x", "127.0.0.1:0")
 	refl := stampListener("x", false)
@@ -180,6 +181,32 @@ func TestGROOffForStamp(t *testing.T) {
 	if gro() {
 		t.Fatal("a STAMP socket asks for UDP_GRO")
 	}
+	stampRun(t, fd)
+	if n := countersOn(l, "x"); n.StampReflected != 4 || n.UDPCoalesced != 4 {
+		t.Errorf("stamp_reflected %d, udp_coalesced %d; want 4, 4 (the echo run only)", n.StampReflected, n.UDPCoalesced)
+	}
+	reloadLoop(t, l, []config.Listener{refl}, []config.Listener{echo})
+	echoRun(1)
+	if n := countersOn(l, "x"); !gro() || n.UDPCoalesced != 8 {
+		t.Errorf("back in echo mode: UDP_GRO %v, udp_coalesced %d; want true, 8", gro(), n.UDPCoalesced)
+	}
+	// Renamed to a reflector on the same address, the socket is handed to a new endpoint, which turns it off.
+	renamed := refl
+	renamed.Name, renamed.Address = "y", addrs["x"]
+	was := echo
+	was.Address = addrs["x"]
+	reloadLoop(t, l, []config.Listener{was}, []config.Listener{renamed})
+	stampRun(t, fd)
+	if n := countersOn(l, "y"); n.StampReflected != 4 || n.UDPCoalesced != 0 {
+		t.Errorf("after the rename: stamp_reflected %d, udp_coalesced %d; want 4, 0 (the kernel cuts the run)",
+			n.StampReflected, n.UDPCoalesced)
+	}
+}
+
+// stampRun sends four STAMP test packets as one UDP_SEGMENT run on fd and checks that each is reflected
+// on its own, in order: the reflector's socket must not ask for UDP_GRO.
+func stampRun(t *testing.T, fd int) {
+	t.Helper()
 	run := make([][]byte, 4)
 	for i := range run {
 		run[i] = make([]byte, stamp.UnauthSize)
@@ -195,14 +222,6 @@ func TestGROOffForStamp(t *testing.T) {
 		if r, _ := stamp.ParseReply(buf[:k], false); r.SenderSeq != uint32(i) {
 			t.Fatalf("reply %d answers test packet %d", i, r.SenderSeq)
 		}
-	}
-	if n := countersOn(l, "x"); n.StampReflected != 4 || n.UDPCoalesced != 4 {
-		t.Errorf("stamp_reflected %d, udp_coalesced %d; want 4, 4 (the echo run only)", n.StampReflected, n.UDPCoalesced)
-	}
-	reloadLoop(t, l, []config.Listener{refl}, []config.Listener{echo})
-	echoRun(1)
-	if n := countersOn(l, "x"); !gro() || n.UDPCoalesced != 8 {
-		t.Errorf("back in echo mode: UDP_GRO %v, udp_coalesced %d; want true, 8", gro(), n.UDPCoalesced)
 	}
 }
 
