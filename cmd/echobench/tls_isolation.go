@@ -54,25 +54,8 @@ func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
 		return iso
 	}
 	defer eg.stop()
-	plain := fmt.Sprintf("127.0.0.1:%d", b.plainPort)
-	tlsAddr := fmt.Sprintf("127.0.0.1:%d", b.tlsPort)
 	iso.Rounds = make([]isolationRound, max(b.o.rounds, 1))
-	for i := range iso.Rounds {
-		r := &iso.Rounds[i]
-		if r.Quiet, err = b.plainP99(ctx, plain, "", 0, false); err == nil {
-			r.Capped, err = b.plainP99(ctx, plain, tlsAddr, tlsFloodRate, false)
-		}
-		if err == nil {
-			r.Flood, err = b.plainP99(ctx, plain, tlsAddr, -1, false)
-		}
-		if err == nil {
-			r.Churn, err = b.plainP99(ctx, plain, plain, tlsFloodRate, true)
-		}
-		if err != nil {
-			break
-		}
-		progress("tls isolation round %d/%d, echogate: %+v", i+1, len(iso.Rounds), *r)
-	}
+	err = b.echogateRounds(ctx, iso.Rounds)
 	eg.stop()
 	if err != nil {
 		iso.Err = err.Error()
@@ -95,20 +78,53 @@ func (b *tlsBench) isolation(ctx context.Context) *tlsIsolation {
 		return iso
 	}
 	defer gs.stop()
-	cAddr := fmt.Sprintf("127.0.0.1:%d", cport)
-	for i := range iso.Rounds {
-		r := &iso.Rounds[i]
-		if r.RefQuiet, err = b.plainP99(ctx, cAddr, "", 0, false); err == nil {
-			r.RefFlood, err = b.plainP99(ctx, cAddr, fmt.Sprintf("127.0.0.1:%d", b.goPort), -1, false)
-		}
-		if err != nil {
-			iso.Err = err.Error()
-			break
-		}
+	if err := b.referenceRounds(ctx, fmt.Sprintf("127.0.0.1:%d", cport), iso.Rounds); err != nil {
+		iso.Err = err.Error()
 	}
 	iso.medians()
 	progress("tls isolation: %+v", *iso)
 	return iso
+}
+
+// echogateRounds measures, in each round, echogate's plain p99 quiet, under the capped and the unbounded
+// handshake flood, and under as many plain connections a second.
+func (b *tlsBench) echogateRounds(ctx context.Context, rounds []isolationRound) error {
+	plain := fmt.Sprintf("127.0.0.1:%d", b.plainPort)
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", b.tlsPort)
+	for i := range rounds {
+		r := &rounds[i]
+		var err error
+		if r.Quiet, err = b.plainP99(ctx, plain, "", 0, false); err == nil {
+			r.Capped, err = b.plainP99(ctx, plain, tlsAddr, tlsFloodRate, false)
+		}
+		if err == nil {
+			r.Flood, err = b.plainP99(ctx, plain, tlsAddr, -1, false)
+		}
+		if err == nil {
+			r.Churn, err = b.plainP99(ctx, plain, plain, tlsFloodRate, true)
+		}
+		if err != nil {
+			return err
+		}
+		progress("tls isolation round %d/%d, echogate: %+v", i+1, len(rounds), *r)
+	}
+	return nil
+}
+
+// referenceRounds measures, in each round, the C loop at cAddr quiet and while the Go server beside it
+// takes the unbounded handshake flood.
+func (b *tlsBench) referenceRounds(ctx context.Context, cAddr string, rounds []isolationRound) error {
+	for i := range rounds {
+		r := &rounds[i]
+		var err error
+		if r.RefQuiet, err = b.plainP99(ctx, cAddr, "", 0, false); err == nil {
+			r.RefFlood, err = b.plainP99(ctx, cAddr, fmt.Sprintf("127.0.0.1:%d", b.goPort), -1, false)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // medians sets the point's p99s to the medians over its rounds.
