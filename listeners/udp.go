@@ -136,16 +136,14 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 	}
 }
 
-// sendQueued sends the first n queued replies of the batch and empties its spill buffer. It returns 0: the
-// queue is empty.
-func (u *udpEndpoint) sendQueued(b *udpBatch, n int) int {
+// sendQueued sends the first n queued replies of the batch and empties its spill buffer.
+func (u *udpEndpoint) sendQueued(b *udpBatch, n int) {
 	if n > 0 {
 		sent, bytes := b.sendReplies(u, n)
 		u.stats.BytesOut += bytes
 		u.stats.UDPDropped += uint64(n - sent)
 	}
 	b.spilled = 0
-	return 0
 }
 
 // answer admits a datagram from the peer of receive slot i and asks the protocol for its reply: the datagram

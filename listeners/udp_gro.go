@@ -54,7 +54,8 @@ func (u *udpEndpoint) answerCoalesced(l *Loop, b *udpBatch, i int, ctl []byte, r
 	run := b.bufs[i][:min(int(b.hdrs[i].Len), len(b.bufs[i]))]
 	for off := 0; off < len(run); off += rx.segSize {
 		if replies == udpBatchSize || len(b.spill)-b.spilled < maxDatagram {
-			replies = u.sendQueued(b, replies)
+			u.sendQueued(b, replies)
+			replies = 0
 		}
 		end := min(off+rx.segSize, len(run))
 		size := end - off
