@@ -15,6 +15,24 @@ func init() { registerTCPProtocol(config.ModeLine, lineProtocol{}) }
 
 // serve echoes the lines of data. It stops when the output queue is full or the line rate is exceeded, and
 // returns how much it took.
+// verbatim reports whether data is answered by itself: whole lines within max_line, none a command, no line
+// rate to keep and no more than max_output of it (Framer.PlainRun decides, on a connection with no unfinished
+// line). The lines are counted here.
+func (lineProtocol) verbatim(c *tcpConn, data []byte) bool {
+	pol := c.ln.pol
+	if pol.LinesLimited() {
+		return false
+	}
+	f := Framer{Max: pol.MaxLine}
+	n, lines := f.PlainRun(data, pol.MaxOutput, pol.Commands)
+	if n < len(data) {
+		return false
+	}
+	c.ln.stats.Lines += uint64(lines)
+	c.strikes = 0
+	return true
+}
+
 func (lineProtocol) serve(l *Loop, c *tcpConn, data []byte) int {
 	io, pol := c.io, c.ln.pol
 	io.framer.Max = pol.MaxLine

@@ -13,4 +13,7 @@ func (rawProtocol) serve(l *Loop, c *tcpConn, data []byte) int {
 	return len(data)
 }
 
+// verbatim: raw mode's answer to a read is always the read.
+func (rawProtocol) verbatim(*tcpConn, []byte) bool { return true }
+
 func (rawProtocol) halfClosed(*Loop, *tcpConn) {}

@@ -34,6 +34,15 @@ type tcpGreeter interface {
 	greet(l *Loop, c *tcpConn)
 }
 
+// tcpVerbatim is a tcpProtocol whose answer to a read is often the read itself. verbatim is asked, for a
+// connection that holds no state (c.io is nil: nothing queued, held or unfinished), whether data is answered
+// by echoing it unchanged; if so it has counted what data served (lines) and the connection writes data
+// straight from the read buffer, as a C echo loop does, queueing only what the socket does not take. If not,
+// serve is called as usual.
+type tcpVerbatim interface {
+	verbatim(c *tcpConn, data []byte) bool
+}
+
 // datagramProtocol answers the datagrams of a UDP socket.
 type datagramProtocol interface {
 	// reply answers d and returns the reply, or false to send nothing. The reply may be d.data itself or be
@@ -60,7 +69,8 @@ type tcpProtocolID uint8
 // The registered protocols. They are filled by the init functions of the proto_*.go files and only read after.
 var (
 	tcpProtocols      []tcpProtocol
-	tcpGreeters       []tcpGreeter // by tcpProtocolID; nil for a protocol that waits for the client
+	tcpGreeters       []tcpGreeter  // by tcpProtocolID; nil for a protocol that waits for the client
+	tcpVerbatims      []tcpVerbatim // by tcpProtocolID; nil for a protocol that always answers through serve
 	tcpProtocolIDs    = map[config.Mode]tcpProtocolID{}
 	datagramProtocols = map[string]datagramProtocol{}
 )
@@ -74,6 +84,8 @@ func registerTCPProtocol(mode config.Mode, p tcpProtocol) {
 	tcpProtocols = append(tcpProtocols, p)
 	g, _ := p.(tcpGreeter)
 	tcpGreeters = append(tcpGreeters, g)
+	v, _ := p.(tcpVerbatim)
+	tcpVerbatims = append(tcpVerbatims, v)
 }
 
 // registerDatagramProtocol makes p the protocol of UDP listeners whose protocol is name.

@@ -170,9 +170,37 @@ func (c *tcpConn) read(l *Loop) {
 // consume hands data to c's protocol, and holds what it did not take (a full output queue, the line rate)
 // until c may go on. What a connection that is ending did not take is dropped.
 func (c *tcpConn) consume(l *Loop, data []byte) {
+	if c.io == nil && c.tls == nil {
+		if v := tcpVerbatims[c.proto]; v != nil && v.verbatim(c, data) {
+			c.echo(l, data)
+			return
+		}
+	}
 	l.connIO(c)
 	if n := tcpProtocols[c.proto].serve(l, c, data); n < len(data) && !c.closing() {
 		c.hold(l, data[n:])
+	}
+}
+
+// echo writes data, a read that is its own answer, straight from the read buffer, and queues only what the
+// socket does not take: an echo that goes out whole costs the connection no buffer at all.
+func (c *tcpConn) echo(l *Loop, data []byte) {
+	n, err := writeNB(int(c.fd), data)
+	for errors.Is(err, unix.EINTR) {
+		n, err = writeNB(int(c.fd), data)
+	}
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
+		c.close(l, "write error")
+		return
+	}
+	n = max(n, 0)
+	if n > 0 {
+		c.ln.stats.BytesOut += uint64(n)
+		c.lastActive = l.nowNano
+	}
+	if n < len(data) {
+		io := l.connIO(c)
+		io.out = append(l.outBuf(io), data[n:]...)
 	}
 }
 
