@@ -45,21 +45,40 @@ type detached struct {
 // started, on the loop goroutine (through Submit or Call); never from another goroutine while Run runs.
 func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Binding) Result {
 	start := time.Now()
-	res := Result{Addrs: map[string]netip.AddrPort{}}
 	if l.stopping {
-		for _, b := range binds {
-			b.Close()
-		}
-		for _, a := range plan {
-			if a.Kind == config.Add || a.Kind == config.Rebind {
-				res.Failed = append(res.Failed, a.Name)
-			}
-		}
-		res.Errors = append(res.Errors, errStopping)
-		return res
+		return refuseWhileStopping(plan, binds)
 	}
+	res := Result{}
 	l.setDaemon(d)
-	leaving := map[string]*detached{} // by the name of the listener that left
+	leaving := l.takeDownLeaving(plan)
+	for _, a := range plan {
+		l.execute(a, binds[a.Name], leaving, &res)
+	}
+	l.release(leaving)
+	l.listenersChanged()
+	l.reportServing(&res)
+	res.LoopPause = time.Since(start)
+	return res
+}
+
+// refuseWhileStopping is the result of a plan given to a loop that is stopping: nothing is applied, the
+// sockets prepared for it are closed, and every listener it would have brought up has failed.
+func refuseWhileStopping(plan []config.Action, binds map[string]Binding) Result {
+	res := Result{Addrs: map[string]netip.AddrPort{}, Errors: []error{errStopping}}
+	for _, b := range binds {
+		b.Close()
+	}
+	for _, a := range plan {
+		if a.Kind == config.Add || a.Kind == config.Rebind {
+			res.Failed = append(res.Failed, a.Name)
+		}
+	}
+	return res
+}
+
+// takeDownLeaving takes every listener that a Remove or Rebind ends out of service, and returns them by name.
+func (l *Loop) takeDownLeaving(plan []config.Action) map[string]*detached {
+	leaving := map[string]*detached{}
 	for _, a := range plan {
 		if a.Kind == config.Remove || a.Kind == config.Rebind {
 			if d := l.takeDown(a); d != nil {
@@ -67,40 +86,51 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 			}
 		}
 	}
-	for _, a := range plan {
-		switch a.Kind {
-		case config.Keep:
-			res.Kept++ // every value and the token are the same: its policy already says so
-		case config.Update:
-			res.Changed++
-			if err := l.update(a, binds[a.Name].Policy); err != nil {
-				res.Errors = append(res.Errors, err) // it serves with its new rules and its old backlog
-			}
-		case config.Add, config.Rebind:
-			if err := l.bringUp(a, l.socketOf(a, binds[a.Name], leaving), l.carried(a, leaving)); err != nil {
-				res.Errors = append(res.Errors, err)
-				res.Failed = append(res.Failed, a.Name)
-				continue
-			}
-			if a.Kind == config.Add {
-				res.Added++
-			} else {
-				res.Changed++
-			}
-		case config.Remove:
-			res.Removed++
+	return leaving
+}
+
+// execute carries out one action of a plan, with b the binding Prepare made for it, and counts it in res.
+func (l *Loop) execute(a config.Action, b Binding, leaving map[string]*detached, res *Result) {
+	switch a.Kind {
+	case config.Keep:
+		res.Kept++ // every value and the token are the same: its policy already says so
+	case config.Update:
+		res.Changed++
+		if err := l.update(a, b.Policy); err != nil {
+			res.Errors = append(res.Errors, err) // it serves with its new rules and its old backlog
 		}
+	case config.Add, config.Rebind:
+		if err := l.bringUp(a, l.socketOf(a, b, leaving), l.carried(a, leaving)); err != nil {
+			res.Errors = append(res.Errors, err)
+			res.Failed = append(res.Failed, a.Name)
+			return
+		}
+		if a.Kind == config.Add {
+			res.Added++
+		} else {
+			res.Changed++
+		}
+	case config.Remove:
+		res.Removed++
 	}
+}
+
+// release closes the leaving sockets that no action took (an inherited one only leaves the epoll set), and
+// drains the connections of leaving TCP listeners that no action carried on.
+func (l *Loop) release(leaving map[string]*detached) {
 	for _, d := range leaving {
 		if !d.taken && !d.inherited {
-			unix.Close(d.fd)
+			_ = unix.Close(d.fd) // a listening socket: nothing was written that a failed close could lose
 			l.obs.closes.Add(1)
 		}
 		if d.ln != nil {
 			l.drain(d.ln)
 		}
 	}
-	l.listenersChanged()
+}
+
+// reportServing fills res with the address of every listener now serving and the connections they hold.
+func (l *Loop) reportServing(res *Result) {
 	// Sized once: growing it was most of the loop time of a reload that keeps 10 000 listeners.
 	res.Addrs = make(map[string]netip.AddrPort, len(l.tcp)+len(l.udp))
 	for name, ln := range l.tcp {
@@ -110,8 +140,6 @@ func (l *Loop) Apply(d config.Daemon, plan []config.Action, binds map[string]Bin
 	for name, u := range l.udp {
 		res.Addrs[name] = u.addr
 	}
-	res.LoopPause = time.Since(start)
-	return res
 }
 
 // socketOf returns the socket an Add or Rebind serves on: the one Prepare made, or, when the plan hands it
