@@ -90,59 +90,26 @@ type daemon struct {
 	reloader      *reloader // set before the loop runs
 }
 
+// serve brings up the loop on the config's listeners, then the control socket, the reloader, the HTTP
+// endpoint, the config watcher and the signal handler, and serves until the loop stops.
 func (d *daemon) serve() error {
 	raiseFileLimit(d.log)
 	d.notify = systemd.NewNotifier()
-	act, err := newActivation(d.cfg, d.log)
+	loop, act, served, err := d.startListeners()
 	if err != nil {
 		return err
-	}
-	loop, err := listeners.New(d.loopOptions())
-	if err != nil {
-		return err
-	}
-	plan := config.PlanActivated(nil, d.cfg, act.names())
-	binds, err := listeners.Prepare(plan, act.lookup)
-	if err != nil {
-		return err
-	}
-	res := loop.Apply(d.cfg.Daemon, plan, binds)
-	if len(res.Errors) > 0 {
-		loop.Shutdown("startup failed")
-		loop.Run()
-		return res.Errors[0]
-	}
-	loop.SetRunning(listeners.Running{Generation: 1, ConfigSHA256: configSHA256(d.cfg), LoadedAt: d.startedAt})
-	for _, lc := range d.cfg.Listeners {
-		d.log.Info(logmsg.Serving, "listener", lc.Name, "protocol", lc.Protocol, "addr", res.Addrs[lc.Name])
 	}
 	if err := writePIDFile(d.cfg.Daemon.PIDFile); err != nil {
 		d.log.Warn(logmsg.PIDFile, "err", err)
 	}
 	defer removePIDFile(d.cfg.Daemon.PIDFile)
-
-	d.control = newControlServer(d.log)
-	move, err := d.control.prepare(controlPath(d.cfg.Daemon))
-	if err != nil {
-		loop.Shutdown("startup failed")
-		loop.Run()
-		return err
-	}
-	move.commit()
-	defer d.control.close()
-
 	stop := make(chan struct{})
-	defer close(stop)
-	r := newReloader(d, loop, act, d.control)
-	d.reloader = r
-	if r.http, err = startHTTP(d, loop, act); err != nil {
-		loop.Shutdown("startup failed")
-		loop.Run()
-		return err
+	r, closeServices, err := d.startServices(loop, act, stop)
+	if err != nil {
+		return abortStartup(loop, err)
 	}
-	defer r.http.close()
-	go r.run(stop)
-	d.control.serve(controlHandlers{reload: r.requestAndWait, status: d.statusJSON, state: d.setState})
+	defer closeServices()
+	defer close(stop) // the reloader, watcher and signal handler end before the sockets they use are closed
 	armTestHooks(loop, d.log)
 	if d.cfg.Path != "" {
 		if err := watchConfig(d.cfg.Path, d.log, func() { r.request(false) }, stop); err != nil {
@@ -150,15 +117,76 @@ func (d *daemon) serve() error {
 		}
 	}
 	go d.handleSignals(loop, r, stop)
+	return d.runLoop(loop, r, served)
+}
 
+// startListeners makes the loop and applies the first config to it, on the sockets systemd passed or on
+// new ones. It returns the loop (not running yet), the activation, and how many listeners serve.
+func (d *daemon) startListeners() (*listeners.Loop, *activation, int, error) {
+	act, err := newActivation(d.cfg, d.log)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	loop, err := listeners.New(d.loopOptions())
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	plan := config.PlanActivated(nil, d.cfg, act.names())
+	binds, err := listeners.Prepare(plan, act.lookup)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	res := loop.Apply(d.cfg.Daemon, plan, binds)
+	if len(res.Errors) > 0 {
+		return nil, nil, 0, abortStartup(loop, res.Errors[0])
+	}
+	loop.SetRunning(listeners.Running{Generation: 1, ConfigSHA256: configSHA256(d.cfg), LoadedAt: d.startedAt})
+	for _, lc := range d.cfg.Listeners {
+		d.log.Info(logmsg.Serving, "listener", lc.Name, "protocol", lc.Protocol, "addr", res.Addrs[lc.Name])
+	}
+	return loop, act, len(res.Addrs), nil
+}
+
+// startServices brings up what serves beside the loop: the control socket, the reloader and the HTTP
+// endpoint. closeAll ends the control socket and the endpoint; on an error, nothing is left open.
+func (d *daemon) startServices(loop *listeners.Loop, act *activation, stop <-chan struct{}) (
+	r *reloader, closeAll func(), err error) {
+	d.control = newControlServer(d.log)
+	move, err := d.control.prepare(controlPath(d.cfg.Daemon))
+	if err != nil {
+		return nil, nil, err
+	}
+	move.commit()
+	r = newReloader(d, loop, act, d.control)
+	d.reloader = r
+	if r.http, err = startHTTP(d, loop, act); err != nil {
+		d.control.close()
+		return nil, nil, err
+	}
+	go r.run(stop)
+	d.control.serve(controlHandlers{reload: r.requestAndWait, status: d.statusJSON, state: d.setState})
+	return r, func() { r.http.close(); d.control.close() }, nil
+}
+
+// runLoop runs the loop until it stops, telling systemd and the log that the daemon is ready once the loop
+// goroutine has started.
+func (d *daemon) runLoop(loop *listeners.Loop, r *reloader, served int) error {
 	done := make(chan error, 1)
 	go func() { done <- loop.Run() }()
-	status := fmt.Sprintf("serving %d listeners", len(res.Addrs))
+	status := fmt.Sprintf("serving %d listeners", served)
 	r.setStatus(status)
 	d.warnNotify(d.notify.Ready(status))
-	d.log.Info(logmsg.Ready, "listeners", len(res.Addrs), "version", version)
-	err = <-done
+	d.log.Info(logmsg.Ready, "listeners", served, "version", version)
+	err := <-done
 	d.log.Info(logmsg.Stopped)
+	return err
+}
+
+// abortStartup stops a loop that never served (it runs just long enough to close what it holds) and returns
+// err, the reason.
+func abortStartup(loop *listeners.Loop, err error) error {
+	loop.Shutdown("startup failed")
+	_ = loop.Run() // err is what the caller reports; the loop only releases its sockets here
 	return err
 }
 
