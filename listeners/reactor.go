@@ -53,12 +53,12 @@ func (r *reactor) open() error {
 	r.idle.init(r.nowNano)
 	r.lines.init(r.nowNano)
 	if r.wake, err = newWaker(); err != nil {
-		unix.Close(epfd)
+		_ = unix.Close(epfd)
 		return err
 	}
 	if err := r.register(r.wake.fd, unix.EPOLLIN, r.wake); err != nil {
 		r.wake.close()
-		unix.Close(epfd)
+		_ = unix.Close(epfd)
 		return err
 	}
 	return nil

@@ -35,7 +35,7 @@ func Bind(lc *config.Listener) (Binding, error) {
 	}
 	bound, err := localAddr(fd)
 	if err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd)
 		return Binding{}, fmt.Errorf("listener %q: %w", lc.Name, err)
 	}
 	return Binding{FD: fd, Addr: bound}, nil
@@ -56,7 +56,7 @@ func bindSocket(lc *config.Listener, ap netip.AddrPort) (int, error) {
 		return -1, os.NewSyscallError("socket", err)
 	}
 	if err := setupSocket(fd, family, typ, ap.Addr(), sa, lc.Backlog); err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil
@@ -102,7 +102,7 @@ func localAddr(fd int) (netip.AddrPort, error) {
 // Close closes a binding that was never handed to the loop (a reload that failed half way).
 func (b Binding) Close() {
 	if !b.Inherited && b.FD >= 0 {
-		unix.Close(b.FD)
+		_ = unix.Close(b.FD) // never served: nothing written could be lost
 	}
 }
 

@@ -72,12 +72,13 @@ func (l *Loop) admit(ln *tcpListener, fd int, peer netip.AddrPort) {
 		if l.countRefusal(ln, v, peer) {
 			refuseBusy(fd)
 		} else {
-			unix.Close(fd)
+			_ = unix.Close(fd)
 		}
 		return
 	}
 	if pol.TLS != nil {
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		// TCP_NODELAY is a latency nicety: echo works without it, so its error is ignored.
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		l.startHandshake(ln, fd, peer) // tls_handshake.go: startConn follows once it is done
 		return
 	}
@@ -126,13 +127,13 @@ func (l *Loop) countRefusal(ln *tcpListener, v policy.ConnVerdict, peer netip.Ad
 // when epoll refuses it.
 func (l *Loop) openConn(ln *tcpListener, fd int, peer netip.AddrPort, st *tlsState) *tcpConn {
 	if st == nil {
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // a TLS connection has it from admit
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // TLS has it from admit; see there
 	}
 	c := &tcpConn{fd: int32(fd), ln: ln, peer: peer, proto: tcpProtocolFor(ln.pol.Mode),
 		lastActive: l.nowNano, events: unix.EPOLLIN, tls: st}
 	if err := l.register(fd, unix.EPOLLIN|connEdge, c); err != nil {
 		l.log.Warn(logmsg.EpollFailed, "op", "register connection", "listener", ln.name, "err", err)
-		unix.Close(fd)
+		_ = unix.Close(fd)
 		return nil
 	}
 	ln.addConn(c, peer.Addr())
@@ -149,9 +150,10 @@ func (l *Loop) admitted(ln *tcpListener) {
 
 // refuseBusy tells a client over a cap why it is turned away, then closes it.
 func refuseBusy(fd int) {
-	unix.Write(fd, replyBusy)
-	unix.Shutdown(fd, unix.SHUT_WR)
-	unix.Close(fd)
+	// Best effort: the client is turned away whether or not the reply and the FIN get out.
+	_, _ = unix.Write(fd, replyBusy)
+	_ = unix.Shutdown(fd, unix.SHUT_WR)
+	_ = unix.Close(fd)
 }
 
 // accept takes one connection with accept4(2), non-blocking and close-on-exec, without allocating.
@@ -245,7 +247,7 @@ func (s *boundSocket) detach(l *Loop) {
 // closeSocket closes the socket unless systemd owns it.
 func (s *boundSocket) closeSocket() {
 	if s.fd >= 0 && !s.inherited {
-		unix.Close(s.fd)
+		_ = unix.Close(s.fd)
 		if s.closes != nil {
 			s.closes.Add(1)
 		}
@@ -269,7 +271,7 @@ func (s *spareFD) release() bool {
 	if *s < 0 {
 		return false
 	}
-	unix.Close(int(*s))
+	_ = unix.Close(int(*s))
 	*s = -1
 	return true
 }

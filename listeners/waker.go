@@ -24,7 +24,7 @@ func newWaker() (*waker, error) {
 // signal wakes the loop. A full counter (EAGAIN) already means "wake up", so errors are ignored.
 func (w *waker) signal() {
 	one := [8]byte{1}
-	unix.Write(w.fd, one[:])
+	_, _ = unix.Write(w.fd, one[:])
 }
 
 func (w *waker) onEvent(l *Loop, _ uint32) {
