@@ -13,8 +13,6 @@ type lineProtocol struct{}
 
 func init() { registerTCPProtocol(config.ModeLine, lineProtocol{}) }
 
-// serve echoes the lines of data. It stops when the output queue is full or the line rate is exceeded, and
-// returns how much it took.
 // verbatim reports whether data is answered by itself: whole lines within max_line, none a command, no line
 // rate to keep and no more than max_output of it (Framer.PlainRun decides, on a connection with no unfinished
 // line). The lines are counted here.
@@ -33,6 +31,8 @@ func (lineProtocol) verbatim(c *tcpConn, data []byte) bool {
 	return true
 }
 
+// serve echoes the lines of data. It stops when the output queue is full or the line rate is exceeded, and
+// returns how much it took.
 func (lineProtocol) serve(l *Loop, c *tcpConn, data []byte) int {
 	io, pol := c.io, c.ln.pol
 	io.framer.Max = pol.MaxLine
