@@ -62,6 +62,7 @@ type handshake struct {
 	ln       *tcpListener
 	fd       int // the loop's socket: not in the epoll set until the handshake is done
 	peer     netip.AddrPort
+	config   *tls.Config // the listener's when it accepted: a reload during the handshake does not change it
 	state    *tlsState
 	slots    chan struct{}
 	held     bool // holds a slot
@@ -87,10 +88,9 @@ func (l *Loop) startHandshake(ln *tcpListener, fd int, peer netip.AddrPort) {
 		l.refused(ln.name, reasonTLSQueue, peer)
 		return
 	}
-	h := &handshake{ln: ln, fd: fd, peer: peer, slots: l.hs.slots,
+	h := &handshake{ln: ln, fd: fd, peer: peer, slots: l.hs.slots, config: ln.pol.TLS,
 		deadline: time.Now().Add(max(ln.pol.HandshakeTimeout, 100*time.Millisecond))}
-	h.state = &tlsState{wire: tlsWire{fd: fd, hs: h, pool: &l.pool, addr: net.TCPAddrFromAddrPort(peer)}}
-	h.state.conn = tls.Server(&h.state.wire, ln.pol.TLS)
+	h.state = &tlsState{wire: tlsWire{fd: fd, hs: h, pool: &l.pool}} // its tls.Conn is made by the TLS thread
 	l.hs.inFlight++
 	l.hs.trim.started(l.nowNano)
 	ln.handshaking++
@@ -112,6 +112,10 @@ func (h *handshake) run(l *Loop) {
 // do runs the handshake on a duplicate of the socket registered with Go's poller, within the deadline.
 func (h *handshake) do() error {
 	defer h.release()
+	// Made here rather than at the accept: each is an allocation (the tls.Conn is about 1 KiB to clear) that
+	// the loop need not pay for.
+	h.state.wire.addr = net.TCPAddrFromAddrPort(h.peer)
+	h.state.conn = tls.Server(&h.state.wire, h.config)
 	dup, err := unix.FcntlInt(uintptr(h.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return os.NewSyscallError("fcntl dup", err)

@@ -101,10 +101,10 @@ func tlsPair(t *testing.T, serverCfg, clientCfg *tls.Config, data []byte) (*tlsS
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = unix.Close(fds[0]); _ = unix.Close(fds[1]) })
-	h := &handshake{fd: fds[0], slots: make(chan struct{}, 1), deadline: time.Now().Add(10 * time.Second)}
+	h := &handshake{fd: fds[0], slots: make(chan struct{}, 1), config: serverCfg,
+		deadline: time.Now().Add(10 * time.Second)}
 	pool := &bufPool{size: poolBufSize}
 	h.state = &tlsState{wire: tlsWire{fd: fds[0], hs: h, pool: pool}}
-	h.state.conn = tls.Server(&h.state.wire, serverCfg)
 	cf := os.NewFile(uintptr(dupFD(t, fds[1])), "client")
 	nc, err := net.FileConn(cf)
 	_ = cf.Close()
