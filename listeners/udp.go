@@ -64,9 +64,7 @@ func (l *Loop) newUDPEndpoint(lc *config.Listener, b Binding, pol *policy.Policy
 	} else {
 		u.rxctl = true
 	}
-	if u.pol.Mode == config.ModeStamp {
-		u.setGRO(l, false) // a socket passed on from an echo listener may have it on; useProtocol turns it on for echo
-	}
+	u.gro = groEnabled(b.FD) // a socket passed on from an echo listener has it on; useProtocol decides
 	u.useProtocol(l)
 	return u
 }
@@ -78,13 +76,16 @@ func (u *udpEndpoint) useProtocol(l *Loop) {
 		p = datagramProtocols[udpEcho]
 	}
 	u.proto = p
-	if echo := u.pol.Mode != config.ModeStamp; echo != u.gro {
-		u.setGRO(l, echo)
-	}
 	if u.pol.Mode == config.ModeStamp {
 		u.startStamp(l)
 	} else {
 		u.stamp = nil
+	}
+	if echo := u.pol.Mode != config.ModeStamp; echo != u.gro {
+		if !echo {
+			u.drainRuns(l)
+		}
+		u.setGRO(l, echo)
 	}
 }
 
@@ -93,20 +94,24 @@ const udpRounds = 4
 
 func (u *udpEndpoint) shutdown(*Loop, bool) {}
 
-func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
+func (u *udpEndpoint) onEvent(l *Loop, _ uint32) { u.serveBatches(l, udpRounds) }
+
+// serveBatches answers up to rounds batches of the socket's datagrams, and reports whether it left the
+// socket empty.
+func (u *udpEndpoint) serveBatches(l *Loop, rounds int) (empty bool) {
 	b := l.udpBatch()
 	limit, control := u.pol.MaxDatagram, u.pktinfo || u.rxctl || u.gro
 	if u.gro {
 		limit = maxDatagram // a coalesced read is never cut: max_datagram is applied to each datagram
 	}
-	for round := 0; round < udpRounds; round++ {
+	for round := 0; round < rounds; round++ {
 		vlen := u.vlen.next()
 		n, err := b.receive(u.fd, vlen, limit, control)
 		if err != nil {
 			if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 				l.log.Warn(logmsg.RecvFailed, "listener", u.name, "err", err)
 			}
-			return
+			return errors.Is(err, unix.EAGAIN)
 		}
 		replies := 0
 		for i := 0; i < n; i++ {
@@ -131,9 +136,10 @@ func (u *udpEndpoint) onEvent(l *Loop, _ uint32) {
 		}
 		u.sendQueued(b, replies)
 		if u.vlen.observe(n); n < vlen {
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // sendQueued sends the first n queued replies of the batch and empties its spill buffer.

@@ -47,6 +47,29 @@ func (u *udpEndpoint) setGRO(l *Loop, on bool) {
 	}
 }
 
+// groEnabled reports whether the socket fd has UDP_GRO on (false where the kernel cannot say).
+func groEnabled(fd int) bool {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO)
+	return err == nil && v != 0
+}
+
+// drainRunsBatches bounds drainRuns: 64 batches of up to 32 datagrams, more than a default receive buffer
+// holds, so that a reload never waits long on a socket flooded faster than the loop can drain it.
+const drainRunsBatches = 64
+
+// drainRuns answers, with UDP_GRO still on, what the socket holds before the option is turned off: the kernel
+// gives a run's datagram size only while the option is on, so a run queued before would afterwards be read as
+// one large datagram. It is answered by the protocol the endpoint has now (a reload to mode "stamp" reflects
+// each datagram of the run as a test packet, with the run's one receive time). What arrives after the option
+// is off is cut up by the kernel on arrival.
+func (u *udpEndpoint) drainRuns(l *Loop) {
+	for range drainRunsBatches {
+		if u.serveBatches(l, 1) {
+			return
+		}
+	}
+}
+
 // answerCoalesced answers the run of datagrams in receive slot i, each rx.segSize bytes but the last, one by
 // one, and queues their replies from reply slot replies on, sending the queue whenever it is full. It returns
 // how many replies are queued.

@@ -2,9 +2,11 @@ package listeners
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -203,18 +205,84 @@ func TestGROOffForStamp(t *testing.T) {
 	}
 }
 
-// stampRun sends four STAMP test packets as one UDP_SEGMENT run on fd and checks that each is reflected
-// on its own, in order: the reflector's socket must not ask for UDP_GRO.
-func stampRun(t *testing.T, fd int) {
-	t.Helper()
+// TestGRORunQueuedAcrossReloadToStamp queues a run of four STAMP test packets, whole, on an echo socket
+// (UDP_GRO on) while the loop is busy, and applies a reload that makes the listener a reflector (in place,
+// and by a rename that hands the socket on) before the loop has read it. The kernel gives a run's datagram
+// size only while UDP_GRO is on, so the run is answered before it is turned off: each packet reflected on
+// its own, none read as one large packet.
+func TestGRORunQueuedAcrossReloadToStamp(t *testing.T) {
+	for _, renamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("renamed %v", renamed), func(t *testing.T) {
+			echo := testListenerAt("x", "127.0.0.1:0")
+			l, addrs := startLoop(t, echo)
+			to := netip.MustParseAddrPort(addrs["x"])
+			fd := rawUDP(t, netip.AddrPortFrom(to.Addr(), 0), to, false)
+			echo.Address = addrs["x"]
+			refl := stampListener("x", false)
+			if refl.Address = addrs["x"]; renamed {
+				refl.Name = "y"
+			}
+			plan := config.Plan(&config.Config{Daemon: testDaemon(), Listeners: []config.Listener{echo}},
+				&config.Config{Daemon: testDaemon(), Listeners: []config.Listener{refl}})
+			binds, err := Prepare(plan, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res Result
+			var queued error
+			l.Call(func() { // the loop reads nothing until this returns
+				queued = queueRun(fd, l.udp["x"].fd, stampTestRun())
+				res = l.Apply(testDaemon(), plan, binds)
+			})
+			if queued != nil || len(res.Errors) > 0 {
+				t.Fatalf("queue the run: %v; reload: %v", queued, res.Errors)
+			}
+			expectReflected(t, fd, 4)
+			if n := countersOn(l, refl.Name); n.StampReflected != 4 || n.StampMalformed != 0 || n.UDPCoalesced != 4 {
+				t.Errorf("stamp_reflected %d, stamp_malformed %d, udp_coalesced %d; want 4, 0, 4", n.StampReflected,
+					n.StampMalformed, n.UDPCoalesced)
+			}
+		})
+	}
+}
+
+// queueRun sends run from fd as one UDP_SEGMENT message and waits until the socket at is has it queued.
+func queueRun(fd, at int, run [][]byte) error {
+	if err := unix.Sendmsg(fd, bytes.Join(run, nil), gso.Control(len(run[0])), nil, 0); err != nil {
+		return err
+	}
+	for range 1000 {
+		if n, err := unix.IoctlGetInt(at, unix.SIOCINQ); err != nil || n > 0 {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return errors.New("the run was not queued within a second")
+}
+
+// stampTestRun is four unauthenticated STAMP test packets, sequence numbers 0 to 3.
+func stampTestRun() [][]byte {
 	run := make([][]byte, 4)
 	for i := range run {
 		run[i] = make([]byte, stamp.UnauthSize)
 		stamp.PutTest(run[i], stamp.Test{Seq: uint32(i)}, false)
 	}
-	sendRun(t, fd, run)
+	return run
+}
+
+// stampRun sends four STAMP test packets as one UDP_SEGMENT run on fd and checks that each is reflected
+// on its own, in order: the reflector's socket must not ask for UDP_GRO.
+func stampRun(t *testing.T, fd int) {
+	t.Helper()
+	sendRun(t, fd, stampTestRun())
+	expectReflected(t, fd, 4)
+}
+
+// expectReflected reads n STAMP replies on fd and checks that they answer test packets 0 to n-1, in order.
+func expectReflected(t *testing.T, fd, n int) {
+	t.Helper()
 	buf := make([]byte, 2048)
-	for i := range run {
+	for i := range n {
 		k, err := readUDP(fd, buf)
 		if err != nil || k != stamp.UnauthSize {
 			t.Fatalf("reply %d: %d octets (%v)", i, k, err)
