@@ -87,6 +87,9 @@ func (u *udpEndpoint) useProtocol(l *Loop) {
 		}
 		u.setGRO(l, echo)
 	}
+	if u.gro {
+		l.udpBatch().makeSpill()
+	}
 }
 
 // udpRounds bounds the batches taken per wake-up, so one flooded socket cannot starve the others.

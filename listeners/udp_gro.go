@@ -42,7 +42,12 @@ func (u *udpEndpoint) setGRO(l *Loop, on bool) {
 		return
 	}
 	u.gro = on
-	if b := l.udpBatch(); on && b.spill == nil {
+}
+
+// makeSpill gives the batch its spill buffer, once a socket has UDP_GRO on (asked for, or found on a socket
+// passed on).
+func (b *udpBatch) makeSpill() {
+	if b.spill == nil {
 		b.spill = make([]byte, spillSize)
 	}
 }

@@ -205,6 +205,45 @@ func TestGROOffForStamp(t *testing.T) {
 	}
 }
 
+// TestGROFoundOnPassedSocket serves an echo listener on a socket passed as systemd does, with UDP_GRO
+// already on (as the echogate before a restart left it), by a loop that has turned it on nowhere: a /whoami
+// in the middle of a run is still answered in full, from the batch's spill buffer, and the datagrams around
+// it come back as themselves.
+func TestGROFoundOnPassedSocket(t *testing.T) {
+	lc := testListenerAt("u", fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0]))
+	passed, err := Bind(&lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed.Inherited = true
+	t.Cleanup(func() { _ = unix.Close(passed.FD) })
+	if err := unix.SetsockoptInt(passed.FD, unix.SOL_UDP, unix.UDP_GRO, 1); err != nil {
+		t.Fatal(err)
+	}
+	other := testListener("t", config.TCP)
+	l, _ := startLoop(t, other)
+	activated := func(lc *config.Listener) (Binding, bool, error) { return passed, lc.Name == "u", nil }
+	applyPlan(t, l, config.PlanActivated(&config.Config{Listeners: []config.Listener{other}},
+		&config.Config{Listeners: []config.Listener{other, lc}}, map[string]bool{"u": true}), activated)
+	to := netip.MustParseAddrPort(lc.Address)
+	fd := rawUDP(t, netip.AddrPortFrom(to.Addr(), 0), to, false)
+	whoami := []byte(fmt.Sprintf("%-15s\n", "/whoami"))
+	run := [][]byte{gsoPayload(0, 0, 16), whoami, gsoPayload(0, 2, 16)}
+	sendRun(t, fd, run)
+	buf := make([]byte, maxDatagram)
+	for i, d := range run {
+		k, err := readUDP(fd, buf)
+		got := buf[:max(k, 0)]
+		if err != nil || bytes.Equal(d, whoami) != bytes.Contains(got, []byte(" proto=udp ")) ||
+			!bytes.Equal(d, whoami) && !bytes.Equal(got, d) {
+			t.Fatalf("datagram %d: got %q (%v), sent %q", i, got, err, d)
+		}
+	}
+	if n := countersOn(l, "u"); n.UDPCoalesced != 3 {
+		t.Errorf("udp_coalesced %d, want 3", n.UDPCoalesced)
+	}
+}
+
 // TestGRORunQueuedAcrossReloadToStamp queues a run of four STAMP test packets, whole, on an echo socket
 // (UDP_GRO on) while the loop is busy, and applies a reload that makes the listener a reflector (in place,
 // and by a rename that hands the socket on) before the loop has read it. The kernel gives a run's datagram
