@@ -185,19 +185,16 @@ func (c *tcpConn) consume(l *Loop, data []byte) {
 // echo writes data, a read that is its own answer, straight from the read buffer, and queues only what the
 // socket does not take: an echo that goes out whole costs the connection no buffer at all.
 func (c *tcpConn) echo(l *Loop, data []byte) {
-	n, err := writeNB(int(c.fd), data)
+	n, err := c.send(data)
 	for errors.Is(err, unix.EINTR) {
-		n, err = writeNB(int(c.fd), data)
+		n, err = c.send(data)
 	}
 	if err != nil && !errors.Is(err, unix.EAGAIN) {
 		c.close(l, "write error")
 		return
 	}
 	n = max(n, 0)
-	if n > 0 {
-		c.ln.stats.BytesOut += uint64(n)
-		c.lastActive = l.nowNano
-	}
+	c.wrote(l, n)
 	if n < len(data) {
 		io := l.connIO(c)
 		io.out = append(l.outBuf(io), data[n:]...)
@@ -281,8 +278,7 @@ func (c *tcpConn) flush(l *Loop) bool {
 	for io != nil && io.queued() > 0 {
 		n, err := c.send(io.out[io.head:])
 		if n > 0 {
-			c.ln.stats.BytesOut += uint64(n)
-			c.lastActive = l.nowNano
+			c.wrote(l, n)
 			io.sent(n)
 			continue
 		}
@@ -296,6 +292,14 @@ func (c *tcpConn) flush(l *Loop) bool {
 		return false
 	}
 	return c.flushRecords(l)
+}
+
+// wrote accounts n bytes the socket took.
+func (c *tcpConn) wrote(l *Loop, n int) {
+	if n > 0 {
+		c.ln.stats.BytesOut += uint64(n)
+		c.lastActive = l.nowNano
+	}
 }
 
 // setInterest asks epoll for input when the connection may read and for output while replies are queued.

@@ -67,13 +67,7 @@ const drainRunsBatches = 64
 // one large datagram. It is answered by the protocol the endpoint has now (a reload to mode "stamp" reflects
 // each datagram of the run as a test packet, with the run's one receive time). What arrives after the option
 // is off is cut up by the kernel on arrival.
-func (u *udpEndpoint) drainRuns(l *Loop) {
-	for range drainRunsBatches {
-		if u.serveBatches(l, 1) {
-			return
-		}
-	}
-}
+func (u *udpEndpoint) drainRuns(l *Loop) { u.serveBatches(l, drainRunsBatches) }
 
 // answerCoalesced answers the run of datagrams in receive slot i, each rx.segSize bytes but the last, one by
 // one, and queues their replies from reply slot replies on, sending the queue whenever it is full. It returns
